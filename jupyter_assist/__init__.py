@@ -1,0 +1,29 @@
+"""jupyter-assist: a Jupyter-native AI pair programmer on a local language model.
+
+This module is imported both by the Jupyter server and inside users' kernels, so it
+imports nothing heavy: the server side is loaded through `_jupyter_server_extension_points`,
+the kernel side through `load_ipython_extension`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-assist"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from .server.app import AssistExtension
+
+    return [{"module": "jupyter_assist", "app": AssistExtension}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext jupyter_assist` in a kernel: registers the %assist magics."""
+    from .kernel import load_ipython_extension as load
+
+    load(ipython)

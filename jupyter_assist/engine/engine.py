@@ -1,0 +1,198 @@
+"""The engine: one worker thread owns the model; everything else talks to it by queue.
+
+The server's event loop never blocks on the model: requests go into a priority queue,
+events come back through `loop.call_soon_threadsafe`. Cancelling sets a flag the decode
+loop checks every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator, Protocol
+
+from .models import ModelError, ModelSpec, resolve
+from .types import Event, GenerationParams, Request
+
+log = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    info: dict[str, Any]
+
+    def encode(self, text: str) -> list[int]: ...
+    def chat_prompt(self, messages: list[dict[str, str]]) -> str: ...
+    def generate(self, req: Request, emit: Any) -> None: ...
+    def close(self) -> None: ...
+
+
+class EngineNotReady(RuntimeError):
+    """The model is still loading or failed to load."""
+
+
+@dataclass
+class EngineStatus:
+    state: str = "idle"  # idle | loading | ready | error
+    model: str = ""
+    device: str | None = None
+    dtype: str | None = None
+    quantization: str | None = None
+    stage: str | None = None
+    fraction: float | None = None
+    error: str | None = None
+    load_seconds: float | None = None
+    served: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, model: str, load_options: Any, cache_dir: Path) -> None:
+        self.model_name = model
+        self.load_options = load_options
+        self.cache_dir = cache_dir
+        self.status = EngineStatus(model=model)
+        self.backend: Backend | None = None
+        self._queue: queue.PriorityQueue[Request] = queue.PriorityQueue()
+        self._active: dict[str, Request] = {}
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the model and serve requests, all on the worker thread."""
+        if self._worker is None:
+            self.status.state = "loading"
+            self._worker = threading.Thread(target=self._run, name="jupyter-assist-engine", daemon=True)
+            self._worker.start()
+
+    def _progress(self, stage: str, fraction: float | None) -> None:
+        self.status.stage, self.status.fraction = stage, fraction
+
+    def _load(self) -> None:
+        from .local import LocalBackend
+
+        t0 = time.monotonic()
+        try:
+            spec: ModelSpec = resolve(self.model_name)
+            self.status.model = spec.display
+            self._progress("resolving", None)
+            self.backend = LocalBackend.load(spec, self.load_options, self.cache_dir, self._progress)
+        except Exception as e:  # any load failure is reported, never crashes the server
+            log.exception("jupyter-assist: model load failed")
+            msg = str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}"
+            self.status.state, self.status.error = "error", msg
+            return
+        info = self.backend.info
+        s = self.status
+        s.model, s.device, s.dtype, s.quantization = info["model"], info["device"], info["dtype"], info["quantization"]
+        s.stage, s.fraction, s.load_seconds = None, None, round(time.monotonic() - t0, 2)
+        s.state = "ready"
+        log.info("jupyter-assist: %s ready on %s (%s) in %.1fs", s.model, s.device, s.dtype, s.load_seconds)
+
+    def _run(self) -> None:
+        self._load()
+        while not self._stopping:
+            req = self._queue.get()
+            if self._stopping:
+                break
+            try:
+                self._serve(req)
+            except Exception:  # the worker must outlive any single request
+                log.exception("jupyter-assist: request %s failed", req.request_id)
+
+    def _serve(self, req: Request) -> None:
+        emit = req.emit
+        try:
+            if req.cancelled.is_set():
+                emit(Event("done", finish_reason="cancelled"))
+            elif self.backend is None:
+                emit(Event("error", message=self._not_ready_message()))
+            else:
+                self.backend.generate(req, emit)
+                self.status.served += 1
+        except Exception as e:
+            log.exception("jupyter-assist: generation failed")
+            _recover_memory()
+            emit(Event("error", message=f"{type(e).__name__}: {e}"))
+        finally:
+            with self._lock:
+                if self._active.get(req.request_id) is req:
+                    del self._active[req.request_id]
+
+    def shutdown(self) -> None:
+        self._stopping = True
+        with self._lock:
+            for r in self._active.values():
+                r.cancelled.set()
+        if self._worker is not None:
+            self._queue.put(Request("__stop__", "", GenerationParams(), priority=-1))
+            self._worker.join(timeout=10)
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+    # -- requests -------------------------------------------------------------------
+    def _not_ready_message(self) -> str:
+        if self.status.state == "error":
+            return f"The model failed to load: {self.status.error}"
+        return f"The model is still loading ({self.status.stage or 'starting'})."
+
+    def require_ready(self) -> Backend:
+        if self.status.state != "ready" or self.backend is None:
+            raise EngineNotReady(self._not_ready_message())
+        return self.backend
+
+    def queue_length(self) -> int:
+        return self._queue.qsize()
+
+    def cancel(self, request_id: str) -> bool:
+        with self._lock:
+            req = self._active.get(request_id)
+        if req is None:
+            return False
+        req.cancelled.set()
+        return True
+
+    async def stream(self, req: Request) -> AsyncIterator[Event]:
+        """Queue `req` and yield its events; leaving early cancels it."""
+        self.require_ready()
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[Event] = asyncio.Queue()
+
+        def emit(ev: Event) -> None:
+            try:
+                loop.call_soon_threadsafe(events.put_nowait, ev)
+            except RuntimeError:  # the consumer's event loop is gone: nobody listens
+                req.cancelled.set()
+
+        req.emit = emit
+        with self._lock:
+            old = self._active.get(req.request_id)
+            if old is not None:  # same id again supersedes the old request
+                old.cancelled.set()
+            self._active[req.request_id] = req
+        self._queue.put(req)
+        try:
+            while True:
+                ev = await events.get()
+                yield ev
+                if ev.kind in ("done", "error"):
+                    return
+        finally:
+            req.cancelled.set()
+
+
+def _recover_memory() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:
+        pass

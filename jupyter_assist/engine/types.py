@@ -1,0 +1,53 @@
+"""Engine-level request and event types (independent of HTTP)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
+
+# Lower runs first: a completion the user waits on beats a chat reply.
+PRIORITY_COMPLETE = 0
+PRIORITY_EDIT = 5
+PRIORITY_CHAT = 10
+PRIORITY_WARM = 20
+
+_seq = itertools.count()
+
+
+@dataclass
+class GenerationParams:
+    max_tokens: int = 64
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    loop_guard: bool = True  # stop when the output repeats itself (small models loop)
+
+
+@dataclass
+class Event:
+    kind: Literal["delta", "done", "error"]
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    message: str = ""
+
+
+@dataclass
+class Request:
+    request_id: str
+    prompt: str
+    params: GenerationParams
+    priority: int = PRIORITY_CHAT
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    seq: int = field(default_factory=lambda: next(_seq))
+    # Set by the engine: delivers events to the waiting coroutine (thread-safe).
+    emit: Callable[[Event], None] = lambda ev: None
+
+    def __lt__(self, other: "Request") -> bool:
+        return (self.priority, self.seq) < (other.priority, other.seq)

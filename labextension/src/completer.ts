@@ -1,0 +1,322 @@
+// Inline (ghost text) completion provider: `POST jupyter-assist/complete`.
+import type {
+  CompletionHandler,
+  IInlineCompletionContext,
+  IInlineCompletionItem,
+  IInlineCompletionList,
+  IInlineCompletionProvider
+} from '@jupyterlab/completer';
+import { Text } from '@jupyterlab/coreutils';
+import { NotebookPanel } from '@jupyterlab/notebook';
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { UUID } from '@lumino/coreutils';
+import type { JSONValue } from '@lumino/coreutils';
+
+import { cancelRequest, streamText } from './api';
+import type { ITextProgress } from './api';
+import { collectNotebook, languageFromMime, notebookLanguage } from './context';
+import { assistIcon } from './icon';
+import type { ICompleteRequest } from './types';
+
+/** One completion request, from `fetch` until it ends or is replaced. */
+interface IJob {
+  body: ICompleteRequest;
+  controller: AbortController;
+  /** Whether the POST went out (only then is a server-side cancel needed). */
+  sent: boolean;
+  /** The server's answer, folded into text; created once the POST goes out. */
+  progress: AsyncGenerator<ITextProgress, void, undefined> | null;
+  /** A read in flight when `fetch` stopped waiting; `stream` resumes it. */
+  pending: Promise<void> | null;
+  /** Completion text so far. */
+  text: string;
+  done: boolean;
+}
+
+type StreamReply = { response: IInlineCompletionItem };
+
+const NO_ITEMS: IInlineCompletionList = { items: [] };
+
+/** Resolve after `ms`, or early with `false` when `signal` aborts. */
+function wait(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise(resolve => {
+    if (signal.aborted) {
+      resolve(false);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Read the job's next progress event into `job.text` / `job.done`. */
+function readNext(job: IJob): Promise<void> {
+  if (!job.pending) {
+    const progress = job.progress!;
+    job.pending = progress.next().then(
+      result => {
+        job.pending = null;
+        if (result.done) {
+          job.done = true;
+        } else {
+          job.text = result.value.text;
+          job.done = result.value.done;
+        }
+      },
+      error => {
+        job.pending = null;
+        job.done = true;
+        throw error;
+      }
+    );
+  }
+  return job.pending;
+}
+
+export class AssistInlineProvider implements IInlineCompletionProvider {
+  readonly identifier = '@jupyter-assist/inline-completer';
+  readonly name = 'Jupyter Assist';
+  readonly icon = assistIcon;
+
+  /**
+   * Merged by the completer extension into the `providers` setting of
+   * `@jupyterlab/completer-extension:inline-completer`. Its `default` is
+   * spread over the built-in defaults (enabled: true, timeout: 5000, ...);
+   * `enabled: true` is restated so we stay on even if that default changes.
+   */
+  readonly schema: ISettingRegistry.IProperty = {
+    default: { enabled: true, maxTokens: 0, requestDelay: 150 },
+    properties: {
+      maxTokens: {
+        title: 'Maximum tokens',
+        description:
+          'Maximum number of tokens per completion (0 = server default).',
+        type: 'number',
+        minimum: 0
+      },
+      requestDelay: {
+        title: 'Request delay',
+        description:
+          'Milliseconds to wait after the last key press before asking ' +
+          'the server; requests replaced within that time are never sent.',
+        type: 'number',
+        minimum: 0
+      }
+    }
+  };
+
+  configure(settings: { [property: string]: JSONValue }): void {
+    const maxTokens = Number(settings?.maxTokens);
+    this._maxTokens =
+      Number.isFinite(maxTokens) && maxTokens > 0 ? maxTokens : 0;
+    const delay = Number(settings?.requestDelay);
+    this._requestDelay = Number.isFinite(delay) && delay >= 0 ? delay : 150;
+    const timeout = Number(settings?.timeout);
+    this._timeout = Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
+  }
+
+  /**
+   * Wait (at most until shortly before the completer's `timeout`) for the
+   * first visible text, then answer with it; the rest comes from `stream`.
+   *
+   * Why not answer at once with an empty incomplete item: the completer
+   * marks the editor "inline completion active" as soon as an item exists,
+   * even an empty one, and Tab then accepts that empty item instead of
+   * indenting or opening the kernel completer. Answering only with real text
+   * (or no items when the model has nothing to add) keeps Tab working. If
+   * the model is too slow for the budget, fall back to the empty streamed
+   * item so the ghost text still appears when tokens come.
+   */
+  async fetch(
+    request: CompletionHandler.IRequest,
+    context: IInlineCompletionContext
+  ): Promise<IInlineCompletionList> {
+    // Any new request (key press, explicit invoke) makes the last one stale.
+    this.cancel();
+    let job: IJob;
+    try {
+      job = {
+        body: this._makeBody(request, context),
+        controller: new AbortController(),
+        sent: false,
+        progress: null,
+        pending: null,
+        text: '',
+        done: false
+      };
+    } catch (error) {
+      this._warn(error);
+      return NO_ITEMS;
+    }
+    this._job = job;
+    const signal = job.controller.signal;
+    const deadline = Date.now() + this._firstTextBudget();
+
+    // Debounce here rather than with the completer's `debouncerDelay`: a
+    // stale stream still running during that delay would overwrite the
+    // completer's own trimming of the ghost text as the user types. A
+    // request replaced within the delay is never sent.
+    if (!(await wait(this._requestDelay, signal))) {
+      return NO_ITEMS;
+    }
+    job.sent = true;
+    job.progress = streamText('complete', job.body, signal);
+    try {
+      while (!job.done && !job.text.trim()) {
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          break;
+        }
+        const timer = new AbortController();
+        const read = readNext(job);
+        // The read stays pending on timeout; `stream` picks it up.
+        await Promise.race([read, wait(left, timer.signal)]);
+        timer.abort();
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        this._warn(error);
+      }
+      this._release(job);
+      return NO_ITEMS;
+    }
+    if (signal.aborted) {
+      return NO_ITEMS;
+    }
+    if (job.done) {
+      this._release(job);
+      // Whitespace alone is not worth a ghost (nor a swallowed Tab).
+      return job.text.trim() ? { items: [{ insertText: job.text }] } : NO_ITEMS;
+    }
+    this._lastWarning = '';
+    return {
+      items: [
+        {
+          insertText: job.text,
+          isIncomplete: true,
+          token: job.body.request_id
+        }
+      ]
+    };
+  }
+
+  /**
+   * Stream the rest of the completion for `token`, yielding the whole text
+   * so far each time (the completer diffs it against what it shows). The
+   * last reply has `isIncomplete: false`. Never throws: errors are logged
+   * and end the stream.
+   */
+  async *stream(token: string): AsyncGenerator<StreamReply, void, undefined> {
+    const job = this._job;
+    if (!job || job.body.request_id !== token || !job.progress) {
+      return;
+    }
+    const signal = job.controller.signal;
+    try {
+      while (!job.done) {
+        const before = job.text;
+        await readNext(job);
+        if (signal.aborted) {
+          return; // Replaced by a newer request; the completer has moved on.
+        }
+        if (!job.done && job.text !== before) {
+          yield { response: { insertText: job.text, isIncomplete: true } };
+        }
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        this._warn(error);
+      }
+    } finally {
+      this._release(job);
+    }
+    if (signal.aborted) {
+      return;
+    }
+    // Final state. An empty text leaves an empty, invisible ghost.
+    yield { response: { insertText: job.text, isIncomplete: false } };
+  }
+
+  /** Abort the running request, if any, and tell the server to stop it. */
+  cancel(): void {
+    const job = this._job;
+    this._job = null;
+    if (!job) {
+      return;
+    }
+    job.controller.abort();
+    if (job.sent) {
+      cancelRequest(job.body.request_id);
+    }
+  }
+
+  dispose(): void {
+    this.cancel();
+  }
+
+  /** Forget a finished job without cancelling it. */
+  private _release(job: IJob): void {
+    if (this._job === job) {
+      this._job = null;
+    }
+  }
+
+  /**
+   * How long `fetch` may wait for text: the completer drops a provider's
+   * answer after its `timeout`, so stay a safe margin below it.
+   */
+  private _firstTextBudget(): number {
+    return Math.max(0, this._timeout - this._requestDelay - 1000);
+  }
+
+  private _makeBody(
+    request: CompletionHandler.IRequest,
+    context: IInlineCompletionContext
+  ): ICompleteRequest {
+    const text = request.text;
+    // `request.offset` counts Unicode code points, not UTF-16 units.
+    const cursor = Text.charIndexToJsIndex(request.offset, text);
+    const mimeLanguage = languageFromMime(request.mimeType);
+    const body: ICompleteRequest = {
+      request_id: UUID.uuid4(),
+      prefix: text.slice(0, cursor),
+      suffix: text.slice(cursor),
+      language: mimeLanguage
+    };
+    const widget = context.widget;
+    if (widget instanceof NotebookPanel) {
+      Object.assign(body, collectNotebook(widget));
+      // Code cells speak the kernel's language; markdown cells stay markdown.
+      if (mimeLanguage !== 'markdown') {
+        body.language = notebookLanguage(widget) ?? mimeLanguage;
+      }
+    }
+    if (this._maxTokens > 0) {
+      body.max_tokens = this._maxTokens;
+    }
+    return body;
+  }
+
+  /** Log a failure once per distinct message (e.g. while the model loads). */
+  private _warn(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    if (message !== this._lastWarning) {
+      this._lastWarning = message;
+      console.warn('jupyter-assist: inline completion failed:', message);
+    }
+  }
+
+  private _job: IJob | null = null;
+  private _lastWarning = '';
+  private _maxTokens = 0;
+  private _requestDelay = 150;
+  /** The completer's per-provider timeout (ms), from its settings. */
+  private _timeout = 5000;
+}

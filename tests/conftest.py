@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    torch.set_num_threads(1)
+    from jupyter_assist.testing.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def jp_server_config(tiny_model_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
+        "AssistExtension": {
+            "model": str(tiny_model_dir),
+            "torch_threads": 1,
+            "cache_dir": str(tmp_path / "model-cache"),
+            "completion_max_tokens": 16,
+            "chat_max_tokens": 24,
+            "generate_max_tokens": 24,
+            "max_body_bytes": 200_000,
+        },
+    }
+
+
+async def wait_ready(jp_fetch: Any, timeout: float = 60) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        r = await jp_fetch("jupyter-assist", "status")
+        status = json.loads(r.body)
+        if status["state"] in ("ready", "error") or asyncio.get_running_loop().time() > deadline:
+            return status
+        await asyncio.sleep(0.1)
+
+
+def ndjson(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]

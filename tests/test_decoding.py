@@ -1,0 +1,32 @@
+from jupyter_assist.engine.decoding import IncrementalDetokenizer, StopRule
+from jupyter_assist.engine.local import _held_back
+
+
+def test_detokenizer_holds_back_split_utf8() -> None:
+    data = "é→ok".encode()
+    # One "token" per byte: only whole characters may come out.
+    detok = IncrementalDetokenizer(lambda ids: bytes(ids).decode("utf-8", errors="replace"))
+    deltas = [detok.push(b) for b in data]
+    assert "".join(deltas) == "é→ok"
+    assert all("\ufffd" not in d for d in deltas)
+    assert deltas[0] == ""  # first byte of é alone is not a character
+
+
+def test_stop_cut_finds_earliest() -> None:
+    rule = StopRule(max_tokens=10, stop_strings=("\n\n", "```"))
+    assert rule.cut("a = 1\n```\n\nb") == 6
+    assert rule.cut("a = 1") is None
+
+
+def test_loop_guard() -> None:
+    rule = StopRule(max_tokens=100)
+    assert rule.looping([1, 2, 3, 4, 5]) is None
+    assert rule.looping([9, 7, 7, 7, 7]) == 3
+    assert rule.looping([0, 1, 2, 1, 2, 1, 2, 1, 2]) == 6
+    assert rule.looping([1, 2, 1, 2, 1, 2]) is None  # three repeats are allowed
+
+
+def test_held_back_prefix_of_stop() -> None:
+    assert _held_back("x = 1\n", ("\n\n",)) == 1
+    assert _held_back("x = 1", ("\n\n",)) == 0
+    assert _held_back("print(1)\n``", ("\n```",)) == 3

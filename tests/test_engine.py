@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, Request
+from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
+
+PROMPT = "import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n"
+
+
+def wait_loaded(engine: Engine, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.status.state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    e = Engine(str(tiny_model_dir), LoadOptions(threads=1), tmp_path_factory.mktemp("cache"))
+    e.start()
+    wait_loaded(e)
+    assert e.status.state == "ready", e.status.error
+    yield e
+    e.shutdown()
+
+
+async def collect(engine: Engine, req: Request) -> tuple[list[str], dict]:
+    deltas, done = [], {}
+    async for ev in engine.stream(req):
+        if ev.kind == "delta":
+            deltas.append(ev.text)
+        elif ev.kind == "done":
+            done = {"text": ev.text, "reason": ev.finish_reason, "n": ev.completion_tokens}
+        else:
+            raise AssertionError(ev.message)
+    return deltas, done
+
+
+def test_status_reports_model(engine: Engine) -> None:
+    s = engine.status
+    assert s.device == "cpu" and s.dtype in ("float32", "bfloat16") and s.quantization is None
+    assert s.load_seconds is not None
+
+
+def test_stream_matches_hf_greedy(engine: Engine) -> None:
+    import torch
+
+    deltas, done = asyncio.run(collect(engine, Request("g", PROMPT, GenerationParams(max_tokens=20))))
+    assert len(deltas) > 1 and "".join(deltas) == done["text"]
+    tok, model = engine.backend.tokenizer, engine.backend.model
+    ids = torch.tensor([tok.encode(PROMPT, add_special_tokens=False)])
+    ref = model.generate(ids, max_new_tokens=done["n"], do_sample=False)[0, ids.shape[1] :]
+    assert done["text"] == tok.decode(ref, skip_special_tokens=True)
+
+
+def test_max_tokens_and_stop_strings(engine: Engine) -> None:
+    _, free = asyncio.run(collect(engine, Request("a", PROMPT, GenerationParams(max_tokens=12))))
+    assert free["n"] <= 12 and free["reason"] in ("length", "loop", "eos")
+    # A stop string taken from the free-running output must cut it right there.
+    text = free["text"]
+    stop = text[len(text) // 2 : len(text) // 2 + 2]
+    assert stop.strip(), f"need visible text to pick a stop string from: {text!r}"
+    deltas, done = asyncio.run(collect(engine, Request("b", PROMPT, GenerationParams(max_tokens=12, stop=(stop,)))))
+    assert done["reason"] == "stop"
+    assert done["text"] == text[: text.find(stop)]
+    assert stop not in "".join(deltas)
+
+
+def test_cancel_frees_worker(engine: Engine) -> None:
+    async def scenario() -> tuple[dict, dict, float]:
+        long = Request("long", PROMPT, GenerationParams(max_tokens=3000, loop_guard=False))
+        started = asyncio.Event()
+        result: dict = {}
+
+        async def consume() -> None:
+            async for ev in engine.stream(long):
+                started.set()
+                if ev.kind == "done":
+                    result.update(reason=ev.finish_reason, n=ev.completion_tokens)
+
+        task = asyncio.create_task(consume())
+        await started.wait()
+        t0 = time.monotonic()
+        assert engine.cancel("long")
+        await task
+        cancel_s = time.monotonic() - t0
+        _, second = await collect(engine, Request("next", PROMPT, GenerationParams(max_tokens=4)))
+        return result, second, cancel_s
+
+    first, second, cancel_s = asyncio.run(scenario())
+    assert first["reason"] == "cancelled" and first["n"] < 3000
+    assert cancel_s < 2.0  # one decode step here is ~1-5 ms; generous for a loaded CI box
+    assert second["reason"] in ("length", "loop", "eos") and second["n"] >= 1
+    assert not engine.cancel("long")  # gone from the active set
+
+
+def test_leaving_the_stream_cancels(engine: Engine) -> None:
+    async def scenario() -> Request:
+        req = Request("leave", PROMPT, GenerationParams(max_tokens=3000, loop_guard=False))
+        async for ev in engine.stream(req):
+            if ev.kind == "delta":
+                break
+        return req
+
+    req = asyncio.run(scenario())
+    assert req.cancelled.is_set()
+
+
+def test_completion_runs_before_queued_chat(engine: Engine) -> None:
+    order: list[str] = []
+
+    async def run(req: Request) -> None:
+        async for ev in engine.stream(req):
+            if ev.kind == "done":
+                order.append(req.request_id)
+
+    async def scenario() -> None:
+        slow = GenerationParams(max_tokens=3000, loop_guard=False)
+        blocker = asyncio.create_task(run(Request("blocker", PROMPT, slow)))
+        await asyncio.sleep(0.2)  # the worker is busy with `blocker`
+        chat = asyncio.create_task(run(Request("chat", PROMPT, GenerationParams(max_tokens=3), priority=PRIORITY_CHAT)))
+        await asyncio.sleep(0.05)
+        comp = asyncio.create_task(run(Request("complete", PROMPT, GenerationParams(max_tokens=3), priority=PRIORITY_COMPLETE)))
+        await asyncio.sleep(0.05)
+        engine.cancel("blocker")
+        await asyncio.gather(blocker, chat, comp)
+
+    asyncio.run(scenario())
+    assert order == ["blocker", "complete", "chat"]
+
+
+def test_load_failure_is_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "broken"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    e = Engine(str(bad), LoadOptions(threads=1), tmp_path / "cache")
+    e.start()
+    wait_loaded(e)
+    try:
+        assert e.status.state == "error" and "broken" in (e.status.error or "")
+        with pytest.raises(EngineNotReady, match="failed to load"):
+            e.require_ready()
+    finally:
+        e.shutdown()
