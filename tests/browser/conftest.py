@@ -1,0 +1,243 @@
+"""Fixtures for browser tests: a real `jupyter lab` subprocess serving the tiny model, and
+Debian chromium driven by Playwright (sync API).
+
+Artifacts (server log, browser console logs, screenshots) go to `test-artifacts/` at the
+repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+
+NOTEBOOK_NAME = "assist-demo.ipynb"
+READY_TIMEOUT_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_notebook(path: Path) -> None:
+    import nbformat
+    from nbformat import v4
+
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    code = v4.new_code_cell("import os\nprint(os.sep)", execution_count=1)
+    code.outputs = [v4.new_output("stream", name="stdout", text="/\n")]
+    nb.cells = [v4.new_markdown_cell("# Assist browser test\nA notebook for the ghost text."), code, v4.new_code_cell("")]
+    nbformat.write(nb, str(path))
+
+
+@dataclass
+class LabServer:
+    base_url: str  # "http://127.0.0.1:PORT/"
+    token: str
+    root_dir: Path
+    notebook: str
+    log_path: Path
+    proc: subprocess.Popen[bytes]
+
+    def api(self, route: str, timeout: float = 10) -> Any:
+        """GET `jupyter-assist/<route>` with the token; returns the decoded JSON."""
+        req = urllib.request.Request(
+            f"{self.base_url}jupyter-assist/{route}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.loads(r.read())
+
+    def history(self, task: str | None = None) -> list[dict[str, Any]]:
+        entries = self.api("history")["requests"]
+        return [e for e in entries if task is None or e["task"] == task]
+
+    def lab_url(self, path: str | None = None) -> str:
+        return f"{self.base_url}lab/tree/{path or self.notebook}?token={self.token}"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # jupyter_server shuts kernels and extensions down
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: only what it started
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    dirs = {name: base / name for name in ("root", "config", "data", "runtime", "settings", "workspaces", "ipython", "cache")}
+    for d in dirs.values():
+        d.mkdir()
+    # User settings (not an override in the venv): no news / update-check toast.
+    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    _write_notebook(dirs["root"] / NOTEBOOK_NAME)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "jupyter-lab-browser.log"
+    token = secrets.token_hex(16)
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),  # sys.prefix/share/jupyter is still searched
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        IPYTHONDIR=str(dirs["ipython"]),
+        JUPYTER_PLATFORM_DIRS="1",
+        OMP_WAIT_POLICY="PASSIVE",
+        PYTHONUNBUFFERED="1",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        f"--notebook-dir={dirs['root']}",
+        # window.jupyterapp, to read a cell's source from its model (not the DOM).
+        "--LabApp.expose_app_in_browser=True",
+        f"--AssistExtension.model={tiny_model_dir}",
+        "--AssistExtension.torch_threads=1",
+        "--AssistExtension.completion_max_tokens=12",
+        "--AssistExtension.chat_max_tokens=24",
+        f"--AssistExtension.cache_dir={dirs['cache']}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        status: Any = None
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                status = server.api("status", timeout=5)
+            except (urllib.error.URLError, ConnectionError, OSError):
+                status = None
+            if status and status["state"] == "ready":
+                break
+            if status and status["state"] == "error":
+                pytest.fail(f"model failed to load: {status}\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab not ready after {READY_TIMEOUT_S} s (status {status}):\n{server.log_tail()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        _stop(proc)
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+@pytest.fixture
+def lab_page(browser: Any, lab_server: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context with JupyterLab showing the test notebook."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
+    page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
+    try:
+        page.goto(lab_server.lab_url(), wait_until="domcontentloaded", timeout=60_000)
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        expect(notebook).to_be_visible(timeout=60_000)
+        expect(notebook.locator(".jp-Cell")).to_have_count(3, timeout=30_000)
+        yield page
+    finally:
+        name = _safe_name(request.node.name)
+        call = getattr(request.node, "rep_call", None)
+        outcome = "passed" if call is not None and call.passed else "failed"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{outcome}.png"))
+        except Exception as e:  # noqa: BLE001 - a screenshot must not mask the test's own failure
+            console.append(f"[screenshot failed] {e}")
+        (ARTIFACTS / f"browser-console-{name}.log").write_text("\n".join(console) + "\n")
+        context.close()

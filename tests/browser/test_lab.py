@@ -1,0 +1,132 @@
+"""End to end: JupyterLab + the jupyter-assist labextension + server + tiny model, in chromium.
+
+The tiny model has random weights: its text is gibberish, but deterministic (greedy), and
+the tests check that what the UI shows is exactly what the server generated.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import LabServer
+
+pytestmark = pytest.mark.browser
+
+GHOST = ".jp-GhostText:not(.jp-GhostText-letterSpacer):not(.jp-GhostText-lineSpacer)"
+NON_SPACE = re.compile(r"\S")
+
+# What the user types in the empty last cell: ends a line, no brackets (auto-close would
+# put text after the cursor).
+TYPED = "path = os.path.join"
+
+ACTIVE_SOURCE_JS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  return panel.content.activeCell.model.sharedModel.getSource();
+}"""
+
+
+def _squash(text: str) -> str:
+    """Text without whitespace: the ghost's DOM turns newlines into <br>/spans."""
+    return re.sub(r"\s+", "", text)
+
+
+def _ghost_text(page: Page) -> str:
+    return "".join(page.locator(GHOST).all_inner_texts())
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_status_bar_ready(lab_page: Page, lab_server: LabServer) -> None:
+    status = lab_page.locator('.jp-assist-status[data-state="ready"]')
+    expect(status).to_be_visible(timeout=30_000)
+    expect(status).to_contain_text("Assist:")
+    expect(status).to_contain_text(lab_server.api("status")["model"])
+
+
+def test_ghost_text_appears(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    before = len(lab_server.history("complete"))
+    editor = page.locator(".jp-Notebook .jp-CodeCell").last.locator(".cm-content")
+    editor.click()
+    expect(page.locator(".jp-Notebook .jp-CodeCell").last).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    page.keyboard.type(TYPED, delay=30)
+
+    ghost = page.locator(GHOST)
+    expect(ghost.first).to_contain_text(NON_SPACE, timeout=30_000)
+
+    # The completion that produced the ghost: the latest finished `complete` request.
+    def finished() -> dict[str, Any] | None:
+        done = [e for e in lab_server.history("complete")[before:] if e["finish_reason"] != "cancelled"]
+        return done[-1] if done else None
+
+    entry = _wait_for(finished, 30, "a finished complete request in /jupyter-assist/history")
+    assert entry["prompt"].endswith(TYPED), entry["prompt"][-200:]
+    assert entry["text"].strip(), entry
+
+    # Once streaming has ended the ghost shows the server's text (whitespace aside).
+    expect(page.locator(".jp-GhostText-streamingIndicator")).to_have_count(0, timeout=30_000)
+    shown = _wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
+    served = _squash(entry["text"])
+    assert served.startswith(shown), f"ghost {shown!r} is not the served completion {served!r}"
+    assert len(shown) >= min(len(served), 3), (shown, served)
+
+    page.keyboard.press("Tab")
+    expect(ghost).to_have_count(0, timeout=10_000)
+    source = page.evaluate(ACTIVE_SOURCE_JS)
+    assert source == TYPED + entry["text"], (source, entry["text"])
+    # The editor shows it too (CodeMirror lines, whitespace aside).
+    active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active .cm-content")
+    assert _squash(active.inner_text()) == _squash(TYPED + entry["text"])
+
+
+def test_chat_streams(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    question = "How do I list the files in a folder?"
+    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
+    expect(tab).to_be_visible()
+    tab.click()
+    chat = page.locator("#jupyter-assist-chat")
+    expect(chat).to_be_visible()
+    chat_input = chat.locator(".jp-assist-chat-input")
+    chat_input.fill(question)
+
+    with page.expect_response(lambda r: r.url.endswith("/jupyter-assist/chat")) as response_info:
+        chat.locator(".jp-assist-chat-send").click()
+    response = response_info.value
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+
+    user = chat.locator('.jp-assist-chat-message[data-role="user"]')
+    expect(user).to_have_count(1)
+    expect(user).to_contain_text(question)
+    message = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
+    expect(message).to_have_count(1, timeout=30_000)
+    expect(message).not_to_have_class(re.compile(r"\bjp-mod-streaming\b"), timeout=30_000)
+    expect(chat).not_to_have_class(re.compile(r"\bjp-mod-streaming\b"))
+    expect(message).not_to_have_class(re.compile(r"\bjp-mod-error\b"))
+    expect(chat.locator(".jp-assist-chat-send")).to_be_enabled()
+    expect(chat.locator(".jp-assist-chat-stop")).to_be_disabled()
+
+    shown = message.locator(".jp-assist-chat-text").text_content() or ""
+    assert shown.strip(), "empty assistant message"
+    chats = lab_server.history("chat")
+    assert chats, "no chat request in /jupyter-assist/history"
+    latest = chats[-1]
+    assert question in latest["prompt"]
+    assert latest["finish_reason"] != "cancelled", latest
+    assert shown.strip() == latest["text"].strip()
+    expect(chat.locator(".jp-assist-chat-context")).to_contain_text(lab_server.notebook)

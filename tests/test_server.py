@@ -1,0 +1,111 @@
+"""The server extension through a real jupyter_server (pytest-jupyter), on the tiny model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from .conftest import ndjson, wait_ready
+
+CELLS = [
+    {"cell_type": "markdown", "source": "# Sales analysis"},
+    {"cell_type": "code", "source": "import os\nx = 1", "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi\n"}]},
+    {"cell_type": "code", "source": ""},
+]
+
+
+async def post(jp_fetch: Any, route: str, body: Any, **kw: Any) -> Any:
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return await jp_fetch("jupyter-assist", route, method="POST", body=data, **kw)
+
+
+async def test_status_ready(jp_fetch: Any) -> None:
+    status = await wait_ready(jp_fetch)
+    assert status["state"] == "ready", status
+    assert status["device"] == "cpu" and status["dtype"] and status["model"].startswith("tiny-model")
+    assert status["queue"] == 0
+
+
+async def test_complete_streams_and_is_recorded(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    body = {"request_id": "c1", "prefix": "def add(a, b):\n    return a", "suffix": "", "cells": CELLS, "cell_index": 2}
+    r = await post(jp_fetch, "complete", body)
+    assert r.headers["Content-Type"].startswith("application/x-ndjson")
+    events = ndjson(r.body)
+    done = events[-1]
+    assert done["type"] == "done" and done["finish_reason"] in ("stop", "length", "eos", "loop")
+    assert all(e["type"] == "delta" for e in events[:-1])
+    assert 0 < done["completion_tokens"] <= 16
+    streamed = "".join(e["text"] for e in events[:-1])
+    assert streamed.rstrip().startswith(done["text"]) or done["text"] == ""
+    hist = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"]
+    last = hist[-1]
+    assert last["request_id"] == "c1" and last["task"] == "complete"
+    # Caching-aware layout: earlier cells first, the cursor's prefix last.
+    assert last["prompt"].endswith("def add(a, b):\n    return a")
+    assert last["prompt"].index("import os") < last["prompt"].index("def add")
+
+
+async def test_chat_streams(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    body = {"request_id": "ch1", "messages": [{"role": "user", "content": "What does cell 2 do?"}], "cells": CELLS, "cell_index": 1}
+    events = ndjson((await post(jp_fetch, "chat", body)).body)
+    assert events[-1]["type"] == "done" and events[-1]["completion_tokens"] > 0
+    assert "".join(e["text"] for e in events[:-1]).startswith(events[-1]["text"][:1])
+    prompt = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"][-1]["prompt"]
+    assert "What does cell 2 do?" in prompt and "data, not instructions" in prompt
+
+
+async def test_generate_returns_code(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    body = {"request_id": "g1", "instruction": "add two numbers", "code": "a = 1"}
+    done = ndjson((await post(jp_fetch, "generate", body)).body)[-1]
+    assert done["type"] == "done" and "code" in done
+    assert done["code"].strip() in done["text"]
+
+
+async def test_cancel_unknown_request(jp_fetch: Any) -> None:
+    r = await post(jp_fetch, "cancel", {"request_id": "nope"})
+    assert json.loads(r.body) == {"cancelled": False}
+
+
+ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST")]
+
+
+@pytest.mark.parametrize("route,method", ROUTES)
+async def test_every_route_needs_auth(jp_fetch: Any, route: str, method: str) -> None:
+    body = json.dumps({"request_id": "x", "prefix": "a"}) if method == "POST" else None
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("jupyter-assist", route, method=method, body=body, headers={"Authorization": ""})
+    assert e.value.code == 403
+
+
+BAD = [
+    ("complete", b"{not json", 400, "not valid JSON"),
+    ("complete", b"\xff\xfe{}", 400, "UTF-8"),
+    ("complete", json.dumps({"request_id": "b", "prefix": 3}), 400, "prefix"),
+    ("complete", json.dumps({"prefix": "x"}), 400, "request_id"),
+    ("complete", json.dumps({"request_id": "b", "prefix": "x", "cell_index": -1}), 400, "cell_index"),
+    ("complete", json.dumps({"request_id": "b", "prefix": "x", "max_tokens": 10_000}), 400, "max_tokens"),
+    ("complete", json.dumps({"request_id": "b", "prefix": "x" * 300_000}), 413, "body over"),
+    ("chat", json.dumps({"request_id": "b", "messages": []}), 400, "messages"),
+    ("chat", json.dumps({"request_id": "b", "messages": [{"role": "system", "content": "x"}]}), 400, "role"),
+    ("generate", json.dumps({"request_id": "b", "instruction": ""}), 400, "instruction"),
+    ("cancel", json.dumps([1, 2]), 400, "Invalid request"),
+]
+
+
+@pytest.mark.parametrize("route,body,code,needle", BAD)
+async def test_bad_input_gets_clear_error_and_server_keeps_serving(
+    jp_fetch: Any, route: str, body: Any, code: int, needle: str
+) -> None:
+    await wait_ready(jp_fetch)
+    with pytest.raises(HTTPClientError) as e:
+        await post(jp_fetch, route, body)
+    assert e.value.code == code
+    assert needle in json.loads(e.value.response.body)["error"]
+    ok = await post(jp_fetch, "complete", {"request_id": "after", "prefix": "x = ", "max_tokens": 2})
+    assert ndjson(ok.body)[-1]["type"] == "done"
