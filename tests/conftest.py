@@ -52,3 +52,9 @@ async def wait_ready(jp_fetch: Any, timeout: float = 60) -> dict[str, Any]:
 
 def ndjson(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def embedded_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One conversion of the embedded model per test session, shared by the slow tests."""
+    return tmp_path_factory.mktemp("embedded-cache")
