@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export PATH=$PWD/.venv/bin:$PATH
 export OMP_WAIT_POLICY=PASSIVE
-jupyter labextension list 2>&1 | grep -q "jupyter-assist.*enabled.*OK"
-jupyter server extension list 2>&1 | grep -q "jupyter_assist.*enabled"
+# Both halves must be installed and enabled (the suite runs against the installed package).
+labext=$(jupyter labextension list 2>&1)
+servext=$(jupyter server extension list 2>&1)
+grep -q "jupyter-assist v.*enabled.*OK" <<<"$labext" || { echo "$labext"; echo "labextension not enabled"; exit 1; }
+grep -q "jupyter_assist.*OK" <<<"$servext" || { echo "$servext"; echo "server extension not OK"; exit 1; }
 exec python -m pytest -v --timeout=600 "$@"

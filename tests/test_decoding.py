@@ -1,5 +1,5 @@
 from jupyter_assist.engine.decoding import IncrementalDetokenizer, StopRule
-from jupyter_assist.engine.local import _held_back
+from jupyter_assist.engine.decoding import held_back as _held_back
 
 
 def test_detokenizer_holds_back_split_utf8() -> None:

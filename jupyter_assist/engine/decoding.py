@@ -66,3 +66,72 @@ class StopRule:
             if all(tail[i] == tail[i % period] for i in range(span)):
                 return span - period  # keep one copy of the repeated unit
         return None
+
+
+class Output:
+    """Accumulates generated tokens: text deltas, stop strings, loop guard, max tokens.
+
+    Both decode loops (plain and speculative) push tokens here one by one, so stop rules
+    behave identically whichever loop produced the token.
+    """
+
+    def __init__(self, decode: Decode, rule: StopRule, eos_ids: Sequence[int], loop_guard: bool, emit: Callable[[str], None]) -> None:
+        self.detok = IncrementalDetokenizer(decode)
+        self.rule = rule
+        self.eos = set(eos_ids)
+        self.loop_guard = loop_guard
+        self._emit = emit
+        self._decode = decode
+        self.emitted = 0
+        self.finish: str | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        return self.detok.ids
+
+    @property
+    def text(self) -> str:
+        return self.detok.text
+
+    def push(self, tok: int) -> str | None:
+        """Add one token; returns the finish reason once generation must stop."""
+        if tok in self.eos:
+            self.finish = "eos"
+            return self.finish
+        self.detok.push(tok)
+        text = self.detok.text
+        cut = self.rule.cut(text)
+        if cut is not None:
+            self.detok.text = text[:cut]
+            self.finish = "stop"
+            return self.finish
+        loop = self.rule.looping(self.detok.ids) if self.loop_guard else None
+        if loop is not None:
+            self.detok.text = self._decode(self.detok.ids[: len(self.detok.ids) - loop])
+            self.finish = "loop"
+            return self.finish
+        safe = len(text) - held_back(text, self.rule.stop_strings)
+        if safe > self.emitted:
+            self._emit(text[self.emitted : safe])
+            self.emitted = safe
+        if len(self.detok.ids) >= self.rule.max_tokens:
+            self.finish = "length"
+            return self.finish
+        return None
+
+    def flush(self) -> None:
+        """Emit what was held back (the final text is authoritative for clients)."""
+        if len(self.detok.text) > self.emitted:
+            self._emit(self.detok.text[self.emitted :])
+            self.emitted = len(self.detok.text)
+
+
+def held_back(text: str, stops: Sequence[str]) -> int:
+    """Length of the tail of `text` that could still grow into a stop string."""
+    held = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                held = max(held, k)
+                break
+    return held

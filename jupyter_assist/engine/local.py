@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .decoding import IncrementalDetokenizer, StopRule
+from .decoding import Output, StopRule
+from .kvcache import PrefixCache, cache_len, truncate
 from .models import ModelError, ModelSpec, Progress, materialize
+from .speculative import DraftCursor
 from .types import Event, Request
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ class LoadOptions:
     dtype: str = "auto"  # auto | bfloat16 | float16 | float32
     quantization: str = "auto"  # auto | nf4 | 8bit | none
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    kv_cache_mb: int = 512  # prefix cache budget; 0 disables reuse
+    spec_chunk: int = 16  # draft tokens verified per forward pass in speculative edits
 
 
 def pick_device(device: str) -> str:
@@ -89,12 +93,17 @@ def bnb_config(quantization: str, compute_dtype: Any) -> Any:
 
 
 class LocalBackend:
-    def __init__(self, model: Any, tokenizer: Any, info: dict[str, Any]) -> None:
+    def __init__(self, model: Any, tokenizer: Any, info: dict[str, Any], opts: LoadOptions | None = None) -> None:
+        opts = opts or LoadOptions()
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
         self.device = model.device
         self.eos_ids = _eos_ids(model, tokenizer)
+        self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)
+        self.spec_chunk = opts.spec_chunk
+        self.spec_stats = {"proposed": 0, "accepted": 0}
+        self.last_timing: dict[str, Any] = {}
 
     @classmethod
     def load(
@@ -130,7 +139,7 @@ class LocalBackend:
             "quantization": None if quant == "none" else quant,
             "parameters": sum(p.numel() for p in model.parameters()),
         }
-        return cls(model, tokenizer, info)
+        return cls(model, tokenizer, info, opts)
 
     # -- text helpers used by tasks -------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -147,73 +156,138 @@ class LocalBackend:
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
 
     # -- generation -----------------------------------------------------------------
-    def generate(self, req: Request, emit: Emit) -> None:
+    def _forward(self, ids: list[int], cache: Any) -> Any:
+        """Feed `ids` after what `cache` holds; logits for each fed position, as float."""
         import torch
+
+        inp = torch.tensor([ids], device=self.device)
+        out = self.model(input_ids=inp, past_key_values=cache, use_cache=True)
+        return out.logits[0].float()
+
+    def _new_cache(self) -> Any:
         from transformers import DynamicCache
 
+        return DynamicCache(config=self.model.config)
+
+    def prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
+        """KV for `ids`, reusing the longest cached prefix: (cache, last logits, reused)."""
+        cache, reused = self.prefix_cache.take(ids)
+        if cache is None:
+            cache = self._new_cache()
+        logits = self._forward(ids[reused:], cache)[-1]
+        return cache, logits, reused
+
+    def warm(self, prompt: str) -> int:
+        """Prefill `prompt` into the prefix cache ahead of a request; returns its tokens."""
+        import torch
+
+        ids = self.encode(prompt)
+        if len(ids) < 2:
+            return 0
+        with torch.inference_mode():
+            cache, _, _ = self.prefill(ids)
+        self.prefix_cache.put(ids, cache)
+        return len(ids)
+
+    def generate(self, req: Request, emit: Emit) -> None:
+        import torch
+
         params = req.params
-        ids = self.encode(req.prompt)
-        if not ids:
-            ids = [self.tokenizer.bos_token_id or self.eos_ids[0]]
+        ids = self.encode(req.prompt) or [self.tokenizer.bos_token_id or self.eos_ids[0]]
         max_ctx = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(ids) + params.max_tokens > max_ctx:
             raise ValueError(
                 f"Prompt of {len(ids)} tokens + {params.max_tokens} new exceeds the model's "
                 f"context of {max_ctx} tokens."
             )
-        rule = StopRule(max_tokens=params.max_tokens, stop_strings=params.stop)
-        detok = IncrementalDetokenizer(self.decode)
-        gen = torch.Generator(device="cpu")
-        if params.seed is not None:
-            gen.manual_seed(params.seed)
-        emitted = 0
-        finish = "length"
-        cache = DynamicCache(config=self.model.config)
-        inp = torch.tensor([ids], device=self.device)
-        with torch.inference_mode():
-            for _ in range(params.max_tokens):
-                if req.cancelled.is_set():
-                    finish = "cancelled"
-                    break
-                out = self.model(input_ids=inp, past_key_values=cache, use_cache=True)
-                logits = out.logits[0, -1].float()
-                tok = _sample(logits, params.temperature, params.top_p, gen)
-                if tok in self.eos_ids:
-                    finish = "eos"
-                    break
-                detok.push(tok)
-                text = detok.text
-                cut = rule.cut(text)
-                if cut is not None:
-                    detok.text = text[:cut]
-                    finish = "stop"
-                    break
-                loop = rule.looping(detok.ids) if params.loop_guard else None
-                if loop is not None:
-                    detok.text = self.decode(detok.ids[: len(detok.ids) - loop])
-                    finish = "loop"
-                    break
-                safe = len(text) - _held_back(text, params.stop)
-                if safe > emitted:
-                    emit(Event("delta", text=text[emitted:safe]))
-                    emitted = safe
-                inp = torch.tensor([[tok]], device=self.device)
-        del cache
-        final = detok.text
-        if len(final) > emitted:  # clients treat `done.text` as authoritative anyway
-            emit(Event("delta", text=final[emitted:]))
+        out = Output(
+            self.decode,
+            StopRule(max_tokens=params.max_tokens, stop_strings=params.stop),
+            self.eos_ids,
+            params.loop_guard,
+            lambda text: emit(Event("delta", text=text)),
+        )
+        cache = None
+        try:
+            with torch.inference_mode():
+                t0 = time.perf_counter()
+                cache, logits, reused = self.prefill(ids)
+                self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
+                if req.draft is not None and params.temperature <= 0:
+                    self._speculate(req, cache, logits, out)
+                else:
+                    self._decode_plain(req, cache, logits, out)
+            truncate(cache, len(ids))
+            self.prefix_cache.put(ids, cache)  # the next keystroke's prompt starts the same
+        finally:
+            cache = None
+        out.flush()
         emit(
             Event(
                 "done",
-                text=final,
-                finish_reason=finish,  # type: ignore[arg-type]
+                text=out.text,
+                finish_reason=out.finish or "length",  # type: ignore[arg-type]
                 prompt_tokens=len(ids),
-                completion_tokens=len(detok.ids),
+                completion_tokens=len(out.ids),
             )
         )
 
+    def _decode_plain(self, req: Request, cache: Any, logits: Any, out: Output) -> None:
+        params = req.params
+        gen = _generator(params.seed)
+        while True:
+            if req.cancelled.is_set():
+                out.finish = "cancelled"
+                return
+            tok = _sample(logits, params.temperature, params.top_p, gen)
+            if out.push(tok):
+                return
+            logits = self._forward([tok], cache)[-1]
+
+    def _speculate(self, req: Request, cache: Any, logits: Any, out: Output) -> None:
+        ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
+        draft = DraftCursor(ids)
+        tok = int(logits.argmax())
+        while True:
+            if req.cancelled.is_set():
+                out.finish = "cancelled"
+                return
+            if out.push(tok):
+                return
+            draft.observe(tok, out.ids)
+            chunk = draft.chunk(self.spec_chunk)
+            base = cache_len(cache)
+            preds = self._forward([tok, *chunk], cache).argmax(-1).tolist()
+            n = 0
+            while n < len(chunk) and preds[n] == chunk[n]:
+                n += 1
+            truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted draft tokens
+            draft.advance(n)
+            self.spec_stats["proposed"] += len(chunk)
+            self.spec_stats["accepted"] += n
+            for t in chunk[:n]:
+                if out.push(t):
+                    return
+            tok = preds[n]
+
+    def stats(self) -> dict[str, Any]:
+        import torch
+
+        c = self.prefix_cache
+        mem: dict[str, Any] = {"kv_cache_bytes": c.bytes, "kv_cache_entries": len(c)}
+        if self.device.type == "cuda":
+            mem["cuda_allocated_bytes"] = torch.cuda.memory_allocated(self.device)
+        return {
+            **mem,
+            "kv_hit_rate": round(c.stats.hit_rate, 3),
+            "kv_token_reuse": round(c.stats.token_reuse, 3),
+            "spec_acceptance": round(self.spec_stats["accepted"] / max(self.spec_stats["proposed"], 1), 3),
+        }
+
     def close(self) -> None:
         import gc
+
+        self.prefix_cache.clear()
 
         import torch
 
@@ -223,15 +297,13 @@ class LocalBackend:
             torch.cuda.empty_cache()
 
 
-def _held_back(text: str, stops: tuple[str, ...]) -> int:
-    """Length of the tail of `text` that could still grow into a stop string."""
-    held = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(text)), 0, -1):
-            if text.endswith(s[:k]):
-                held = max(held, k)
-                break
-    return held
+def _generator(seed: int | None) -> Any:
+    import torch
+
+    gen = torch.Generator(device="cpu")
+    if seed is not None:
+        gen.manual_seed(seed)
+    return gen
 
 
 def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:

@@ -1,0 +1,49 @@
+"""Speculative edits: the original text is the draft (Cursor's fast apply).
+
+A rewritten cell mostly reproduces the original, so instead of a draft model we feed the
+next chunk of the original's tokens, verify them in one forward pass, keep the agreeing
+prefix, and continue from the model's own token at the first disagreement. While the
+output diverges we decode one token at a time and watch for the last few output tokens to
+reappear in the original; there we re-align and speculate again. Greedy only: the output
+is exactly what plain greedy decoding gives.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+class DraftCursor:
+    """Where the output currently lines up with the draft (the original's token ids)."""
+
+    def __init__(self, draft: Sequence[int], realign_ngram: int = 3) -> None:
+        self.draft = list(draft)
+        self.pos = 0
+        self.aligned = True
+        self.n = realign_ngram
+
+    def chunk(self, size: int) -> list[int]:
+        return self.draft[self.pos : self.pos + size] if self.aligned else []
+
+    def advance(self, accepted: int) -> None:
+        self.pos += accepted
+
+    def observe(self, tok: int, output: Sequence[int]) -> None:
+        """The model emitted `tok` on its own (output already ends with it)."""
+        if self.aligned and self.pos < len(self.draft) and self.draft[self.pos] == tok:
+            self.pos += 1
+            return
+        self.aligned = False
+        self._realign(output)
+
+    def _realign(self, output: Sequence[int]) -> None:
+        if len(output) < self.n:
+            return
+        tail = list(output[-self.n :])
+        # Prefer the nearest match ahead of where we were (edits mostly keep order), then
+        # anywhere (a line moved up).
+        for start in (self.pos, 0):
+            for i in range(max(start - self.n, 0), len(self.draft) - self.n + 1):
+                if self.draft[i : i + self.n] == tail:
+                    self.pos, self.aligned = i + self.n, True
+                    return
