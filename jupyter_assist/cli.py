@@ -1,12 +1,15 @@
-"""`jupyter assist ...` (the `jupyter-assist` executable): manage models from a terminal."""
+"""`jupyter assist ...` (the `jupyter-assist` executable): manage models and inspect prompts
+from a terminal."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from .engine import models
 
@@ -43,6 +46,81 @@ def cmd_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_tokenizer(model: str | None, cache_dir: Path) -> tuple[Any, str]:
+    """(HF tokenizer or None, description): --model, else the converted embedded model, else cl100k."""
+    if model is None:
+        folder = cache_dir / f"{models.EMBEDDED_NAME}-{models.EMBEDDED_SHA256[:12]}"
+        if not (folder / "tokenizer.json").is_file():
+            return None, "cl100k_base (no converted embedded model; pass --model)"
+        model = str(folder)
+    if model == "cl100k":
+        return None, "cl100k_base"
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(model, local_files_only=True), model
+    except (OSError, ValueError) as e:
+        raise models.ModelError(f"Could not load a tokenizer from {model!r}: {e}") from e
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    out = [f"{'kept':<5} {'tokens':>7} {'priority':>12}  name"]
+    for r in rows:
+        kept = "yes" if r["kept"] else "no"
+        line = f"{kept:<5} {r['tokens']:>7} {str(r['priority']):>12}  {r['name']}"
+        out.append(line + (f"  ({r['note']})" if r.get("note") else ""))
+    return "\n".join(out)
+
+
+def cmd_prompt(args: argparse.Namespace) -> int:
+    """Render a task's prompt for a notebook cursor and show what was kept or dropped."""
+    from .notebook import Budgets, chat_prompt, completion_prompt, edit_prompt, fix_prompt, from_ipynb, split_cursor
+    from .prompt import PromptTooLarge, cl100k, from_hf
+    from .prompt.fim import for_tokenizer
+
+    book = from_ipynb(Path(args.notebook).read_bytes())
+    if not 0 <= args.cell < len(book.cells):
+        print(f"error: --cell {args.cell} is out of range (the notebook has {len(book.cells)} cells, 0-based)", file=sys.stderr)
+        return 2
+    hf, described = _model_tokenizer(args.model, Path(args.cache_dir))
+    tokens = from_hf(hf) if hf is not None else cl100k()
+    fim = for_tokenizer(hf) if hf is not None else None
+    template = None
+    if hf is not None and getattr(hf, "chat_template", None):
+        template = lambda msgs: hf.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)  # noqa: E731
+    cell = book.cells[args.cell]
+    try:
+        if args.task == "complete":
+            prefix, suffix = split_cursor(cell.source, args.line, args.col)
+            overhead = tokens.count((fim.prefix + fim.suffix + fim.middle) if fim else "") + tokens.count("# %%\n")
+            budgets = Budgets.split(max(args.budget - overhead, 0)) if args.budget else Budgets()
+            result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes)
+            total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
+        else:
+            budget = args.budget or 3072 + args.answer
+            if args.task == "chat":
+                msgs = [{"role": "user", "content": args.instruction or "Explain the current cell."}]
+                result = chat_prompt(book.cells, args.cell, msgs, tokens, template, budget, args.answer, notes=book.notes)
+            elif args.task == "edit":
+                instruction = args.instruction or "Improve this cell."
+                result = edit_prompt(book.cells, args.cell, instruction, tokens, template, budget, args.answer, notes=book.notes)
+            else:
+                result = fix_prompt(book.cells, args.cell, tokens, template, budget, args.answer, notes=book.notes)
+            total = result.rendered.tokens
+    except PromptTooLarge as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"task": args.task, "tokenizer": described, "tokens": total, "budget": budget,
+                          "prompt": result.text, "nodes": result.report()}, indent=1))
+        return 0
+    print(f"===== prompt ({args.task}, {total} tokens of {budget}, tokenizer {described}) =====")
+    print(result.text)
+    print("===== kept / dropped =====")
+    print(_table(result.report()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jupyter assist", description=__doc__)
     parser.add_argument("--cache-dir", default=str(models.default_cache_dir()))
@@ -52,8 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     msub.add_parser("list", help="the embedded model and the converted models in the cache")
     inst = msub.add_parser("install", help="install/convert a model: 'embedded', a .gguf path or a hub id")
     inst.add_argument("model", nargs="?", default=models.EMBEDDED)
+    pr = sub.add_parser("prompt", help="print the prompt a task would send for a notebook cursor, and the kept/dropped map")
+    pr.add_argument("notebook", help="an .ipynb file")
+    pr.add_argument("--cell", type=int, required=True, help="cell index, 0-based")
+    pr.add_argument("--line", type=int, default=0, help="cursor line in the cell, 0-based")
+    pr.add_argument("--col", type=int, default=0, help="cursor column, 0-based")
+    pr.add_argument("--task", choices=["complete", "edit", "chat", "fix"], default="complete")
+    pr.add_argument("--budget", type=int, default=0, help="prompt token budget (default: the server's defaults)")
+    pr.add_argument("--model", help="local HF model folder whose tokenizer counts tokens, or 'cl100k'")
+    pr.add_argument("--instruction", default="", help="the user's words for chat and edit")
+    pr.add_argument("--answer", type=int, default=512, help="tokens kept for the answer (chat, edit, fix)")
+    pr.add_argument("--json", action="store_true", help="one JSON object instead of text")
     args = parser.parse_args(argv)
     try:
+        if args.command == "prompt":
+            return cmd_prompt(args)
         return {"list": cmd_list, "install": cmd_install}[args.action](args)
     except models.ModelError as e:
         print(f"error: {e}", file=sys.stderr)

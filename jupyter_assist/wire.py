@@ -23,10 +23,19 @@ class NotebookCell(_Model):
     execution_count: int | None = None
 
 
+class Variable(_Model):
+    """A kernel variable as the kernel summarises it (shape, DataFrame columns and dtypes...)."""
+
+    name: str = Field(max_length=200)
+    type: str = Field("", max_length=200)
+    summary: str = Field("", max_length=4000)
+
+
 class _WithContext(_Model):
     request_id: str = Field(min_length=1, max_length=200)
     cells: list[NotebookCell] = Field(default_factory=list, max_length=10_000)
     cell_index: int | None = Field(None, ge=0)
+    variables: list[Variable] = Field(default_factory=list, max_length=500)
 
 
 class CompleteRequest(_WithContext):
@@ -53,3 +62,26 @@ class GenerateRequest(_WithContext):
 
 class CancelRequest(_Model):
     request_id: str = Field(min_length=1, max_length=200)
+
+
+class EditRequest(_WithContext):
+    """Rewrite one cell (`source`) following `instruction`."""
+
+    instruction: str = Field(min_length=1, max_length=MAX_TEXT)
+    source: str = Field(max_length=MAX_TEXT)
+    max_tokens: int | None = Field(None, ge=1, le=8192)
+
+
+class WarmRequest(_WithContext):
+    """Prefill the completion context of a cell before the user types (cell focus)."""
+
+    request_id: str = Field("warm", min_length=1, max_length=200)
+    prefix: str = Field("", max_length=MAX_TEXT)
+    suffix: str = Field("", max_length=MAX_TEXT)
+
+
+class FixRequest(_WithContext):
+    """Fix the cell at `cell_index` (required) using its error output."""
+
+    cell_index: int = Field(ge=0)
+    max_tokens: int | None = Field(None, ge=1, le=8192)

@@ -72,7 +72,7 @@ async def test_cancel_unknown_request(jp_fetch: Any) -> None:
     assert json.loads(r.body) == {"cancelled": False}
 
 
-ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST")]
+ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST")]
 
 
 @pytest.mark.parametrize("route,method", ROUTES)
@@ -109,3 +109,42 @@ async def test_bad_input_gets_clear_error_and_server_keeps_serving(
     assert needle in json.loads(e.value.response.body)["error"]
     ok = await post(jp_fetch, "complete", {"request_id": "after", "prefix": "x = ", "max_tokens": 2})
     assert ndjson(ok.body)[-1]["type"] == "done"
+
+
+async def test_edit_streams_new_cell_and_hunks(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    source = "import os\nx = 1\nprint(x)\n"
+    body = {"request_id": "e1", "instruction": "rename x to y", "source": source, "max_tokens": 24}
+    events = ndjson((await post(jp_fetch, "edit", body)).body)
+    done = events[-1]
+    assert done["type"] == "done"
+    from jupyter_assist.tasks.edit import hunks
+
+    assert done["hunks"] == hunks(source, done["text"])  # hunks describe exactly text vs source
+    last = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"][-1]
+    assert last["task"] == "edit" and last["prompt"].endswith("```python\n") and "rename x to y" in last["prompt"]
+
+
+async def test_warm_then_complete_reuses_prefill(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    cells = [{"cell_type": "code", "source": f"value_{i} = load({i})"} for i in range(30)] + [{"cell_type": "code", "source": ""}]
+    warm = json.loads((await post(jp_fetch, "warm", {"cells": cells, "cell_index": 30, "prefix": "res"})).body)
+    assert warm["prompt_tokens"] > 100
+    before = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]
+    await post(jp_fetch, "complete", {"request_id": "w1", "cells": cells, "cell_index": 30, "prefix": "result = value_1", "max_tokens": 2})
+    after = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]
+    assert after["kv_hit_rate"] > 0 and after["kv_token_reuse"] >= before["kv_token_reuse"]
+    assert after["kv_cache_entries"] >= 1 and after["kv_cache_bytes"] > 0
+
+
+async def test_fix_proposes_a_diff_for_the_failing_cell(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    err = {"output_type": "error", "ename": "KeyError", "evalue": "'price'", "traceback": ["\x1b[0;31mKeyError\x1b[0m: 'price'"]}
+    cells = [{"cell_type": "code", "source": "import pandas as pd"}, {"cell_type": "code", "source": "df['price'].sum()\n", "outputs": [err]}]
+    done = ndjson((await post(jp_fetch, "fix", {"request_id": "f1", "cells": cells, "cell_index": 1, "max_tokens": 16})).body)[-1]
+    assert done["type"] == "done" and "hunks" in done
+    prompt = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"][-1]["prompt"]
+    assert "KeyError: 'price'" in prompt and "\x1b" not in prompt  # the traceback, ANSI stripped
+    with pytest.raises(HTTPClientError) as e:
+        await post(jp_fetch, "fix", {"request_id": "f2", "cells": cells, "cell_index": 5})
+    assert e.value.code == 400 and "out of range" in json.loads(e.value.response.body)["error"]

@@ -1,8 +1,8 @@
 """Inference engine: one worker owns the model (see engine.py)."""
 
-from .engine import Engine, EngineNotReady
+from .engine import Engine, EngineNotReady, RemoteOptions
 from .local import LoadOptions
 from .models import ModelError
 from .types import GenerationParams, Request
 
-__all__ = ["Engine", "EngineNotReady", "GenerationParams", "LoadOptions", "ModelError", "Request"]
+__all__ = ["Engine", "EngineNotReady", "RemoteOptions", "GenerationParams", "LoadOptions", "ModelError", "Request"]

@@ -33,6 +33,15 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass
+class RemoteOptions:
+    """An OpenAI-compatible server instead of a local model."""
+
+    url: str
+    api_key: str = ""
+    tokenizer: str = ""  # local folder or hub id; default: the model name
+
+
 class EngineNotReady(RuntimeError):
     """The model is still loading or failed to load."""
 
@@ -48,13 +57,15 @@ class EngineStatus:
     fraction: float | None = None
     error: str | None = None
     load_seconds: float | None = None
-    served: int = 0
+    served: int = 0  # generations run to their end
+    cancelled: int = 0  # stopped mid-way or skipped in the queue
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
-    def __init__(self, model: str, load_options: Any, cache_dir: Path) -> None:
+    def __init__(self, model: str, load_options: Any, cache_dir: Path, remote: RemoteOptions | None = None) -> None:
         self.model_name = model
+        self.remote = remote
         self.load_options = load_options
         self.cache_dir = cache_dir
         self.status = EngineStatus(model=model)
@@ -81,10 +92,17 @@ class Engine:
 
         t0 = time.monotonic()
         try:
-            spec: ModelSpec = resolve(self.model_name)
-            self.status.model = spec.display
-            self._progress("resolving", None)
-            self.backend = LocalBackend.load(spec, self.load_options, self.cache_dir, self._progress)
+            if self.remote is not None:
+                from .remote import RemoteBackend
+
+                self._progress("tokenizer", None)
+                r = self.remote
+                self.backend = RemoteBackend.load(r.url, self.model_name, r.tokenizer, r.api_key)
+            else:
+                spec: ModelSpec = resolve(self.model_name)
+                self.status.model = spec.display
+                self._progress("resolving", None)
+                self.backend = LocalBackend.load(spec, self.load_options, self.cache_dir, self._progress)
         except Exception as e:  # any load failure is reported, never crashes the server
             log.exception("jupyter-assist: model load failed")
             msg = str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}"
@@ -109,7 +127,14 @@ class Engine:
                 log.exception("jupyter-assist: request %s failed", req.request_id)
 
     def _serve(self, req: Request) -> None:
-        emit = req.emit
+        req.started_at = time.perf_counter()
+        finish: list[str | None] = []
+
+        def emit(ev: Event) -> None:
+            if ev.kind == "done":
+                finish.append(ev.finish_reason)
+            req.emit(ev)
+
         try:
             if req.cancelled.is_set():
                 emit(Event("done", finish_reason="cancelled"))
@@ -119,6 +144,9 @@ class Engine:
                 emit(Event("done", finish_reason="stop", prompt_tokens=self.backend.warm(req.prompt)))
             else:
                 self.backend.generate(req, emit)
+            if finish == ["cancelled"]:
+                self.status.cancelled += 1
+            elif finish and req.kind == "generate":
                 self.status.served += 1
         except Exception as e:
             log.exception("jupyter-assist: generation failed")
@@ -151,6 +179,10 @@ class Engine:
         if self.status.state != "ready" or self.backend is None:
             raise EngineNotReady(self._not_ready_message())
         return self.backend
+
+    def stats(self) -> dict[str, Any]:
+        """Memory, cache and speculation figures (empty until the model is loaded)."""
+        return self.backend.stats() if self.backend is not None else {}
 
     def queue_length(self) -> int:
         return self._queue.qsize()

@@ -46,7 +46,8 @@ class Request:
     priority: int = PRIORITY_CHAT
     # What the answer is expected to mostly copy (edits): text, or token ids when known.
     draft: str | list[int] | None = None
-    kind: Literal["generate", "warm"] = "generate"  # warm: prefill the prompt into the KV cache only
+    kind: Literal["generate", "warm"] = "generate"
+    started_at: float | None = None  # perf_counter() when the worker took it  # warm: prefill the prompt into the KV cache only
     cancelled: threading.Event = field(default_factory=threading.Event)
     seq: int = field(default_factory=lambda: next(_seq))
     # Set by the engine: delivers events to the waiting coroutine (thread-safe).

@@ -1,12 +1,14 @@
 """Fill-in-the-middle formats per model family, detected from the tokenizer's vocabulary.
 
-Models without FIM sentinels (the embedded SmolLM2) get a plain continuation prompt.
+Models without FIM sentinels (the embedded SmolLM2) get a plain continuation prompt for
+completion and their chat template for everything else (notebook/instruct.py).
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Container
+from typing import Any, Container
 
 
 @dataclass(frozen=True)
@@ -35,3 +37,23 @@ def detect(vocab: Container[str]) -> FimFormat | None:
         if all(tok.strip() in vocab for tok in (fmt.prefix, fmt.suffix, fmt.middle)):
             return fmt
     return None
+
+
+_BY_TOKENIZER: "weakref.WeakKeyDictionary[Any, FimFormat | None]" = weakref.WeakKeyDictionary()
+
+
+def for_tokenizer(tokenizer: Any) -> FimFormat | None:
+    """`detect` on a loaded HF tokenizer, cached: building its vocab dict costs milliseconds."""
+    try:
+        return _BY_TOKENIZER[tokenizer]
+    except (KeyError, TypeError):
+        pass
+    try:
+        fmt = detect(tokenizer.get_vocab())
+    except AttributeError:
+        fmt = None
+    try:
+        _BY_TOKENIZER[tokenizer] = fmt
+    except TypeError:
+        pass
+    return fmt

