@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--edits", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-new", type=int, default=400, help="cap on tokens per edit")
     args = ap.parse_args(argv)
 
     import torch
@@ -122,8 +123,9 @@ def main(argv: list[str]) -> int:
     for src in _cells_for_edits(args.edits, rng):
         req = EditRequest(request_id="e", instruction=_edit_instruction(src, rng), source=src)
         r = edit_task.build(req, backend)
-        g_text, g_t, g_n = run(r.prompt, r.params.max_tokens, None, r.params.stop)
-        s_text, s_t, s_n = run(r.prompt, r.params.max_tokens, src, r.params.stop)
+        cap = min(r.params.max_tokens, args.max_new)
+        g_text, g_t, g_n = run(r.prompt, cap, None, r.params.stop)
+        s_text, s_t, s_n = run(r.prompt, cap, src, r.params.stop)
         ids = torch.tensor([backend.encode(r.prompt)])
         t0 = time.perf_counter()
         with torch.inference_mode():

@@ -72,7 +72,7 @@ async def test_cancel_unknown_request(jp_fetch: Any) -> None:
     assert json.loads(r.body) == {"cancelled": False}
 
 
-ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST")]
+ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST"), ("prompt", "POST")]
 
 
 @pytest.mark.parametrize("route,method", ROUTES)
@@ -148,3 +148,19 @@ async def test_fix_proposes_a_diff_for_the_failing_cell(jp_fetch: Any) -> None:
     with pytest.raises(HTTPClientError) as e:
         await post(jp_fetch, "fix", {"request_id": "f2", "cells": cells, "cell_index": 5})
     assert e.value.code == 400 and "out of range" in json.loads(e.value.response.body)["error"]
+
+
+async def test_prompt_inspector_shows_what_is_sent(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    cells = [{"cell_type": "code", "source": f"step_{i} = run({i})"} for i in range(60)] + [{"cell_type": "code", "source": ""}]
+    body = {"request_id": "p1", "prefix": "total = step_1", "cells": cells, "cell_index": 60}
+    r = json.loads((await post(jp_fetch, "prompt", body, params={"task": "complete"})).body)
+    assert r["prompt"].endswith("total = step_1") and r["prompt_tokens"] > 0
+    kept = [row for row in r["map"] if row.get("kept")]
+    assert kept and all("tokens" in row for row in r["map"])
+    # The inspector generates nothing: the history has no entry for it.
+    hist = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"]
+    assert all(h["request_id"] != "p1" for h in hist)
+    with pytest.raises(HTTPClientError) as e:
+        await post(jp_fetch, "prompt", body, params={"task": "nope"})
+    assert e.value.code == 400 and "Unknown task" in json.loads(e.value.response.body)["error"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Any, Callable, Literal
 
 FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
 
@@ -47,7 +47,9 @@ class Request:
     # What the answer is expected to mostly copy (edits): text, or token ids when known.
     draft: str | list[int] | None = None
     kind: Literal["generate", "warm"] = "generate"
-    started_at: float | None = None  # perf_counter() when the worker took it  # warm: prefill the prompt into the KV cache only
+    started_at: float | None = None  # perf_counter() when the worker took it
+    # The prompt inspector's map (which context pieces were kept or dropped), built lazily.
+    inspect: Callable[[], list[dict[str, Any]]] | None = None  # warm: prefill the prompt into the KV cache only
     cancelled: threading.Event = field(default_factory=threading.Event)
     seq: int = field(default_factory=lambda: next(_seq))
     # Set by the engine: delivers events to the waiting coroutine (thread-safe).

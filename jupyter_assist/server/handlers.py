@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import tornado.web
@@ -98,18 +99,79 @@ class CancelHandler(AssistHandler):
         self.finish({"cancelled": self.assist.engine.cancel(body.request_id)})
 
 
-class StreamHandler(AssistHandler):
+def _rewrite(original: str, text: str) -> dict[str, Any]:
+    new = edit.new_source(text, original)
+    return {"text": new, "hunks": edit.hunks(original, new)}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One feature: its wire type, how to build the engine request, how to finish the text."""
+
+    wire: type[BaseModel]
+    build: Callable[[Any, Any, "AssistExtension"], Request]  # (body, backend, extension)
+    finish: Callable[[Any, str], dict[str, Any]] = lambda body, text: {"text": text}
+
+
+TASKS: dict[str, Task] = {
+    "complete": Task(
+        CompleteRequest,
+        lambda b, backend, ext: complete.build(b, backend, ext.completion_settings),
+        lambda b, text: {"text": complete.finish(text, b)},
+    ),
+    "chat": Task(ChatRequest, lambda b, backend, ext: chat.build(b, backend, ext.chat_max_tokens)),
+    "generate": Task(
+        GenerateRequest,
+        lambda b, backend, ext: generate.build(b, backend, ext.generate_max_tokens),
+        lambda b, text: {"text": text, "code": generate.extract_code(text)},
+    ),
+    "edit": Task(EditRequest, lambda b, backend, ext: edit.build(b, backend), lambda b, text: _rewrite(b.source, text)),
+    "fix": Task(
+        FixRequest, lambda b, backend, ext: fix.build(b, backend), lambda b, text: _rewrite(b.cells[b.cell_index].source, text)
+    ),
+}
+
+
+class TaskHandler(AssistHandler):
+    task: str
+
+    def initialize(self, task: str) -> None:
+        self.task = task
+
+    def build(self) -> tuple[Any, Request]:
+        """Validate the body and build the engine request (400 / 503 on failure)."""
+        spec = TASKS[self.task]
+        body = self.parse(spec.wire)
+        try:
+            return body, spec.build(body, self.assist.engine.require_ready(), self.assist)
+        except EngineNotReady as e:
+            raise tornado.web.HTTPError(503, str(e)) from None
+        except ValueError as e:
+            raise tornado.web.HTTPError(400, str(e)) from None
+
+
+class PromptHandler(TaskHandler):
+    """The prompt inspector: what a request would send the model, and which context
+    pieces were kept or dropped, with token counts. Generates nothing."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.task = self.get_query_argument("task", "complete")
+        if self.task not in TASKS:
+            raise tornado.web.HTTPError(400, f"Unknown task {self.task!r}; use one of {', '.join(TASKS)}.")
+        _, req = self.build()
+        backend = self.assist.engine.require_ready()
+        self.finish(
+            {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(backend.encode(req.prompt)),
+             "max_tokens": req.params.max_tokens, "stop": list(req.params.stop), "map": req.inspect() if req.inspect else []}
+        )
+
+
+class StreamHandler(TaskHandler):
     """POST a task request; answer NDJSON events as the model produces them."""
 
-    task: str
-    wire: type[BaseModel]
     _req: Request | None = None
-
-    def build(self, body: Any) -> Request:
-        raise NotImplementedError
-
-    def finish_text(self, body: Any, text: str) -> dict[str, Any]:
-        return {"text": text}
 
     async def _send(self, obj: dict[str, Any]) -> None:
         self.write(json.dumps(obj) + "\n")
@@ -118,21 +180,17 @@ class StreamHandler(AssistHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body = self.parse(self.wire)
-        engine = self.assist.engine
+        body, req = self.build()
+        # Set before waiting: a client that gives up while the request is queued (the
+        # user typed on) must cancel it, not leave it to run.
+        self._req = req
+        if self.request.connection.stream.closed():  # type: ignore[union-attr]
+            req.cancelled.set()
+        stream = self.assist.engine.stream(req)
         try:
-            req = self.build(body)
-            # Set before waiting: a client that gives up while the request is queued
-            # (the user typed on) must cancel it, not leave it to run.
-            self._req = req
-            if self.request.connection.stream.closed():  # type: ignore[union-attr]
-                req.cancelled.set()
-            stream = engine.stream(req)
             first = await stream.__anext__()  # fails fast (503) before headers go out
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
-        except ValueError as e:
-            raise tornado.web.HTTPError(400, str(e)) from None
         t0 = time.monotonic()
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Cache-Control", "no-cache")
@@ -160,7 +218,7 @@ class StreamHandler(AssistHandler):
         latency = round((time.monotonic() - t0) * 1000, 1)
         done = {
             "type": "done",
-            **self.finish_text(body, ev.text),
+            **TASKS[self.task].finish(body, ev.text),
             "finish_reason": ev.finish_reason,
             "prompt_tokens": ev.prompt_tokens,
             "completion_tokens": ev.completion_tokens,
@@ -175,61 +233,6 @@ class StreamHandler(AssistHandler):
     def on_connection_close(self) -> None:
         if self._req is not None:
             self._req.cancelled.set()
-
-
-class CompleteHandler(StreamHandler):
-    task, wire = "complete", CompleteRequest
-
-    def build(self, body: CompleteRequest) -> Request:
-        backend = self.assist.engine.require_ready()
-        return complete.build(body, backend, self.assist.completion_settings)
-
-    def finish_text(self, body: CompleteRequest, text: str) -> dict[str, Any]:
-        return {"text": complete.finish(text, body)}
-
-
-class ChatHandler(StreamHandler):
-    task, wire = "chat", ChatRequest
-
-    def build(self, body: ChatRequest) -> Request:
-        backend = self.assist.engine.require_ready()
-        return chat.build(body, backend, self.assist.chat_max_tokens)
-
-
-class GenerateHandler(StreamHandler):
-    task, wire = "generate", GenerateRequest
-
-    def build(self, body: GenerateRequest) -> Request:
-        backend = self.assist.engine.require_ready()
-        return generate.build(body, backend, self.assist.generate_max_tokens)
-
-    def finish_text(self, body: GenerateRequest, text: str) -> dict[str, Any]:
-        return {"text": text, "code": generate.extract_code(text)}
-
-
-class EditHandler(StreamHandler):
-    task, wire = "edit", EditRequest
-
-    def build(self, body: EditRequest) -> Request:
-        backend = self.assist.engine.require_ready()
-        return edit.build(body, backend)
-
-    def finish_text(self, body: EditRequest, text: str) -> dict[str, Any]:
-        new = edit.new_source(text, body.source)
-        return {"text": new, "hunks": edit.hunks(body.source, new)}
-
-
-class FixHandler(StreamHandler):
-    task, wire = "fix", FixRequest
-
-    def build(self, body: FixRequest) -> Request:
-        backend = self.assist.engine.require_ready()
-        return fix.build(body, backend)
-
-    def finish_text(self, body: FixRequest, text: str) -> dict[str, Any]:
-        source = body.cells[body.cell_index].source
-        new = edit.new_source(text, source)
-        return {"text": new, "hunks": edit.hunks(source, new)}
 
 
 class WarmHandler(AssistHandler):
@@ -254,16 +257,9 @@ class WarmHandler(AssistHandler):
         self.finish({"prompt_tokens": tokens})
 
 
-def route_table() -> list[tuple[str, Callable[..., Any]]]:
-    routes = {
-        "status": StatusHandler,
-        "history": HistoryHandler,
-        "cancel": CancelHandler,
-        "complete": CompleteHandler,
-        "chat": ChatHandler,
-        "generate": GenerateHandler,
-        "edit": EditHandler,
-        "warm": WarmHandler,
-        "fix": FixHandler,
-    }
-    return [(f"{PREFIX}/{name}", handler) for name, handler in routes.items()]
+def route_table() -> list[tuple[Any, ...]]:
+    plain = {"status": StatusHandler, "history": HistoryHandler, "cancel": CancelHandler, "warm": WarmHandler}
+    routes: list[tuple[Any, ...]] = [(f"{PREFIX}/{name}", handler) for name, handler in plain.items()]
+    routes += [(f"{PREFIX}/{name}", StreamHandler, {"task": name}) for name in TASKS]
+    routes.append((f"{PREFIX}/prompt", PromptHandler, {"task": "complete"}))
+    return routes

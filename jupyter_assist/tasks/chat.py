@@ -31,4 +31,4 @@ def build(req: ChatRequest, backend: Any, max_tokens: int, context_tokens: int =
         book.cells, req.cell_index, messages, for_backend(backend), backend.chat_prompt,
         prompt_budget(backend, context_tokens, max_tokens), max_tokens, variables=req.variables, notes=book.notes,
     )
-    return Request(req.request_id, prompt.text, GenerationParams(max_tokens=max_tokens), priority=PRIORITY_CHAT)
+    return Request(req.request_id, prompt.text, GenerationParams(max_tokens=max_tokens), priority=PRIORITY_CHAT, inspect=prompt.report)

@@ -36,7 +36,7 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
         variables=req.variables, notes=book.notes,
     )
     params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops)
-    return Request(req.request_id, prompt.text, params, priority=PRIORITY_COMPLETE)
+    return Request(req.request_id, prompt.text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
 
 
 def finish(text: str, req: CompleteRequest) -> str:

@@ -34,7 +34,7 @@ def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request
     # The answer's fence is part of the prompt, so the model starts with the code itself
     # and the original (the speculative draft) lines up from the first token.
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
-    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source)
+    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source, inspect=prompt.report)
 
 
 def new_source(text: str, original: str) -> str:

@@ -27,4 +27,4 @@ def build(req: FixRequest, backend: Any, context_tokens: int = 3072) -> Request:
         prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
     )
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
-    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source)
+    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source, inspect=prompt.report)

@@ -20,7 +20,7 @@ def build(req: GenerateRequest, backend: Any, max_tokens: int, context_tokens: i
         from_cells(req.cells).cells, req.instruction, req.code, for_backend(backend), backend.chat_prompt,
         prompt_budget(backend, context_tokens, answer), answer, variables=req.variables,
     )
-    return Request(req.request_id, prompt.text, GenerationParams(max_tokens=answer), priority=PRIORITY_EDIT)
+    return Request(req.request_id, prompt.text, GenerationParams(max_tokens=answer), priority=PRIORITY_EDIT, inspect=prompt.report)
 
 
 def extract_code(text: str) -> str:
