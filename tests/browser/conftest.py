@@ -188,6 +188,19 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         shutil.rmtree(base, ignore_errors=True)
 
 
+# pytest-jupyter (loaded by tests/conftest.py) has two autouse fixtures that these tests
+# don't need (their server is a subprocess): its loop fixture would adopt Playwright's
+# sync-API loop, which looks "running" while a test runs, and fail to close it.
+@pytest.fixture
+def jp_asyncio_loop() -> None:
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup() -> None:
+    return None
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
@@ -213,14 +226,26 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-@pytest.fixture
-def lab_page(browser: Any, lab_server: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context with JupyterLab showing the test notebook."""
-    from playwright.sync_api import expect
-
+@pytest.fixture(scope="module")
+def browser_context(browser: Any) -> Iterator[Any]:
+    """One context per module: its HTTP cache keeps JupyterLab's bundles between pages."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(30_000)
-    page = context.new_page()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def lab_page(browser_context: Any, lab_server: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page with JupyterLab showing the test notebook."""
+    from playwright.sync_api import expect
+
+    name = _safe_name(request.node.name)
+    for stale in SCREENSHOTS.glob(f"{name}-*.png"):
+        stale.unlink()
+    page = browser_context.new_page()
     console: list[str] = []
     page.on("console", lambda m: console.append(f"[{m.type}] {m.text}"))
     page.on("pageerror", lambda e: console.append(f"[pageerror] {e}"))
@@ -231,7 +256,6 @@ def lab_page(browser: Any, lab_server: LabServer, request: pytest.FixtureRequest
         expect(notebook.locator(".jp-Cell")).to_have_count(3, timeout=30_000)
         yield page
     finally:
-        name = _safe_name(request.node.name)
         call = getattr(request.node, "rep_call", None)
         outcome = "passed" if call is not None and call.passed else "failed"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -240,4 +264,4 @@ def lab_page(browser: Any, lab_server: LabServer, request: pytest.FixtureRequest
         except Exception as e:  # noqa: BLE001 - a screenshot must not mask the test's own failure
             console.append(f"[screenshot failed] {e}")
         (ARTIFACTS / f"browser-console-{name}.log").write_text("\n".join(console) + "\n")
-        context.close()
+        page.close()
