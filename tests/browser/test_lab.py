@@ -159,3 +159,17 @@ def test_chat_streams(lab_page: Page, lab_server: LabServer) -> None:
     assert latest["finish_reason"] != "cancelled", latest
     assert shown.strip() == latest["text"].strip()
     expect(chat.locator(".jp-assist-chat-context")).to_contain_text(lab_server.notebook)
+
+
+def test_focusing_a_cell_warms_its_context(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
+    # The warm request follows focus after a short settle delay; path match as above.
+    with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/warm"), timeout=15_000) as info:
+        cell.locator(".cm-content").click()
+    response = info.value
+    assert response.status == 200
+    body = response.json()
+    assert body["prompt_tokens"] > 0  # the other cells were prefilled into the KV cache
+    request = response.request.post_data_json
+    assert request["cell_index"] == 2 and "import os" in request["cells"][1]["source"]
