@@ -121,6 +121,19 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Summarize the local telemetry file: acceptance rate, latency, survival, per task."""
+    from .server import telemetry
+
+    path = Path(args.file).expanduser() if args.file else telemetry.default_file()
+    if not path.is_file():
+        print(f"error: no telemetry at {path} (turn it on with --AssistExtension.telemetry=True)", file=sys.stderr)
+        return 1
+    summary = telemetry.summarize(path)
+    print(json.dumps(summary, indent=1) if args.json else telemetry.table(summary))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="jupyter assist", description=__doc__)
     parser.add_argument("--cache-dir", default=str(models.default_cache_dir()))
@@ -141,10 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--instruction", default="", help="the user's words for chat and edit")
     pr.add_argument("--answer", type=int, default=512, help="tokens kept for the answer (chat, edit, fix)")
     pr.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    st = sub.add_parser("stats", help="summarize the local telemetry (acceptance rate, median latency, survival)")
+    st.add_argument("--file", help="telemetry JSONL file (default: <jupyter data dir>/jupyter_assist/telemetry.jsonl)")
+    st.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     args = parser.parse_args(argv)
     try:
         if args.command == "prompt":
             return cmd_prompt(args)
+        if args.command == "stats":
+            return cmd_stats(args)
         return {"list": cmd_list, "install": cmd_install}[args.action](args)
     except models.ModelError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MAX_TEXT = 1_000_000  # characters; the server also caps the whole body in bytes
 
@@ -85,3 +85,21 @@ class FixRequest(_WithContext):
 
     cell_index: int = Field(ge=0)
     max_tokens: int | None = Field(None, ge=1, le=8192)
+
+
+class TelemetryEvent(_Model):
+    """A suggestion event reported by the frontend (local, opt-in telemetry; no code text)."""
+
+    event: Literal["shown", "accepted", "rejected", "survived"]
+    request_id: str = Field(min_length=1, max_length=200)
+    task: Literal["complete", "edit", "chat", "fix", "generate", "next-edit"]
+    latency_ms: float | None = Field(None, ge=0, le=3_600_000, allow_inf_nan=False)
+    chars: int | None = Field(None, ge=0, le=MAX_TEXT)
+    survived: bool | None = None
+    similarity: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _survived_needs_outcome(self) -> "TelemetryEvent":
+        if self.event == "survived" and self.survived is None:
+            raise ValueError("a 'survived' event needs \"survived\": true|false")
+        return self

@@ -72,7 +72,7 @@ async def test_cancel_unknown_request(jp_fetch: Any) -> None:
     assert json.loads(r.body) == {"cancelled": False}
 
 
-ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST"), ("prompt", "POST")]
+ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST"), ("prompt", "POST"), ("telemetry", "POST")]
 
 
 @pytest.mark.parametrize("route,method", ROUTES)

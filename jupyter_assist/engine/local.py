@@ -246,7 +246,7 @@ class LocalBackend:
 
     def _speculate(self, req: Request, cache: Any, logits: Any, out: Output) -> None:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
-        draft = DraftCursor(ids)
+        draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         tok = int(logits.argmax())
         while True:
             if req.cancelled.is_set():
@@ -255,14 +255,14 @@ class LocalBackend:
             if out.push(tok):
                 return
             draft.observe(tok, out.ids)
-            chunk = draft.chunk(self.spec_chunk)
+            chunk = draft.chunk()
             base = cache_len(cache)
             preds = self._forward([tok, *chunk], cache).argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
             truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted draft tokens
-            draft.advance(n)
+            draft.advance(len(chunk), n)
             self.spec_stats["proposed"] += len(chunk)
             self.spec_stats["accepted"] += n
             for t in chunk[:n]:

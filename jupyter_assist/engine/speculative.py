@@ -14,19 +14,29 @@ from typing import Sequence
 
 
 class DraftCursor:
-    """Where the output currently lines up with the draft (the original's token ids)."""
+    """Where the output currently lines up with the draft (the original's token ids).
 
-    def __init__(self, draft: Sequence[int], realign_ngram: int = 3) -> None:
+    The chunk size adapts like a congestion window: it doubles while whole chunks are
+    accepted and drops to `min_chunk` after a rejection, so a model that has wandered off
+    the draft wastes little compute on verifying tokens it will not take.
+    """
+
+    def __init__(self, draft: Sequence[int], max_chunk: int = 16, min_chunk: int = 2, realign_ngram: int = 4) -> None:
         self.draft = list(draft)
         self.pos = 0
         self.aligned = True
         self.n = realign_ngram
+        self.max_chunk, self.min_chunk = max_chunk, min_chunk
+        self.size = max_chunk
 
-    def chunk(self, size: int) -> list[int]:
-        return self.draft[self.pos : self.pos + size] if self.aligned else []
+    def chunk(self) -> list[int]:
+        return self.draft[self.pos : self.pos + self.size] if self.aligned else []
 
-    def advance(self, accepted: int) -> None:
+    def advance(self, proposed: int, accepted: int) -> None:
         self.pos += accepted
+        if proposed:
+            full = accepted == proposed
+            self.size = min(self.size * 2, self.max_chunk) if full else self.min_chunk
 
     def observe(self, tok: int, output: Sequence[int]) -> None:
         """The model emitted `tok` on its own (output already ends with it)."""

@@ -17,6 +17,7 @@ from traitlets import Bool, Enum, Int, Unicode, default  # noqa: E402
 from ..engine import Engine, LoadOptions, RemoteOptions  # noqa: E402
 from ..engine.models import default_cache_dir  # noqa: E402
 from ..tasks.complete import CompletionSettings  # noqa: E402
+from .telemetry import Telemetry, default_file  # noqa: E402
 from .handlers import route_table  # noqa: E402
 
 
@@ -58,10 +59,20 @@ class AssistExtension(ExtensionApp):
     generate_max_tokens = Int(512, config=True, help="Cap on %%assist code length (tokens).")
     max_body_bytes = Int(8 * 1024 * 1024, config=True, help="Largest request body accepted (bytes).")
     history_size = Int(50, config=True, help="How many recent requests GET /jupyter-assist/history keeps.")
+    telemetry = Bool(
+        False, config=True,
+        help="""Record suggestion events (shown/accepted/rejected/survived, served requests) as JSON
+        lines in telemetry_file, for `jupyter assist stats`. Local only: nothing is sent anywhere.""",
+    )
+    telemetry_file = Unicode(config=True, help="Where telemetry lines go; default: <jupyter data dir>/jupyter_assist/telemetry.jsonl")
 
     @default("cache_dir")
     def _default_cache_dir(self) -> str:
         return str(default_cache_dir())
+
+    @default("telemetry_file")
+    def _default_telemetry_file(self) -> str:
+        return str(default_file())
 
     def initialize_settings(self) -> None:
         opts = LoadOptions(
@@ -76,6 +87,8 @@ class AssistExtension(ExtensionApp):
         self.completion_settings = CompletionSettings(
             max_tokens=self.completion_max_tokens, context_tokens=self.completion_context_tokens
         )
+        path = Path(os.path.expanduser(self.telemetry_file)) if self.telemetry else None
+        self.telemetry_log = Telemetry(path, self.log)
         self.settings["jupyter_assist"] = self
         if self.load_on_start:
             self.engine.start()

@@ -17,7 +17,9 @@ from tornado.iostream import StreamClosedError
 from ..engine import EngineNotReady, Request
 from ..engine.types import PRIORITY_WARM, Event
 from ..tasks import chat, complete, edit, fix, generate
-from ..wire import CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, WarmRequest
+from ..wire import (
+    CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
+)
 
 if TYPE_CHECKING:
     from .app import AssistExtension
@@ -228,6 +230,7 @@ class StreamHandler(TaskHandler):
             {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "text": done["text"],
              "finish_reason": ev.finish_reason, "latency_ms": latency}
         )
+        self.assist.telemetry_log.served(self.task, req.request_id, latency, ev.finish_reason, ev.prompt_tokens, ev.completion_tokens)
         await self._send(done)
 
     def on_connection_close(self) -> None:
@@ -257,8 +260,28 @@ class WarmHandler(AssistHandler):
         self.finish({"prompt_tokens": tokens})
 
 
+class TelemetryHandler(AssistHandler):
+    """Local, opt-in telemetry: the frontend reports what happened to a suggestion."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish({"enabled": self.assist.telemetry_log.enabled})
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body: TelemetryEvent = self.parse(TelemetryEvent)
+        try:
+            recorded = self.assist.telemetry_log.record(body.model_dump(exclude_none=True))
+        except OSError as e:  # logged by telemetry; the server keeps serving
+            raise tornado.web.HTTPError(500, f"Could not write telemetry: {e}") from None
+        self.finish({"recorded": recorded})
+
+
 def route_table() -> list[tuple[Any, ...]]:
-    plain = {"status": StatusHandler, "history": HistoryHandler, "cancel": CancelHandler, "warm": WarmHandler}
+    plain = {"status": StatusHandler, "history": HistoryHandler, "cancel": CancelHandler, "warm": WarmHandler,
+             "telemetry": TelemetryHandler}
     routes: list[tuple[Any, ...]] = [(f"{PREFIX}/{name}", handler) for name, handler in plain.items()]
     routes += [(f"{PREFIX}/{name}", StreamHandler, {"task": name}) for name in TASKS]
     routes.append((f"{PREFIX}/prompt", PromptHandler, {"task": "complete"}))
