@@ -6,6 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import asyncio
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,19 @@ def ndjson(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 
 
+@dataclass
+class Converted:
+    cache_dir: Path
+    folder: Path
+    stages: list[str]  # progress stages reported while converting
+
+
 @pytest.fixture(scope="session")
-def embedded_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def embedded_model(tmp_path_factory: pytest.TempPathFactory) -> Converted:
     """One conversion of the embedded model per test session, shared by the slow tests."""
-    return tmp_path_factory.mktemp("embedded-cache")
+    from jupyter_assist.engine import models
+
+    cache = tmp_path_factory.mktemp("embedded-cache")
+    stages: list[str] = []
+    folder = models.materialize(models.resolve("embedded"), cache, lambda stage, fraction: stages.append(stage))
+    return Converted(cache, Path(folder), stages)

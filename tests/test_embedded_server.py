@@ -8,16 +8,16 @@ from typing import Any
 
 import pytest
 
-from .conftest import ndjson, wait_ready
+from .conftest import Converted, ndjson, wait_ready
 
 pytestmark = pytest.mark.embedded
 
 
 @pytest.fixture
-def jp_server_config(embedded_cache_dir: Path) -> dict[str, Any]:
+def jp_server_config(embedded_model: Converted) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
-        "AssistExtension": {"model": "embedded", "cache_dir": str(embedded_cache_dir), "completion_max_tokens": 24},
+        "AssistExtension": {"model": "embedded", "cache_dir": str(embedded_model.cache_dir), "completion_max_tokens": 24},
     }
 
 

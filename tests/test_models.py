@@ -11,6 +11,8 @@ from jupyter_assist.engine import models
 from jupyter_assist.engine.local import pick_dtype, pick_quantization
 from jupyter_assist.engine.models import ModelError, resolve
 
+from .conftest import Converted
+
 
 def test_resolve_kinds(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert resolve("embedded").kind == "embedded"
@@ -59,20 +61,19 @@ def test_corrupt_gguf_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.embedded
-def test_embedded_converts_once_and_generates(embedded_cache_dir: Path) -> None:
+def test_embedded_converts_once_and_generates(embedded_model: Converted) -> None:
     """The real embedded SmolLM2: sha256 verified, converted to a cached HF folder, loads."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp_path = embedded_cache_dir
-    stages: list[str] = []
-    folder = Path(models.materialize(resolve("embedded"), tmp_path, lambda s, f: stages.append(s)))
-    assert (folder / "config.json").is_file() and "verifying" in stages and "converting" in stages
+    folder = embedded_model.folder
+    assert (folder / "config.json").is_file()
+    assert "verifying" in embedded_model.stages and "converting" in embedded_model.stages
     again: list[str] = []
-    assert models.materialize(resolve("embedded"), tmp_path, lambda s, f: again.append(s)) == str(folder)
+    assert models.materialize(resolve("embedded"), embedded_model.cache_dir, lambda s, f: again.append(s)) == str(folder)
     assert again == []  # cached: no second conversion
     tok = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder)
     ids = tok("def add(a, b):\n    return", return_tensors="pt").input_ids
     out = model.generate(ids, max_new_tokens=8, do_sample=False)
     assert "a + b" in tok.decode(out[0, ids.shape[1] :])
-    assert cli_main(["--cache-dir", str(tmp_path), "models", "list"]) == 0
+    assert cli_main(["--cache-dir", str(embedded_model.cache_dir), "models", "list"]) == 0
