@@ -36,6 +36,7 @@ class _WithContext(_Model):
     cells: list[NotebookCell] = Field(default_factory=list, max_length=10_000)
     cell_index: int | None = Field(None, ge=0)
     variables: list[Variable] = Field(default_factory=list, max_length=500)
+    temperature: float | None = Field(None, ge=0, le=2)  # None: the task's default (greedy)
 
 
 class CompleteRequest(_WithContext):

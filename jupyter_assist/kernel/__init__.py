@@ -8,4 +8,12 @@ from typing import Any
 def load_ipython_extension(ipython: Any) -> None:
     from .magics import AssistMagics
 
-    ipython.register_magics(AssistMagics)
+    magics = AssistMagics(ipython)
+    magics.recorder.install(ipython)  # %assist fix needs the last exception and its cell
+    ipython.register_magics(magics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.get("AssistMagics")
+    if magics is not None:
+        magics.recorder.uninstall(ipython)

@@ -145,11 +145,14 @@ class TaskHandler(AssistHandler):
         spec = TASKS[self.task]
         body = self.parse(spec.wire)
         try:
-            return body, spec.build(body, self.assist.engine.require_ready(), self.assist)
+            req = spec.build(body, self.assist.engine.require_ready(), self.assist)
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
+        if getattr(body, "temperature", None) is not None:
+            req.params.temperature = body.temperature  # > 0 also turns speculation off
+        return body, req
 
 
 class PromptHandler(TaskHandler):
