@@ -16,7 +16,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,12 +25,6 @@ from pathlib import Path
 from typing import Any
 
 CELL = "import pandas as pd\ndf = pd.read_csv('sales.csv')\ntotal = df.groupby('region')['revenue'].sum()\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _user(uid: int, client: Any, base: str, headers: dict[str, str], until: float, out: dict[str, Any]) -> None:
@@ -86,11 +79,12 @@ def main(argv: list[str]) -> int:
     import httpx
     import psutil
 
+    from jupyter_assist.testing.processes import free_port, stop
     from jupyter_assist.testing.tiny_model import build_tiny_model
 
     tmp = Path(tempfile.mkdtemp(prefix="assist-load-"))
     model = build_tiny_model(tmp / "tiny")
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp / "rt"), "OMP_WAIT_POLICY": "PASSIVE"}
     cmd = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.open_browser=False",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}", "--ServerApp.jpserver_extensions=jupyter_assist=True",
@@ -157,9 +151,5 @@ def main(argv: list[str]) -> int:
         }
         print(json.dumps(result, indent=None if args.json else 2))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return 0

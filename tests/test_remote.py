@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,20 +14,15 @@ from typing import Iterator
 import pytest
 
 from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, RemoteOptions, Request
+from jupyter_assist.testing.processes import free_port, stop
 
 from .test_engine import wait_loaded
 
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HF_HOME": str(log.parent / "hf")}
     cli = Path(sys.executable).with_name("transformers")
@@ -51,11 +44,7 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _engine(model: str, url: str, tokenizer: str) -> Engine:
@@ -118,7 +107,7 @@ def test_remote_cancel_stops_stream(served: str, tiny_model_dir: Path) -> None:
 
 
 def test_remote_down_gives_clear_error(tiny_model_dir: Path) -> None:
-    e = _engine(str(tiny_model_dir), f"http://127.0.0.1:{_free_port()}", str(tiny_model_dir))
+    e = _engine(str(tiny_model_dir), f"http://127.0.0.1:{free_port()}", str(tiny_model_dir))
     try:
         _, done = asyncio.run(_collect(e, Request("d", "x = ", GenerationParams(max_tokens=3))))
         assert "unreachable" in done["error"]

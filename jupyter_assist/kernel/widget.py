@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Callable
+from typing import Callable
 
 import ipywidgets as w
 

@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from jupyter_assist.testing.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -44,12 +45,6 @@ CHROMIUM_ARGS = [
 
 NOTEBOOK_NAME = "assist-demo.ipynb"
 READY_TIMEOUT_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _write_notebook(path: Path) -> None:
@@ -125,7 +120,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "jupyter-lab-browser.log"
     token = secrets.token_hex(16)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env.update(
         JUPYTER_CONFIG_DIR=str(dirs["config"]),
