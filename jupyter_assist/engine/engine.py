@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
 
@@ -59,7 +59,6 @@ class EngineStatus:
     load_seconds: float | None = None
     served: int = 0  # generations run to their end
     cancelled: int = 0  # stopped mid-way or skipped in the queue
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
