@@ -19,10 +19,20 @@ export interface IChatMessage {
   content: string;
 }
 
+/** A kernel variable as the kernel summarises it (shape, columns, dtypes...). */
+export interface IVariable {
+  name: string;
+  type?: string;
+  summary?: string;
+}
+
 /** Notebook context shared by the streaming routes. */
 export interface INotebookContext {
   cells?: INotebookCell[];
   cell_index?: number | null;
+  variables?: IVariable[];
+  /** 0..2; omitted: the task's default (greedy). */
+  temperature?: number;
 }
 
 /** Body of `POST complete`. */
@@ -41,14 +51,68 @@ export interface IChatRequest extends INotebookContext {
 }
 
 /** Body of `POST generate` (used by `%%assist`; listed for completeness). */
-export interface IGenerateRequest {
+export interface IGenerateRequest extends INotebookContext {
   request_id: string;
   instruction: string;
   code?: string;
-  cells?: INotebookCell[];
+  max_tokens?: number;
 }
 
-export type FinishReason = 'stop' | 'length' | 'eos' | 'cancelled';
+/** Body of `POST edit`: rewrite `source` (the cell) following `instruction`. */
+export interface IEditRequest extends INotebookContext {
+  request_id: string;
+  instruction: string;
+  source: string;
+  max_tokens?: number;
+}
+
+/** Body of `POST fix`: the cell at `cell_index` with its error output. */
+export interface IFixRequest extends INotebookContext {
+  request_id: string;
+  cells: INotebookCell[];
+  cell_index: number;
+  max_tokens?: number;
+}
+
+/** Body of `POST warm` (cell focus). */
+export interface IWarmRequest extends INotebookContext {
+  request_id?: string;
+  prefix?: string;
+  suffix?: string;
+}
+
+/** One changed region of an edit: 0-based, end-exclusive line ranges. */
+export interface IHunk {
+  old_start: number;
+  old_end: number;
+  new_start: number;
+  new_end: number;
+  old: string[];
+  new: string[];
+}
+
+/** Reply of `POST prompt?task=...` (the prompt inspector). */
+export interface IPromptReply {
+  task: string;
+  prompt: string;
+  prompt_tokens: number;
+  max_tokens: number;
+  stop: string[];
+  map: Record<string, unknown>[];
+}
+
+/** Body of `POST telemetry` (only recorded when the user opted in). */
+export interface ITelemetryEvent {
+  event: 'shown' | 'accepted' | 'rejected' | 'survived';
+  request_id: string;
+  task: 'complete' | 'edit' | 'chat' | 'fix' | 'generate' | 'next-edit';
+  latency_ms?: number;
+  chars?: number;
+  survived?: boolean;
+  similarity?: number;
+}
+
+export type FinishReason = 'stop' | 'length' | 'eos' | 'cancelled' | 'loop';
 
 export interface IDeltaEvent {
   type: 'delta';
@@ -64,6 +128,8 @@ export interface IDoneEvent {
   latency_ms: number;
   /** Only sent by `generate`. */
   code?: string;
+  /** Only sent by `edit` and `fix`. */
+  hunks?: IHunk[];
 }
 
 export interface IErrorEvent {
@@ -86,6 +152,10 @@ export interface IStatusReply {
   progress: { stage: string; fraction: number | null } | null;
   error: string | null;
   queue: number;
+  load_seconds?: number | null;
+  served?: number;
+  cancelled?: number;
+  stats?: Record<string, number>;
 }
 
 /** Reply of `POST cancel`. */
