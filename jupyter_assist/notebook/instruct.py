@@ -94,6 +94,16 @@ def _fenced(source: str) -> str:
     return f"```python\n{source.rstrip()}\n```"
 
 
+def _one_request(
+    intro: str, ask: str, cells: Sequence[Cell], index: int | None, quoted: bool, tokens: Tokens,
+    template: ChatTemplate | None, budget: int, answer: int, variables: Sequence[Any],
+    cache: RenderCache | None, notes: Sequence[str],
+) -> InstructPrompt:
+    """System (with the notebook), one mandatory user request, the answer's reserve."""
+    nodes = [_system(intro, cells, index, budget - answer, variables, quoted=quoted), user(ask, name="request"), empty(answer, name="answer")]
+    return _render(nodes, budget, tokens, template, cache, notes)
+
+
 def edit_prompt(
     cells: Sequence[Cell],
     index: int,
@@ -109,8 +119,7 @@ def edit_prompt(
 ) -> InstructPrompt:
     cell = cells[index]
     ask = f"The cell to rewrite (cell {index + 1}):\n{_fenced(cell.source)}\n\nInstruction: {instruction.strip()}"
-    nodes = [_system(EDIT, cells, index, budget - answer, variables, quoted=True), user(ask, name="request"), empty(answer, name="answer")]
-    return _render(nodes, budget, tokens, template, cache, notes)
+    return _one_request(EDIT, ask, cells, index, True, tokens, template, budget, answer, variables, cache, notes)
 
 
 def fix_prompt(
@@ -129,8 +138,7 @@ def fix_prompt(
     err = last_error(cell.outputs)
     tb = error_text(err, max_lines=30, max_chars=4000) if err else "(no error output recorded)"
     ask = f"Cell {index + 1}:\n{_fenced(cell.source)}\n\nIt raised:\n```text\n{tb}\n```\n\nFix the cell."
-    nodes = [_system(FIX, cells, index, budget - answer, variables, quoted=True), user(ask, name="request"), empty(answer, name="answer")]
-    return _render(nodes, budget, tokens, template, cache, notes)
+    return _one_request(FIX, ask, cells, index, True, tokens, template, budget, answer, variables, cache, notes)
 
 
 def generate_prompt(
@@ -148,8 +156,7 @@ def generate_prompt(
     ask = instruction.strip()
     if code.strip():
         ask += f"\n\nStarting from this code:\n{_fenced(code)}"
-    nodes = [_system(GENERATE, cells, None, budget - answer, variables, quoted=False), user(ask, name="request"), empty(answer, name="answer")]
-    return _render(nodes, budget, tokens, template, cache, [])
+    return _one_request(GENERATE, ask, cells, None, False, tokens, template, budget, answer, variables, cache, [])
 
 
 __all__ = ["InstructPrompt", "chat_prompt", "edit_prompt", "fix_prompt", "generate_prompt", "notebook_node"]
