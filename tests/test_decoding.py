@@ -30,3 +30,15 @@ def test_held_back_prefix_of_stop() -> None:
     assert _held_back("x = 1\n", ("\n\n",)) == 1
     assert _held_back("x = 1", ("\n\n",)) == 0
     assert _held_back("print(1)\n``", ("\n```",)) == 3
+
+
+def test_output_push_text_cuts_and_holds_back_like_tokens() -> None:
+    from jupyter_assist.engine.decoding import Output
+
+    streamed: list[str] = []
+    out = Output(lambda ids: "", StopRule(max_tokens=100, stop_strings=("\n\n",)), (), False, streamed.append)
+    assert out.push_text("x = 1\n") is None
+    assert streamed == ["x = 1"]  # the newline may start a stop string: held back
+    assert out.push_text("\ny = 2") == "stop"
+    out.flush()
+    assert out.text == "x = 1" and "".join(streamed) == "x = 1"

@@ -99,25 +99,43 @@ class Output:
             self.finish = "eos"
             return self.finish
         self.detok.push(tok)
-        text = self.detok.text
-        cut = self.rule.cut(text)
-        if cut is not None:
-            self.detok.text = text[:cut]
-            self.finish = "stop"
+        if self._cut():
             return self.finish
         loop = self.rule.looping(self.detok.ids) if self.loop_guard else None
         if loop is not None:
             self.detok.text = self._decode(self.detok.ids[: len(self.detok.ids) - loop])
             self.finish = "loop"
             return self.finish
-        safe = len(text) - held_back(text, self.rule.stop_strings)
-        if safe > self.emitted:
-            self._emit(text[self.emitted : safe])
-            self.emitted = safe
+        self._emit_safe()
         if len(self.detok.ids) >= self.rule.max_tokens:
             self.finish = "length"
             return self.finish
         return None
+
+    def push_text(self, delta: str) -> str | None:
+        """Add text that arrived without token ids (a remote server's stream)."""
+        self.detok.text += delta
+        if self._cut():
+            return self.finish
+        self._emit_safe()
+        return None
+
+    def _cut(self) -> bool:
+        """Apply the first stop string, if one has appeared."""
+        cut = self.rule.cut(self.detok.text)
+        if cut is None:
+            return False
+        self.detok.text = self.detok.text[:cut]
+        self.finish = "stop"
+        return True
+
+    def _emit_safe(self) -> None:
+        """Stream all but a tail that could still grow into a stop string."""
+        text = self.detok.text
+        safe = len(text) - held_back(text, self.rule.stop_strings)
+        if safe > self.emitted:
+            self._emit(text[self.emitted : safe])
+            self.emitted = safe
 
     def flush(self) -> None:
         """Emit what was held back (the final text is authoritative for clients)."""

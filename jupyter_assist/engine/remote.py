@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable
 
-from .decoding import StopRule, held_back
+from .decoding import Output, StopRule
 from .models import ModelError
 from .types import Event, Request
 
@@ -107,8 +107,10 @@ class RemoteBackend:
             body["stop"] = list(p.stop)[:4]  # the OpenAI limit; the rest we apply ourselves
         if p.seed is not None:
             body["seed"] = p.seed
-        rule = StopRule(max_tokens=p.max_tokens, stop_strings=p.stop)
-        text, emitted, chunks, finish = "", 0, 0, "length"
+        # The server counts tokens for max_tokens; stop strings beyond its 4 are ours.
+        out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=p.stop), (), False,
+                     lambda text: emit(Event("delta", text=text)))
+        finish = "length"
         prompt_tokens = len(self.encode(req.prompt))
         resp = self._open(body)
         try:
@@ -123,22 +125,15 @@ class RemoteBackend:
                 if data == "[DONE]":
                     break
                 choice = (json.loads(data).get("choices") or [{}])[0]
-                text += choice.get("text") or ""
-                chunks += 1
-                cut = rule.cut(text)
-                if cut is not None:
-                    text, finish = text[:cut], "stop"
+                if out.push_text(choice.get("text") or ""):
+                    finish = "stop"
                     break
-                safe = len(text) - held_back(text, p.stop)
-                if safe > emitted:
-                    emit(Event("delta", text=text[emitted:safe]))
-                    emitted = safe
                 reason = choice.get("finish_reason")
                 if reason:
                     finish = "stop" if reason == "stop" else "length"
         finally:
             resp.close()  # closing the stream aborts the generation on the server
-        if len(text) > emitted:
-            emit(Event("delta", text=text[emitted:]))
+        out.flush()
+        text = out.text
         completion = len(self.encode(text)) if text else 0
         emit(Event("done", text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion))  # type: ignore[arg-type]
