@@ -116,6 +116,14 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     _write_notebook(dirs["root"] / NOTEBOOK_NAME)
+    # This checkout's labextension build and Python package, not whichever one the venv was
+    # installed from (the first labextension found on the Jupyter path wins; the data dir
+    # comes before sys.prefix).
+    built = REPO_ROOT / "jupyter_assist" / "labextension"
+    if not (built / "package.json").exists():
+        pytest.fail(f"labextension not built at {built}: run `jlpm build:prod` in labextension/")
+    (dirs["data"] / "labextensions").mkdir()
+    (dirs["data"] / "labextensions" / "jupyter-assist").symlink_to(built, target_is_directory=True)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "jupyter-lab-browser.log"
@@ -132,6 +140,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         JUPYTER_PLATFORM_DIRS="1",
         OMP_WAIT_POLICY="PASSIVE",
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
     )
     cmd = [
         sys.executable,
