@@ -38,6 +38,13 @@ class _WithContext(_Model):
     variables: list[Variable] = Field(default_factory=list, max_length=500)
     temperature: float | None = Field(None, ge=0, le=2)  # None: the task's default (greedy)
 
+    @model_validator(mode="after")
+    def _cell_in_notebook(self) -> "_WithContext":
+        # An index past the cells would silently build a prompt around nothing.
+        if self.cell_index is not None and self.cell_index >= len(self.cells):
+            raise ValueError(f"cell_index {self.cell_index} is out of range: the notebook has {len(self.cells)} cells")
+        return self
+
 
 class CompleteRequest(_WithContext):
     prefix: str = Field(max_length=MAX_TEXT)

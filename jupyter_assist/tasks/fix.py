@@ -17,8 +17,7 @@ from .edit import OPEN
 
 
 def build(req: FixRequest, backend: Any, context_tokens: int = 3072) -> Request:
-    if req.cell_index >= len(req.cells):
-        raise ValueError(f"cell_index {req.cell_index} is out of range: the notebook has {len(req.cells)} cells.")
+    # cell_index < len(cells) is checked by the wire type.
     book = from_cells(req.cells)
     source = req.cells[req.cell_index].source
     answer = req.max_tokens or 2 * len(backend.encode(source)) + 64
