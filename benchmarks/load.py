@@ -60,6 +60,7 @@ async def _user(uid: int, client: Any, base: str, headers: dict[str, str], until
         if current is not None and not current.done():
             current.cancel()  # drop the stream: the server sees the connection close
             out["superseded"] += 1
+            out["superseded_at"][current_id] = time.time()
             await client.post(f"{base}jupyter-assist/cancel", json={"request_id": current_id}, headers=headers)
         n += 1
         current_id = f"u{uid}-{n}"
@@ -88,7 +89,8 @@ def main(argv: list[str]) -> int:
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp / "rt"), "OMP_WAIT_POLICY": "PASSIVE"}
     cmd = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.open_browser=False",
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}", "--ServerApp.jpserver_extensions=jupyter_assist=True",
-           f"--AssistExtension.model={model}", "--AssistExtension.torch_threads=1", "--AssistExtension.completion_max_tokens=16"]
+           f"--AssistExtension.model={model}", "--AssistExtension.torch_threads=1", "--AssistExtension.completion_max_tokens=16",
+           "--AssistExtension.history_size=100000"]  # every request's end time, for the stale accounting
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(tmp / "server.log", "wb")
@@ -110,7 +112,7 @@ def main(argv: list[str]) -> int:
                 raise SystemExit("server did not start: " + (tmp / "server.log").read_text()[-2000:])
             time.sleep(0.3)
         server = psutil.Process(proc.pid)
-        out: dict[str, Any] = {"requests": 0, "errors": 0, "superseded": 0, "latencies": []}
+        out: dict[str, Any] = {"requests": 0, "errors": 0, "superseded": 0, "superseded_at": {}, "latencies": []}
         before = httpx.get(f"{base}jupyter-assist/status", headers=headers).json()
         rss: dict[str, float] = {}
 
@@ -131,6 +133,15 @@ def main(argv: list[str]) -> int:
 
         asyncio.run(run())
         after = httpx.get(f"{base}jupyter-assist/status", headers=headers).json()
+        history = httpx.get(f"{base}jupyter-assist/history", headers=headers).json()["requests"]
+        # A request whose generation had already ended when the next keystroke came was not
+        # superseded while running: its answer was on the wire, the (loaded) client had not
+        # read it yet. Only requests still running at that moment can be stale work.
+        ended_before = sum(
+            1 for h in history
+            if h["request_id"] in out["superseded_at"] and h["finish_reason"] != "cancelled"
+            and h["finished_at"] <= out["superseded_at"][h["request_id"]]
+        )
         lat = sorted(out["latencies"])
         cancelled = after["cancelled"] - before["cancelled"]
         # Generations that ran to their end but whose client had moved on: the waste.
@@ -146,7 +157,12 @@ def main(argv: list[str]) -> int:
             "superseded": out["superseded"],
             "server_cancelled": cancelled,
             "stale_run_to_end": stale_run,
-            "stale_cancelled_ratio": round(1 - stale_run / out["superseded"], 3) if out["superseded"] else None,
+            "superseded_after_end": ended_before,
+            "stale_cancelled_ratio_raw": round(1 - stale_run / out["superseded"], 3) if out["superseded"] else None,
+            "stale_cancelled_ratio": (
+                round(1 - (stale_run - ended_before) / (out["superseded"] - ended_before), 3)
+                if out["superseded"] > ended_before else None
+            ),
             "rss_growth_mb": round((rss["end"] - rss["start"]) / 1e6, 1),
         }
         print(json.dumps(result, indent=None if args.json else 2))

@@ -231,7 +231,7 @@ class StreamHandler(TaskHandler):
         }
         self.assist.history.append(
             {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "text": done["text"],
-             "finish_reason": ev.finish_reason, "latency_ms": latency}
+             "finish_reason": ev.finish_reason, "latency_ms": latency, "finished_at": time.time()}
         )
         self.assist.telemetry_log.served(self.task, req.request_id, latency, ev.finish_reason, ev.prompt_tokens, ev.completion_tokens)
         await self._send(done)
