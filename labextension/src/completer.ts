@@ -12,11 +12,18 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { UUID } from '@lumino/coreutils';
 import type { JSONValue } from '@lumino/coreutils';
 
+import type { CommandRegistry } from '@lumino/commands';
+
 import { cancelRequest, streamText } from './api';
 import type { ITextProgress } from './api';
 import { collectNotebook, languageFromMime, notebookLanguage } from './context';
 import { assistIcon } from './icon';
+import { completionLatency, report, watchSurvival } from './telemetry';
+import type { ISourceHolder } from './telemetry';
 import type { ICompleteRequest } from './types';
+
+/** JupyterLab's command behind Tab on ghost text. */
+const ACCEPT_COMMAND = 'inline-completer:accept';
 
 /** One completion request, from `fetch` until it ends or is replaced. */
 interface IJob {
@@ -31,6 +38,19 @@ interface IJob {
   /** Completion text so far. */
   text: string;
   done: boolean;
+  /** `performance.now()` at the key press (fetch), for latency. */
+  started: number;
+  /** The cell being completed (survival check after an accept). */
+  holder: ISourceHolder | null;
+  /** Whether the suggestion reached the screen (telemetry `shown`). */
+  shown: boolean;
+}
+
+/** The suggestion on screen: a job, minus what the user typed along. */
+interface IOnScreen {
+  job: IJob;
+  /** Characters of `job.text` the user has typed themselves. */
+  offset: number;
 }
 
 type StreamReply = { response: IInlineCompletionItem };
@@ -54,6 +74,13 @@ function wait(ms: number, signal: AbortSignal): Promise<boolean> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The cell text before and after the cursor. */
+function splitAtCursor(request: CompletionHandler.IRequest): [string, string] {
+  // `request.offset` counts Unicode code points, not UTF-16 units.
+  const cursor = Text.charIndexToJsIndex(request.offset, request.text);
+  return [request.text.slice(0, cursor), request.text.slice(cursor)];
 }
 
 /** Read the job's next progress event into `job.text` / `job.done`. */
@@ -92,7 +119,12 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
    * `enabled: true` is restated so we stay on even if that default changes.
    */
   readonly schema: ISettingRegistry.IProperty = {
-    default: { enabled: true, maxTokens: 0, requestDelay: 150 },
+    default: {
+      enabled: true,
+      maxTokens: 0,
+      requestDelay: 150,
+      survivalDelay: 180
+    },
     properties: {
       maxTokens: {
         title: 'Maximum tokens',
@@ -108,9 +140,25 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
           'the server; requests replaced within that time are never sent.',
         type: 'number',
         minimum: 0
+      },
+      survivalDelay: {
+        title: 'Survival check delay',
+        description:
+          'Seconds after accepting a completion at which local telemetry ' +
+          '(when enabled on the server) records whether it is still in the cell.',
+        type: 'number',
+        minimum: 1
       }
     }
   };
+
+  constructor(commands?: CommandRegistry) {
+    commands?.commandExecuted.connect((_, args) => {
+      if (args.id === ACCEPT_COMMAND) {
+        this._accepted();
+      }
+    });
+  }
 
   configure(settings: { [property: string]: JSONValue }): void {
     const maxTokens = Number(settings?.maxTokens);
@@ -120,6 +168,9 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     this._requestDelay = Number.isFinite(delay) && delay >= 0 ? delay : 150;
     const timeout = Number(settings?.timeout);
     this._timeout = Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
+    const survival = Number(settings?.survivalDelay);
+    this._survivalMs =
+      Number.isFinite(survival) && survival >= 1 ? survival * 1000 : 180_000;
   }
 
   /**
@@ -138,6 +189,16 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     request: CompletionHandler.IRequest,
     context: IInlineCompletionContext
   ): Promise<IInlineCompletionList> {
+    this._seq++;
+    const reused = this._typedAlong(request);
+    if (reused) {
+      return reused;
+    }
+    // Accepting inserts the text, and that edit asks for a new completion
+    // before the accept command's `commandExecuted` fires: count it here.
+    if (this._completedBy(request)) {
+      this._accepted();
+    }
     // Any new request (key press, explicit invoke) makes the last one stale.
     this.cancel();
     let job: IJob;
@@ -149,7 +210,10 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
         progress: null,
         pending: null,
         text: '',
-        done: false
+        done: false,
+        started: performance.now(),
+        holder: this._holder(context),
+        shown: false
       };
     } catch (error) {
       this._warn(error);
@@ -193,16 +257,17 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     if (job.done) {
       this._release(job);
       // Whitespace alone is not worth a ghost (nor a swallowed Tab).
-      return job.text.trim() ? { items: [{ insertText: job.text }] } : NO_ITEMS;
+      if (!job.text.trim()) {
+        return NO_ITEMS;
+      }
+      this._show(job, 0);
+      return { items: [{ insertText: job.text }] };
     }
     this._lastWarning = '';
+    this._show(job, 0);
     return {
       items: [
-        {
-          insertText: job.text,
-          isIncomplete: true,
-          token: job.body.request_id
-        }
+        { insertText: job.text, isIncomplete: true, token: this._token(0) }
       ]
     };
   }
@@ -215,19 +280,25 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
    */
   async *stream(token: string): AsyncGenerator<StreamReply, void, undefined> {
     const job = this._job;
-    if (!job || job.body.request_id !== token || !job.progress) {
+    const [seq, offset] = token.split(':').map(Number);
+    if (!job || seq !== this._seq || !job.progress) {
       return;
     }
     const signal = job.controller.signal;
+    // A newer fetch (key press) owns the ghost now, even if it reuses this job.
+    const stale = () => signal.aborted || seq !== this._seq;
     try {
       while (!job.done) {
         const before = job.text;
         await readNext(job);
-        if (signal.aborted) {
-          return; // Replaced by a newer request; the completer has moved on.
+        if (stale()) {
+          return;
         }
         if (!job.done && job.text !== before) {
-          yield { response: { insertText: job.text, isIncomplete: true } };
+          this._show(job, offset);
+          yield {
+            response: { insertText: job.text.slice(offset), isIncomplete: true }
+          };
         }
       }
     } catch (error) {
@@ -237,17 +308,21 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     } finally {
       this._release(job);
     }
-    if (signal.aborted) {
+    if (stale()) {
       return;
     }
     // Final state. An empty text leaves an empty, invisible ghost.
-    yield { response: { insertText: job.text, isIncomplete: false } };
+    this._show(job, offset);
+    yield {
+      response: { insertText: job.text.slice(offset), isIncomplete: false }
+    };
   }
 
   /** Abort the running request, if any, and tell the server to stop it. */
   cancel(): void {
     const job = this._job;
     this._job = null;
+    this._dismissed();
     if (!job) {
       return;
     }
@@ -261,10 +336,114 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     this.cancel();
   }
 
-  /** Forget a finished job without cancelling it. */
+  /** Forget a finished job without cancelling it (it stays reusable). */
   private _release(job: IJob): void {
     if (this._job === job) {
       this._job = null;
+    }
+  }
+
+  /** Stream token: which fetch asked, and how much of the text was typed. */
+  private _token(offset: number): string {
+    return `${this._seq}:${offset}`;
+  }
+
+  /**
+   * The user typed the next characters of the suggestion on screen: keep
+   * showing its rest instead of asking the server again (the completer
+   * would otherwise replace a good suggestion with a new request's).
+   */
+  private _typedAlong(
+    request: CompletionHandler.IRequest
+  ): IInlineCompletionList | null {
+    const screen = this._onScreen;
+    if (!screen) {
+      return null;
+    }
+    const { job } = screen;
+    const [prefix, suffix] = splitAtCursor(request);
+    if (suffix !== job.body.suffix || !prefix.startsWith(job.body.prefix)) {
+      return null;
+    }
+    const offset = prefix.length - job.body.prefix.length;
+    const rest = job.text.slice(offset);
+    if (offset === 0 || !job.text.startsWith(prefix.slice(job.body.prefix.length)) || (!rest.trim() && job.done)) {
+      return null;
+    }
+    screen.offset = offset;
+    if (job.done || this._job !== job) {
+      return rest.trim() ? { items: [{ insertText: rest }] } : null;
+    }
+    return {
+      items: [
+        { insertText: rest, isIncomplete: true, token: this._token(offset) }
+      ]
+    };
+  }
+
+  /** Whether the text now holds the whole suggestion on screen. */
+  private _completedBy(request: CompletionHandler.IRequest): boolean {
+    const job = this._onScreen?.job;
+    if (!job) {
+      return false;
+    }
+    const [prefix, suffix] = splitAtCursor(request);
+    return suffix === job.body.suffix && prefix === job.body.prefix + job.text;
+  }
+
+  /** The cell's shared model in a notebook (for the survival check). */
+  private _holder(context: IInlineCompletionContext): ISourceHolder | null {
+    const widget = context.widget;
+    if (widget instanceof NotebookPanel) {
+      return widget.content.activeCell?.model.sharedModel ?? null;
+    }
+    return null;
+  }
+
+  /** The job's text reached the screen: telemetry `shown` once, latency. */
+  private _show(job: IJob, offset: number): void {
+    if (job.shown || !job.text.trim()) {
+      return;
+    }
+    job.shown = true;
+    this._onScreen = { job, offset };
+    const latency = performance.now() - job.started;
+    completionLatency.add(latency);
+    report({
+      event: 'shown',
+      request_id: job.body.request_id,
+      task: 'complete',
+      latency_ms: Math.round(latency),
+      chars: job.text.length
+    });
+  }
+
+  /** Tab took the suggestion on screen. */
+  private _accepted(): void {
+    const screen = this._onScreen;
+    this._onScreen = null;
+    if (!screen) {
+      return;
+    }
+    const { job, offset } = screen;
+    const text = job.text.slice(offset);
+    const base = { request_id: job.body.request_id, task: 'complete' as const };
+    report({ ...base, event: 'accepted', chars: text.length });
+    if (job.holder && text.trim()) {
+      watchSurvival(job.holder, text, base, this._survivalMs);
+    }
+  }
+
+  /** The suggestion on screen was replaced without being accepted. */
+  private _dismissed(): void {
+    const screen = this._onScreen;
+    this._onScreen = null;
+    if (screen) {
+      report({
+        event: 'rejected',
+        request_id: screen.job.body.request_id,
+        task: 'complete'
+      });
     }
   }
 
@@ -280,14 +459,12 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     request: CompletionHandler.IRequest,
     context: IInlineCompletionContext
   ): ICompleteRequest {
-    const text = request.text;
-    // `request.offset` counts Unicode code points, not UTF-16 units.
-    const cursor = Text.charIndexToJsIndex(request.offset, text);
+    const [prefix, suffix] = splitAtCursor(request);
     const mimeLanguage = languageFromMime(request.mimeType);
     const body: ICompleteRequest = {
       request_id: UUID.uuid4(),
-      prefix: text.slice(0, cursor),
-      suffix: text.slice(cursor),
+      prefix,
+      suffix,
       language: mimeLanguage
     };
     const widget = context.widget;
@@ -314,6 +491,10 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   }
 
   private _job: IJob | null = null;
+  private _onScreen: IOnScreen | null = null;
+  /** Bumped by every fetch: streams of older fetches stop. */
+  private _seq = 0;
+  private _survivalMs = 180_000;
   private _lastWarning = '';
   private _maxTokens = 0;
   private _requestDelay = 150;

@@ -21,10 +21,10 @@ const completerPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Inline (ghost text) code completions from jupyter-assist.',
   autoStart: true,
   requires: [ICompletionProviderManager],
-  activate: (_app: JupyterFrontEnd, manager: ICompletionProviderManager) => {
+  activate: (app: JupyterFrontEnd, manager: ICompletionProviderManager) => {
     // Must happen during activation: the completer extension reads the list
     // of inline providers once, when the app is restored, to build settings.
-    manager.registerInlineProvider(new AssistInlineProvider());
+    manager.registerInlineProvider(new AssistInlineProvider(app.commands));
   }
 };
 

@@ -2,11 +2,29 @@
 import { Widget } from '@lumino/widgets';
 
 import { requestAPI } from './api';
+import { completionLatency } from './telemetry';
 import type { IStatusReply } from './types';
 
 /** Poll fast while the model loads (progress moves), slowly otherwise. */
 const LOADING_INTERVAL_MS = 2000;
 const IDLE_INTERVAL_MS = 15000;
+/**
+ * Median keystroke-to-ghost-text latency above which completions stop being
+ * useful (people type on before they appear): say so in the status bar.
+ */
+export const SLOW_COMPLETION_MS = 1500;
+
+/** The slow-completion note, or '' while completions are fast enough. */
+export function slowNote(medianMs: number | null): string {
+  if (medianMs === null || medianMs <= SLOW_COMPLETION_MS) {
+    return '';
+  }
+  return (
+    `Completions are slow: ${(medianMs / 1000).toFixed(1)} s to the first text ` +
+    '(median of recent ones). A GPU, a smaller model or a lower ' +
+    'completion_max_tokens / completion_context_tokens helps.'
+  );
+}
 
 /** Text shown for a status reply. */
 export function describeStatus(status: IStatusReply): string {
@@ -53,6 +71,7 @@ export class StatusWidget extends Widget {
     this.addClass('jp-StatusBar-TextItem');
     this.node.textContent = 'Assist: …';
     this.node.dataset.state = 'unknown';
+    completionLatency.changed.connect(this._update, this);
     void this._poll();
   }
 
@@ -61,6 +80,7 @@ export class StatusWidget extends Widget {
       return;
     }
     window.clearTimeout(this._timer);
+    completionLatency.changed.disconnect(this._update, this);
     super.dispose();
   }
 
@@ -85,13 +105,23 @@ export class StatusWidget extends Widget {
   }
 
   private _render(state: string, label: string, tooltip: string): void {
+    this._last = { state, label, tooltip };
+    this._update();
+  }
+
+  /** Draw the last status, with the slow note when it applies. */
+  private _update(): void {
     if (this.isDisposed) {
       return;
     }
+    const { state, label, tooltip } = this._last;
+    const slow = state === 'ready' ? slowNote(completionLatency.median()) : '';
     this.node.dataset.state = state;
-    this.node.textContent = label;
-    this.node.title = tooltip;
+    this.node.dataset.slow = slow ? 'true' : 'false';
+    this.node.textContent = slow ? `${label} · slow` : label;
+    this.node.title = slow ? `${slow}\n${tooltip}` : tooltip;
   }
 
+  private _last = { state: 'unknown', label: 'Assist: …', tooltip: '' };
   private _timer = 0;
 }

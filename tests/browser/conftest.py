@@ -68,6 +68,13 @@ class LabServer:
     notebook: str
     log_path: Path
     proc: subprocess.Popen[bytes]
+    telemetry_file: Path | None = None
+
+    def telemetry(self) -> list[dict[str, Any]]:
+        """The local telemetry events recorded so far (the server runs with telemetry on)."""
+        if self.telemetry_file is None or not self.telemetry_file.exists():
+            return []
+        return [json.loads(line) for line in self.telemetry_file.read_text().splitlines() if line.strip()]
 
     def api(self, route: str, timeout: float = 10) -> Any:
         """GET `jupyter-assist/<route>` with the token; returns the decoded JSON."""
@@ -115,6 +122,11 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # Our inline provider with a 2 s survival check, so telemetry tests see `survived`.
+    inline = dirs["settings"] / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
+    inline.parent.mkdir(parents=True)
+    provider = {"enabled": True, "timeout": 5000, "debouncerDelay": 0, "maxTokens": 0, "requestDelay": 150, "survivalDelay": 2}
+    inline.write_text(json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}}))
     _write_notebook(dirs["root"] / NOTEBOOK_NAME)
     # This checkout's labextension build and Python package, not whichever one the venv was
     # installed from (the first labextension found on the Jupyter path wins; the data dir
@@ -159,6 +171,8 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         "--AssistExtension.completion_max_tokens=12",
         "--AssistExtension.chat_max_tokens=24",
         f"--AssistExtension.cache_dir={dirs['cache']}",
+        "--AssistExtension.telemetry=True",
+        f"--AssistExtension.telemetry_file={base / 'telemetry.jsonl'}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -167,7 +181,9 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc)
+    server = LabServer(
+        f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl"
+    )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         status: Any = None

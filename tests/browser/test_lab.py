@@ -173,3 +173,46 @@ def test_focusing_a_cell_warms_its_context(lab_page: Page, lab_server: LabServer
     assert body["prompt_tokens"] > 0  # the other cells were prefilled into the KV cache
     request = response.request.post_data_json
     assert request["cell_index"] == 2 and "import os" in request["cells"][1]["source"]
+
+
+def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    cell = page.locator(".jp-Notebook .jp-CodeCell").last
+    cell.locator(".cm-content").click()
+    typed, entry = _type_until_completion(page, lab_server)
+    expect(page.locator(".jp-GhostText-streamingIndicator")).to_have_count(0, timeout=30_000)
+    text = entry["text"]
+    _wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
+    # Type the suggestion's first character ourselves (skipping leading blanks the ghost
+    # renders as spacers): no new request may reach the server, and the ghost keeps the rest.
+    lead = len(text) - len(text.lstrip(" "))
+    along = text[: lead + 1]
+    if along[-1] in "([{'\"":
+        pytest.fail(f"suggestion starts with an auto-closed character: {text!r}")  # not the case for the fixture model
+    requests = len(lab_server.history("complete"))
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/jupyter-assist/complete" in r.url else None)
+    page.keyboard.type(along, delay=30)
+    rest = text[len(along):]
+    if rest.strip():
+        expect(page.locator(GHOST).first).to_contain_text(NON_SPACE, timeout=5_000)
+        assert _squash(rest).startswith(_squash(_ghost_text(page))) and _squash(_ghost_text(page))
+    time.sleep(1.0)  # longer than the request delay: a new request would have gone out by now
+    assert sent == [] and len(lab_server.history("complete")) == requests, sent
+    page.screenshot(path=str(SCREENSHOTS / "test_typing_along-ghost.png"))
+
+    page.keyboard.press("Tab")
+    assert page.evaluate(ACTIVE_SOURCE_JS) == typed + text
+    rid = entry["request_id"]
+
+    def events() -> list[str]:
+        return [e["event"] for e in lab_server.telemetry() if e.get("request_id") == rid]
+
+    # shown on screen, accepted with Tab, still in the cell at the (2 s) survival check.
+    _wait_for(lambda: "survived" in events(), 15, f"a survived event for {rid} (got {events()})")
+    got = {e["event"]: e for e in lab_server.telemetry() if e.get("request_id") == rid}
+    assert {"shown", "accepted", "survived"} <= set(got), got
+    assert got["shown"]["latency_ms"] > 0 and got["shown"]["task"] == "complete"
+    assert got["accepted"]["chars"] == len(rest)
+    assert got["survived"]["survived"] is True and got["survived"]["similarity"] == 1
+    assert "rejected" not in got
