@@ -177,6 +177,7 @@ class StreamHandler(TaskHandler):
     """POST a task request; answer NDJSON events as the model produces them."""
 
     _req: Request | None = None
+    _first_ms = 0.0  # request arrival -> first event (time to first token for a delta)
 
     async def _send(self, obj: dict[str, Any]) -> None:
         self.write(json.dumps(obj) + "\n")
@@ -185,6 +186,7 @@ class StreamHandler(TaskHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
+        t0 = time.monotonic()  # latencies count from the request's arrival: prompt build, queue, prefill
         body, req = self.build()
         # Set before waiting: a client that gives up while the request is queued (the
         # user typed on) must cancel it, not leave it to run.
@@ -196,7 +198,7 @@ class StreamHandler(TaskHandler):
             first = await stream.__anext__()  # fails fast (503) before headers go out
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
-        t0 = time.monotonic()
+        self._first_ms = round((time.monotonic() - t0) * 1000, 1)
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
@@ -228,10 +230,12 @@ class StreamHandler(TaskHandler):
             "prompt_tokens": ev.prompt_tokens,
             "completion_tokens": ev.completion_tokens,
             "latency_ms": latency,
+            "first_ms": self._first_ms,
         }
         self.assist.history.append(
             {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "text": done["text"],
-             "finish_reason": ev.finish_reason, "latency_ms": latency, "finished_at": time.time()}
+             "finish_reason": ev.finish_reason, "latency_ms": latency, "first_ms": self._first_ms,
+             "finished_at": time.time()}
         )
         self.assist.telemetry_log.served(self.task, req.request_id, latency, ev.finish_reason, ev.prompt_tokens, ev.completion_tokens)
         await self._send(done)

@@ -126,6 +126,8 @@ export interface IDoneEvent {
   prompt_tokens: number;
   completion_tokens: number;
   latency_ms: number;
+  /** Request arrival to the first event (time to first token). */
+  first_ms: number;
   /** Only sent by `generate`. */
   code?: string;
   /** Only sent by `edit` and `fix`. */

@@ -1,0 +1,226 @@
+"""UI latency: keystroke -> ghost text visible, in a real JupyterLab + Debian chromium.
+
+A 12-cell data-analysis notebook (imports, a markdown task, a DataFrame, a helper function,
+printed outputs, a cell with a KeyError traceback, then the cursor cell). In cell 10 the
+user types `.` after `total = revenue(df).groupby("region")`; each trial varies a comment
+line in that cell so no two trials send the same prompt. The cell is focused first, as a
+user would, so the focus warm-up runs before the keystroke.
+
+Two servers in one run: the embedded model on CPU (`ghost_*`) and the tiny random-weight
+model, which answers in milliseconds (`overhead_*`: everything but the model).
+
+    python -m benchmarks ui --json [--trials 5] [--model embedded]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+CURSOR_CELL = 10
+LINE = 'total = revenue(df).groupby("region")'
+
+# Page-side timer: performance.now() at the `.` keydown to the first ghost text on screen.
+ARM_JS = """() => {
+  window.__assistGhostMs = null;
+  let t0 = null;
+  document.addEventListener('keydown', e => { if (e.key === '.') t0 = performance.now(); },
+                            { capture: true, once: true });
+  const obs = new MutationObserver(() => {
+    if (t0 === null) return;
+    const ghost = [...document.querySelectorAll('.jp-GhostText')].map(n => n.textContent).join('');
+    if (ghost.trim()) { window.__assistGhostMs = performance.now() - t0; obs.disconnect(); }
+  });
+  obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+SET_SOURCE_JS = """([index, source]) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.content.model.cells.get(index).sharedModel.setSource(source);
+}"""
+
+
+def _stream(text: str) -> Any:
+    from nbformat import v4
+
+    return v4.new_output("stream", name="stdout", text=text)
+
+
+def write_notebook(path: Path) -> None:
+    import nbformat
+    from nbformat import v4
+
+    table = ("  region  month  price  quantity\n0  north    1   12.5        3\n1  south    1    9.0        7\n"
+             "2   east    2   15.0        2\n3   west    2   11.0        5\n4  north    3   12.5       -1")
+    cells = [
+        v4.new_markdown_cell("# Regional revenue\nTask: find which region's revenue grew fastest this year, "
+                             "net of returns (negative quantities)."),
+        v4.new_code_cell("import pandas as pd\nimport numpy as np"),
+        v4.new_code_cell('df = pd.read_csv("sales.csv")\ndf.head()'),
+        v4.new_markdown_cell("Revenue is `price * quantity`; returns have a negative quantity."),
+        v4.new_code_cell('def revenue(frame):\n    """Rows with a revenue column (price * quantity)."""\n'
+                         '    out = frame.copy()\n    out["revenue"] = out["price"] * out["quantity"]\n    return out'),
+        v4.new_code_cell("print(df.shape)\nprint(df.dtypes)"),
+        v4.new_code_cell('regions = sorted(df["region"].unique())\nprint(regions)'),
+        v4.new_code_cell('monthly = revenue(df).groupby("month")["revenue"].sum()\nmonthly.tail()'),
+        v4.new_code_cell('df["discount"].mean()'),
+        v4.new_markdown_cell("## Totals per region"),
+        v4.new_code_cell(LINE),
+        v4.new_code_cell(""),
+    ]
+    outs = {
+        2: [v4.new_output("execute_result", data={"text/plain": table}, execution_count=2)],
+        5: [_stream("(1200, 4)\nregion      object\nmonth        int64\nprice      float64\nquantity     int64\n"
+                    "dtype: object\n")],
+        6: [_stream("['east', 'north', 'south', 'west']\n")],
+        7: [v4.new_output("execute_result", data={"text/plain": "month\n8     1523.0\n9     1610.5\n10    1702.0\n"
+                                                               "11    1688.5\n12    1810.0\nName: revenue, dtype: float64"},
+                          execution_count=7)],
+        8: [v4.new_output("error", ename="KeyError", evalue="'discount'",
+                          traceback=["\x1b[0;31mKeyError\x1b[0m: 'discount'",
+                                     "The above exception was the direct cause of the following exception:",
+                                     "KeyError: 'discount'"])],
+    }
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "code":
+            cell.execution_count = i if i < CURSOR_CELL else None
+            cell.outputs = outs.get(i, [])
+    nb = v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, str(path))
+
+
+def _context(report: dict[str, Any]) -> dict[str, Any]:
+    """Which of the other cells (sources, outputs), the variables and the last error the
+    prompt kept, from the inspector's map ("cell N", "cell N output", ...; N is 1-based)."""
+    cells: set[str] = set()
+    outputs = 0
+    extra: dict[str, bool] = {"variables": False, "last error": False}
+    for piece in report.get("map", []):
+        name = str(piece.get("name", "")).rsplit("/", 1)[-1]  # "context/cell 3 output"
+        if not piece.get("kept"):
+            continue
+        if name in extra:
+            extra[name] = True
+        elif name.startswith("cell ") and name.split()[1].isdigit() and int(name.split()[1]) != CURSOR_CELL + 1:
+            cells.add(name.split()[1])
+            outputs += name.endswith(" output")
+    return {"cells": len(cells), "outputs": outputs, "variables": extra["variables"], "last_error": extra["last error"]}
+
+
+def run_trials(lab: Any, browser: Any, trials: int) -> dict[str, Any]:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(lab.url("analysis.ipynb"), wait_until="domcontentloaded")
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(12, timeout=90_000)
+    expect(page.locator('.jp-assist-status[data-state="ready"]')).to_be_visible(timeout=90_000)
+    times: list[float] = []
+    server_ms: list[float] = []
+    body: dict[str, Any] = {}
+    misses = 0
+    for k in range(trials):
+        page.evaluate(SET_SOURCE_JS, [CURSOR_CELL, f"# take {k}: totals\n{LINE}"])
+        cells.nth(CURSOR_CELL - 1).click()  # leave, then focus the cursor cell: the warm-up runs
+        time.sleep(0.6)
+        with page.expect_response(lambda r: "/jupyter-assist/warm" in r.url, timeout=120_000):
+            cells.nth(CURSOR_CELL).locator(".cm-content").click()
+        page.keyboard.press("ControlOrMeta+End")
+        page.evaluate(ARM_JS)
+        with page.expect_request(lambda r: "/jupyter-assist/complete" in r.url and r.method == "POST") as sent:
+            page.keyboard.press(".")
+        body = sent.value.post_data_json
+        deadline = time.monotonic() + 60
+        ms = None
+        while time.monotonic() < deadline:
+            ms = page.evaluate("window.__assistGhostMs")
+            if ms is not None:
+                break
+            entries = [e for e in lab.api("history")["requests"] if e["request_id"] == body["request_id"]]
+            if entries and not entries[-1]["text"].strip():
+                break  # the model had nothing visible to add: no ghost will come
+            time.sleep(0.02)
+        finished = time.monotonic() + 60
+        entries: list[dict[str, Any]] = []
+        while not entries and time.monotonic() < finished:  # the stream may still be running
+            entries = [e for e in lab.api("history")["requests"] if e["request_id"] == body["request_id"]]
+            time.sleep(0.05)
+        if entries:
+            server_ms.append(entries[-1]["first_ms"])
+        if ms is None:
+            misses += 1
+        else:
+            times.append(ms)
+        page.keyboard.press("Escape")
+    page.close()
+    report = lab.api("prompt?task=complete", body)
+    return {
+        "p50_ms": round(statistics.median(times), 1) if times else None,
+        "all_ms": [round(t, 1) for t in times],
+        "server_p50_ms": round(statistics.median(server_ms), 1) if server_ms else None,
+        "no_ghost": misses,
+        "prompt_tokens": report["prompt_tokens"],
+        "context": _context(report),
+        "variables": len(body.get("variables", [])),
+        "request_delay_ms": 150,
+    }
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks ui")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--trials", type=int, default=5)
+    ap.add_argument("--model", default="embedded")
+    args = ap.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    from jupyter_assist.testing.lab import CHROMIUM, CHROMIUM_ARGS, start_lab
+    from jupyter_assist.testing.tiny_model import build_tiny_model
+
+    tmp = Path(tempfile.mkdtemp(prefix="assist-ui-"))
+    tiny = build_tiny_model(tmp / "tiny")
+    runs: dict[str, dict[str, Any]] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for name, model in (("model", args.model), ("instant", str(tiny))):
+                base = tmp / name
+                (base / "root").mkdir(parents=True)
+                write_notebook(base / "root" / "analysis.ipynb")
+                lab = start_lab(base, [f"--AssistExtension.model={model}", "--AssistExtension.torch_threads=2"])
+                try:
+                    runs[name] = run_trials(lab, browser, args.trials)
+                finally:
+                    lab.stop()
+        finally:
+            browser.close()
+    model, instant = runs["model"], runs["instant"]
+    result = {
+        "trials": args.trials,
+        "model": args.model,
+        "ghost_p50_ms": model["p50_ms"],
+        "overhead_p50_ms": instant["p50_ms"],
+        "request_delay_ms": model["request_delay_ms"],
+        "prompt_tokens": model["prompt_tokens"],
+        "context_cells": model["context"]["cells"],
+        "other_cells": 11,
+        "context": model["context"],
+        "variables": model["variables"],
+        # request arrival -> first token on the server, for the same keystrokes
+        "server_first_p50_ms": model["server_p50_ms"],
+        "overhead_server_first_p50_ms": instant["server_p50_ms"],
+        "ghost_all_ms": model["all_ms"],
+        "overhead_all_ms": instant["all_ms"],
+        "no_ghost": {"model": model["no_ghost"], "instant": instant["no_ghost"]},
+    }
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
