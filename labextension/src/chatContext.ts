@@ -36,13 +36,17 @@ function joined(value: unknown): string {
   return Array.isArray(value) ? value.join('') : typeof value === 'string' ? value : '';
 }
 
-/** `ename: evalue` and the traceback (ANSI colours stripped) of an error output. */
+/** The traceback (ANSI colours stripped) and `ename: evalue` of an error output. */
 export function errorOutputText(output: Record<string, unknown>): string {
   const head = `${joined(output.ename)}: ${joined(output.evalue)}`;
   const trace = Array.isArray(output.traceback)
     ? output.traceback.map(line => joined(line).replace(ANSI, '')).join('\n')
     : '';
-  return trace ? `${head}\n${trace}` : head;
+  // IPython's traceback already ends with `ename: evalue`.
+  if (!trace) {
+    return head;
+  }
+  return trace.includes(head) ? trace : `${trace}\n${head}`;
 }
 
 function selectionChip(panel: NotebookPanel, index: number): IChip | null {

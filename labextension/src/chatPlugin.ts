@@ -7,6 +7,7 @@ import {
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import type { Widget } from '@lumino/widgets';
 
 import { ChatWidget, CHAT_ID } from './chat';
 import type { ICodeActions } from './chatBlocks';
@@ -60,12 +61,16 @@ export const chatPlugin: JupyterFrontEndPlugin<void> = {
       const panel = tracker?.currentWidget;
       return panel && !panel.isDisposed ? notebookChatContext(panel) : NO_CONTEXT;
     };
+    // One inspector at a time: a new request replaces the last one.
+    let inspector: Widget | null = null;
     const chat = new ChatWidget({
       getContext,
       contents: app.serviceManager.contents,
       actions: codeActions(tracker),
       showInspector: (reply, title) => {
-        app.shell.add(inspectorWidget(reply, title), 'main', { mode: 'split-right' });
+        inspector?.dispose();
+        inspector = inspectorWidget(reply, title);
+        app.shell.add(inspector, 'main', { mode: 'split-right' });
       }
     });
     // Another notebook or cell: chips the user removed come back for the new context.

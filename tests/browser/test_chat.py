@@ -86,19 +86,17 @@ def _focus_cell(page: Page, i: int) -> None:
 def _inspect(page: Page, chat: Locator) -> str:
     """Press "Show context"; returns the rendered prompt, checked against what the panel shows."""
     panels = page.locator(".jp-assist-inspector-prompt")
-    before = panels.count()
     with page.expect_response(lambda r: _is_route("prompt")(r.url)) as info:
         chat.locator(".jp-assist-chat-inspect").click()
     response = info.value
     assert response.status == 200, response.text()
     reply = response.json()
     assert "task=chat" in response.url
-    expect(panels).to_have_count(before + 1)
-    shown = panels.last.text_content()
-    assert shown == reply["prompt"]  # the panel shows exactly the server's prompt
-    table = page.locator(".jp-assist-inspector-map").last
-    expect(table.locator("tbody tr")).to_have_count(len(reply["map"]))
-    expect(page.locator(".jp-assist-inspector-summary").last).to_contain_text(f"Prompt: {reply['prompt_tokens']} tokens")
+    # One inspector panel, replaced by each request, showing exactly the server's prompt.
+    _wait_for(lambda: panels.count() == 1 and panels.first.text_content() == reply["prompt"], 10, "the inspector panel")
+    expect(page.locator(".jp-assist-inspector-map tbody tr")).to_have_count(len(reply["map"]))
+    summary = page.locator(".jp-assist-inspector-summary")
+    expect(summary).to_contain_text(f"Prompt: {reply['prompt_tokens']} tokens")
     return reply["prompt"]
 
 
@@ -222,8 +220,9 @@ def test_mention_a_file(lab_page: Page, lab_server: LabServer) -> None:
     _focus_cell(page, 1)
     chat = _open_chat(page)
     chat_input = chat.locator(".jp-assist-chat-input")
-    chat_input.click()
-    chat_input.press_sequentially("What is in @", delay=20)
+    # fill() needs no focus; the `@` is typed (JupyterLab may still move focus while it settles).
+    chat_input.fill("What is in ")
+    chat_input.press_sequentially("@")
     items = chat.locator(".jp-assist-chat-mention")
     expect(items.first).to_be_visible()
     labels = items.locator(".jp-assist-chat-mention-label").all_text_contents()
@@ -237,7 +236,7 @@ def test_mention_a_file(lab_page: Page, lab_server: LabServer) -> None:
     expect(chat.locator(".jp-assist-chat-mentions")).to_be_hidden()
     expect(page.locator("#jupyter-assist-chat")).to_be_visible()  # Escape stayed in the list
 
-    chat_input.press_sequentially("note", delay=20)
+    chat_input.press_sequentially("note", delay=20)  # reopens the list, filtered
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text("notes.txt")
     _shot(page, "test_mention_a_file-list")
