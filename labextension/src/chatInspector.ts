@@ -29,9 +29,9 @@ export function inspectorWidget(reply: IPromptReply, title: string): MainAreaWid
   const summary = document.createElement('p');
   summary.className = 'jp-assist-inspector-summary';
   summary.textContent =
-    `Prompt: ${reply.prompt_tokens} tokens (+ up to ${reserved} for the answer = ` +
-    `${reply.prompt_tokens + reserved} of the window). ` +
-    `${kept.length} pieces kept, ${dropped.length} dropped to fit.`;
+    `Prompt: ${reply.prompt_tokens} tokens, + up to ${reserved} reserved for the answer = ` +
+    `${reply.prompt_tokens + reserved} tokens in all. ` +
+    `${kept.length} pieces kept, ${dropped.length} dropped to fit the budget.`;
 
   const table = document.createElement('table');
   table.className = 'jp-assist-inspector-map';

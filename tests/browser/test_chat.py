@@ -333,3 +333,45 @@ def test_apply_to_cell_opens_a_diff(lab_page: Page, lab_server: LabServer) -> No
         assert page.evaluate(CELL_SOURCE_JS, 1) == "import os\nprint(os.sep)"
         pytest.xfail("the diff review (review.ts) is still the stub in this checkout")
     expect(review).to_be_visible()
+
+
+def _ask(chat: Locator, question: str) -> None:
+    chat.locator(".jp-assist-chat-input").fill(question)
+    chat.locator(".jp-assist-chat-send").click()
+    answer = chat.locator('.jp-assist-chat-message[data-role="assistant"]').last
+    expect(answer).to_be_visible()
+    expect(answer).not_to_have_class(STREAMING, timeout=60_000)
+
+
+def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> None:
+    import nbformat
+    from nbformat import v4
+
+    page = lab_page
+    other = v4.new_notebook(cells=[v4.new_code_cell("y = 2")])
+    other.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}  # no kernel dialog
+    nbformat.write(other, str(lab_server.root_dir / "other.ipynb"))
+    chat = _open_chat(page)
+    asked = chat.locator('.jp-assist-chat-message[data-role="user"]')
+    label = chat.locator(".jp-assist-chat-notebook")
+    _ask(chat, "First question, about the demo?")
+    expect(asked).to_have_count(1)
+
+    page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'other.ipynb'})")
+    expect(label).to_contain_text("other.ipynb")
+    expect(asked).to_have_count(0)  # the other notebook has its own conversation
+    _ask(chat, "Second question, about y?")
+    expect(asked).to_have_count(1)
+    prompt = lab_server.history("chat")[-1]["prompt"]
+    assert "Second question" in prompt and "First question" not in prompt and "y = 2" in prompt
+    _shot(page, "test_a_conversation_per_notebook-other")
+
+    page.locator('.lm-DockPanel-tabBar li.lm-TabBar-tab[data-type="document-title"]', has_text="assist-demo.ipynb").click()
+    expect(label).to_contain_text("assist-demo.ipynb")
+    expect(asked).to_have_count(1)
+    expect(asked).to_contain_text("First question")
+    chat.locator(".jp-assist-chat-clear").click()  # New chat: this notebook's conversation only
+    expect(asked).to_have_count(0)
+    page.locator('.lm-DockPanel-tabBar li.lm-TabBar-tab[data-type="document-title"]', has_text="other.ipynb").click()
+    expect(label).to_contain_text("other.ipynb")
+    expect(asked).to_have_count(1)
