@@ -34,10 +34,17 @@ export class MentionPopup {
     this.node.className = 'jp-assist-chat-mentions';
     this.node.setAttribute('role', 'listbox');
     this.node.hidden = true;
-    options.input.addEventListener('input', () => void this.update());
-    options.input.addEventListener('blur', () => {
-      // Let a click on an item land first.
-      window.setTimeout(() => this.close(), 200);
+    const input = options.input;
+    input.addEventListener('input', () => void this.update());
+    // Back in the input with `@...` before the caret: show the list again.
+    input.addEventListener('focus', () => void this.update());
+    input.addEventListener('blur', () => {
+      // Later, so a click on an item lands first; not if the focus came back meanwhile.
+      window.setTimeout(() => {
+        if (document.activeElement !== input) {
+          this.close();
+        }
+      }, 200);
     });
   }
 
