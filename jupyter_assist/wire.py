@@ -58,8 +58,22 @@ class ChatMessage(_Model):
     content: str = Field(max_length=MAX_TEXT)
 
 
+MAX_ATTACHMENT = 64_000  # characters; the lab caps attached files at 64 KB
+
+
+class Attachment(_Model):
+    """Context the user attached to a chat message (a chip): untrusted data, fenced in the prompt."""
+
+    kind: Literal["cell", "selection", "error", "file", "variable"]
+    label: str = Field(min_length=1, max_length=300)
+    text: str = Field(max_length=MAX_ATTACHMENT)
+
+
 class ChatRequest(_WithContext):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=32)
+    # False: the user removed the active cell's chip; the cell at `cell_index` is left out.
+    include_active_cell: bool = True
 
 
 class GenerateRequest(_WithContext):

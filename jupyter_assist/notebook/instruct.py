@@ -16,6 +16,8 @@ from ..prompt.nodes import Node, assistant, empty, isolate, system, user
 from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache, Rendered, render
 from ..prompt.tokens import Tokens
 from . import priority as P
+from .attachments import NOTE as ATTACHED_NOTE
+from .attachments import attachments_node
 from .cells import Cell
 from .context import Options, context_nodes
 from .outputs import error_text, last_error
@@ -27,6 +29,7 @@ FIX = "You fix a Jupyter notebook cell that raised an error. Reply with the whol
 GENERATE = "You write Python code for one Jupyter notebook cell. Reply with the code only, in a single ```python block."
 TURN = 900.0  # the previous turn; each older one is worth 40 less
 NOTEBOOK_SHARE = 0.6  # of the budget, for the notebook isolate
+PARAGRAPH = "\n\n"
 
 
 @dataclass
@@ -52,13 +55,19 @@ def notebook_node(
     return isolate(budget, *nodes, name="notebook")
 
 
-def _system(intro: str, cells: Sequence[Cell], current: int | None, budget: int, variables: Sequence[Any], *, quoted: bool) -> Node:
-    """`quoted`: the request quotes the current cell (and its error), so the notebook part
-    leaves them out."""
+def _system(
+    intro: str, cells: Sequence[Cell], current: int | None, budget: int, variables: Sequence[Any], *, quoted: bool,
+    attached: Node | None = None, attached_tokens: int = 0,
+) -> Node:
+    """`quoted`: the request quotes the current cell (and its error), or the user removed it
+    from the context, so the notebook part leaves them out. `attached`: the user's
+    attachments, ahead of the notebook, whose share shrinks by their full size."""
+    note = f" {ATTACHED_NOTE}\n\n" if attached is not None else ""
     if not cells and not variables:
-        return system(intro, name="system")
-    nb = notebook_node(cells, current, int(budget * NOTEBOOK_SHARE), variables, error=not quoted, with_current=not quoted)
-    return system(f"{intro} {DATA_NOTE}\n\nThe notebook:\n\n", nb, name="system")
+        return system(f"{intro}{note}", attached, name="system")
+    share = max(0, int(budget * NOTEBOOK_SHARE) - attached_tokens)
+    nb = notebook_node(cells, current, share, variables, error=not quoted, with_current=not quoted)
+    return system(f"{intro} {DATA_NOTE}{note or PARAGRAPH}", attached, "The notebook:\n\n", nb, name="system")
 
 
 def _render(nodes: list[Node], budget: int, tokens: Tokens, template: ChatTemplate | None, cache: RenderCache | None, notes: Sequence[str]) -> InstructPrompt:
@@ -78,8 +87,16 @@ def chat_prompt(
     variables: Sequence[Any] = (),
     cache: RenderCache | None = DEFAULT_CACHE,
     notes: Sequence[str] = (),
+    attachments: Sequence[Any] = (),
+    include_current: bool = True,
 ) -> InstructPrompt:
-    nodes: list[Node] = [_system(CHAT, cells, index, budget - answer, variables, quoted=False)]
+    """`attachments` (kind, label, text): the user's context chips, kept before the rest of
+    the notebook; `include_current=False`: the user removed the current cell's chip, so the
+    notebook part leaves that cell out."""
+    attached, attached_tokens = attachments_node(attachments, tokens)
+    nodes: list[Node] = [
+        _system(CHAT, cells, index, budget - answer, variables, quoted=not include_current, attached=attached, attached_tokens=attached_tokens)
+    ]
     last = len(messages) - 1
     for i, m in enumerate(messages):
         make = user if m["role"] == "user" else assistant

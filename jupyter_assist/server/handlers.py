@@ -211,6 +211,11 @@ class StreamHandler(TaskHandler):
                 ev = await stream.__anext__()
         except StreamClosedError:
             req.cancelled.set()
+            # The client left (e.g. chat Stop): still record how the request ended. The
+            # engine answers `done` (cancelled) at its next decode step.
+            async for ev in stream:
+                if ev.kind == "done":
+                    self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1))
         finally:
             await stream.aclose()
         self.finish()
@@ -222,7 +227,10 @@ class StreamHandler(TaskHandler):
         if ev.kind == "error":
             await self._send({"type": "error", "message": ev.message})
             return
-        latency = round((time.monotonic() - t0) * 1000, 1)
+        await self._send(self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
+
+    def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
+        """The `done` event of a finished request, recorded in the history (and telemetry)."""
         done = {
             "type": "done",
             **TASKS[self.task].finish(body, ev.text),
@@ -238,7 +246,7 @@ class StreamHandler(TaskHandler):
              "finished_at": time.time()}
         )
         self.assist.telemetry_log.served(self.task, req.request_id, latency, ev.finish_reason, ev.prompt_tokens, ev.completion_tokens)
-        await self._send(done)
+        return done
 
     def on_connection_close(self) -> None:
         if self._req is not None:

@@ -30,5 +30,6 @@ def build(req: ChatRequest, backend: Any, max_tokens: int, context_tokens: int =
     prompt = chat_prompt(
         book.cells, req.cell_index, messages, for_backend(backend), backend.chat_prompt,
         prompt_budget(backend, context_tokens, max_tokens), max_tokens, variables=req.variables, notes=book.notes,
+        attachments=req.attachments, include_current=req.include_active_cell,
     )
     return Request(req.request_id, prompt.text, GenerationParams(max_tokens=max_tokens), priority=PRIORITY_CHAT, inspect=prompt.report)

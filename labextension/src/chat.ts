@@ -1,27 +1,46 @@
-// Chat sidebar: plain-DOM Lumino widget streaming `POST jupyter-assist/chat`.
+// Chat sidebar: plain-DOM Lumino widget streaming `POST jupyter-assist/chat`, with context
+// chips, @-mentions, code block actions, the prompt inspector and one conversation per
+// notebook (kept while the lab is open).
+import type { Contents } from '@jupyterlab/services';
 import { UUID } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { cancelRequest, streamText } from './api';
+import { cancelRequest, requestAPI, streamText } from './api';
+import { errorText, ICodeActions, renderAnswer } from './chatBlocks';
+import { attachment, firstLine, IChip, MAX_TEXT, renderChips } from './chatChips';
+import { IChatContext } from './chatContext';
+import { IMentionItem, MentionPopup } from './chatMention';
 import { assistIcon } from './icon';
-import type { IChatMessage, INotebookContext } from './types';
+import type { IChatMessage, IChatRequest, IPromptReply } from './types';
 
 export const CHAT_ID = 'jupyter-assist-chat';
-
-/** What the chat sends along with the conversation. */
-export interface IChatContext {
-  /** Cells and active cell index of the current notebook, if any. */
-  notebook: INotebookContext;
-  /** Human-readable name of that notebook, shown above the input. */
-  label: string | null;
-}
+export type { IChatContext } from './chatContext';
 
 export namespace ChatWidget {
   export interface IOptions {
-    /** Called on each send and on `refreshContext()`. */
+    /** Called on each send and refresh. */
     getContext: () => IChatContext;
+    /** Lists and reads files for @-mentions. */
+    contents: Contents.IManager;
+    /** What code blocks' buttons do in the current notebook. */
+    actions: ICodeActions;
+    /** Shows a prompt inspector reply. */
+    showInspector: (reply: IPromptReply, title: string) => void;
   }
+}
+
+/** One notebook's conversation. */
+interface IConversation {
+  history: IChatMessage[];
+  /** Its messages, swapped in when its notebook is current. */
+  node: HTMLDivElement;
+  /** Chips added by @-mentions (kept until removed or "New chat"). */
+  mentions: IChip[];
+  /** Keys of automatic chips the user removed (until the context changes). */
+  removed: Set<string>;
+  /** Bumped by "New chat" so late replies don't leak into the new history. */
+  generation: number;
 }
 
 /** A request in flight. */
@@ -30,10 +49,13 @@ interface IPending {
   controller: AbortController;
 }
 
+const FILE_LIMIT = 64 * 1024; // bytes: larger files are not offered as mentions
+const LISTING_TTL_MS = 5000;
+
 export class ChatWidget extends Widget {
   constructor(options: ChatWidget.IOptions) {
     super();
-    this._getContext = options.getContext;
+    this._options = options;
     this.id = CHAT_ID;
     this.addClass('jp-assist-chat');
     this.title.icon = assistIcon;
@@ -42,25 +64,38 @@ export class ChatWidget extends Widget {
 
     this._messagesNode = el('div', 'jp-assist-chat-messages');
     this._contextNode = el('div', 'jp-assist-chat-context');
+    this._notebookNode = el('span', 'jp-assist-chat-notebook');
+    this._chipsNode = el('span', 'jp-assist-chat-chips');
+    this._contextNode.append(this._notebookNode, this._chipsNode);
+    this._statusNode = el('div', 'jp-assist-chat-status');
     this._input = el('textarea', 'jp-assist-chat-input');
     this._input.rows = 3;
     this._input.placeholder =
-      'Ask the assistant (Enter to send, Shift+Enter for a new line)';
+      'Ask the assistant (Enter to send, Shift+Enter for a new line, @ to add a cell, variable or file)';
     this._sendButton = button('Send', 'jp-assist-chat-send jp-mod-accept');
     this._stopButton = button('Stop', 'jp-assist-chat-stop');
     this._clearButton = button('New chat', 'jp-assist-chat-clear');
+    this._inspectButton = button('Show context', 'jp-assist-chat-inspect');
+    this._inspectButton.title = 'Show exactly what the next message would send, with token counts';
     this._stopButton.disabled = true;
+    this._mentions = new MentionPopup({
+      input: this._input,
+      items: () => this._mentionItems(),
+      pick: item => void this._addMention(item)
+    });
 
     const buttons = el('div', 'jp-assist-chat-buttons');
-    buttons.append(this._clearButton, this._stopButton, this._sendButton);
+    buttons.append(this._clearButton, this._inspectButton, this._stopButton, this._sendButton);
     const footer = el('div', 'jp-assist-chat-footer');
-    footer.append(this._contextNode, this._input, buttons);
+    footer.append(this._mentions.node, this._contextNode, this._statusNode, this._input, buttons);
     this.node.append(this._messagesNode, footer);
 
     this._input.addEventListener('keydown', this._onKeydown);
+    this._input.addEventListener('focus', () => this.refreshContext());
     this._sendButton.addEventListener('click', () => void this.send());
     this._stopButton.addEventListener('click', () => this.stop());
     this._clearButton.addEventListener('click', () => this.clear());
+    this._inspectButton.addEventListener('click', () => void this.inspect());
     this.refreshContext();
   }
 
@@ -75,43 +110,42 @@ export class ChatWidget extends Widget {
     if (!content || this._pending) {
       return;
     }
+    const context = this.refreshContext();
+    const conversation = this._conversation(context.key);
     this._input.value = '';
-    const generation = this._generation;
-    this._history.push({ role: 'user', content });
-    this._appendMessage('user').textContent = content;
-
-    const context = this._getContext();
-    this._showContext(context.label);
-    const pending: IPending = {
-      requestId: UUID.uuid4(),
-      controller: new AbortController()
-    };
+    const generation = conversation.generation;
+    conversation.history.push({ role: 'user', content });
+    const chips = this._visibleChips(context);
+    const asked = this._appendMessage(conversation, 'user');
+    asked.textContent = content;
+    if (chips.length) {
+      this._addNote(asked.parentElement as HTMLElement, `Context: ${chips.map(c => c.label).join(', ')}`);
+    }
+    const pending: IPending = { requestId: UUID.uuid4(), controller: new AbortController() };
     this._setPending(pending);
 
-    const text = this._appendMessage('assistant');
+    const text = this._appendMessage(conversation, 'assistant');
     const message = text.parentElement as HTMLElement;
     message.classList.add('jp-mod-streaming');
+    const onError = (error: string) => this._addNote(message, `Error: ${error}`, true);
     let answer = '';
     let failure: string | null = null;
     try {
-      const body = {
-        request_id: pending.requestId,
-        // A copy: the history may change (New chat) while we stream.
-        messages: this._history.slice(),
-        ...context.notebook
-      };
+      // A copy of the history: it may change (New chat) while we stream.
+      const body = this._body(context, pending.requestId, conversation.history.slice());
       const stream = streamText('chat', body, pending.controller.signal);
       for await (const progress of stream) {
         answer = progress.text;
-        text.textContent = answer;
+        renderAnswer(text, answer, null, onError);
         this._scrollToEnd();
       }
     } catch (error) {
-      failure = error instanceof Error ? error.message : String(error);
+      failure = errorText(error);
       console.warn('jupyter-assist: chat failed', error);
     }
     const stopped = pending.controller.signal.aborted;
     message.classList.remove('jp-mod-streaming');
+    renderAnswer(text, answer, this._options.actions, onError);
     if (this._pending === pending) {
       this._setPending(null);
     }
@@ -119,19 +153,20 @@ export class ChatWidget extends Widget {
       message.classList.add('jp-mod-error');
       this._addNote(message, `Error: ${failure}`);
     } else if (stopped) {
+      message.classList.add('jp-mod-stopped');
       this._addNote(message, '(stopped)');
     } else if (!answer) {
       this._addNote(message, '(no answer)');
     }
-    if (generation !== this._generation) {
+    if (generation !== conversation.generation) {
       return; // "New chat" was pressed meanwhile: this exchange is gone.
     }
     if (answer && !failure) {
-      this._history.push({ role: 'assistant', content: answer });
+      conversation.history.push({ role: 'assistant', content: answer });
     } else {
       // Keep the history alternating user/assistant, as chat templates
       // expect: an unanswered question stays on screen but is not resent.
-      this._dropLastUser(content);
+      dropLastUser(conversation.history, content);
     }
     this._scrollToEnd();
   }
@@ -146,17 +181,59 @@ export class ChatWidget extends Widget {
     cancelRequest(pending.requestId);
   }
 
-  /** Forget the conversation (stopping any answer in progress). */
+  /** Forget the current notebook's conversation and mentions (stopping any answer). */
   clear(): void {
     this.stop();
-    this._generation++;
-    this._history = [];
-    this._messagesNode.replaceChildren();
+    const conversation = this._conversation(this._options.getContext().key);
+    conversation.generation++;
+    conversation.history = [];
+    conversation.mentions = [];
+    conversation.removed.clear();
+    conversation.node.replaceChildren();
+    this._setStatus('');
+    this.refreshContext();
   }
 
-  /** Update the line naming the notebook that will be sent as context. */
-  refreshContext(): void {
-    this._showContext(this._getContext().label);
+  /** Show, in the main area, exactly what sending the input now would send. */
+  async inspect(): Promise<void> {
+    const context = this.refreshContext();
+    const conversation = this._conversation(context.key);
+    const typed = this._input.value.trim();
+    const messages: IChatMessage[] = [
+      ...conversation.history,
+      { role: 'user', content: typed || '(your next message)' }
+    ];
+    this._setStatus('');
+    try {
+      const reply = await requestAPI<IPromptReply>('prompt?task=chat', {
+        method: 'POST',
+        body: JSON.stringify(this._body(context, `inspect-${UUID.uuid4()}`, messages))
+      });
+      this._options.showInspector(reply, `Chat context: ${context.label ?? 'no notebook'}`);
+    } catch (error) {
+      this._setStatus(`Could not build the prompt: ${errorText(error)}`, true);
+    }
+  }
+
+  /** Recompute the chips for the current notebook; returns the context used. */
+  refreshContext(): IChatContext {
+    const context = this._options.getContext();
+    const conversation = this._conversation(context.key);
+    if (this._messagesNode.firstChild !== conversation.node) {
+      this._messagesNode.replaceChildren(conversation.node);
+    }
+    this._notebookNode.textContent = context.label ? `Context: ${context.label}` : '';
+    this._notebookNode.title = context.label
+      ? 'The cells of this notebook are sent with each message.'
+      : '';
+    renderChips(this._chipsNode, this._visibleChips(context), chip => this._remove(chip));
+    return context;
+  }
+
+  /** The context changed (e.g. another active cell): removed chips come back. */
+  contextChanged(): void {
+    this._conversation(this._options.getContext().key).removed.clear();
+    this.refreshContext();
   }
 
   dispose(): void {
@@ -172,7 +249,144 @@ export class ChatWidget extends Widget {
     this._input.focus();
   }
 
+  /** The request body for `context` with the chips the user kept. */
+  private _body(context: IChatContext, requestId: string, messages: IChatMessage[]): IChatRequest {
+    const chips = this._visibleChips(context);
+    const kinds = new Set(chips.map(c => c.kind));
+    const body: IChatRequest = { request_id: requestId, messages, ...context.notebook };
+    if (context.chips.some(c => c.kind === 'variables') && !kinds.has('variables')) {
+      body.variables = [];
+    }
+    if (context.chips.some(c => c.kind === 'active-cell') && !kinds.has('active-cell')) {
+      body.include_active_cell = false;
+    }
+    const attachments = chips.flatMap(c => (c.attachment ? [c.attachment] : []));
+    if (attachments.length) {
+      body.attachments = attachments;
+    }
+    return body;
+  }
+
+  private _visibleChips(context: IChatContext): IChip[] {
+    const conversation = this._conversation(context.key);
+    const auto = context.chips.filter(c => !conversation.removed.has(c.key));
+    return [...auto, ...conversation.mentions];
+  }
+
+  private _remove(chip: IChip): void {
+    const conversation = this._conversation(this._options.getContext().key);
+    const before = conversation.mentions.length;
+    conversation.mentions = conversation.mentions.filter(c => c.key !== chip.key);
+    if (conversation.mentions.length === before) {
+      conversation.removed.add(chip.key);
+    }
+    this.refreshContext();
+    this._input.focus();
+  }
+
+  private async _mentionItems(): Promise<IMentionItem[]> {
+    const context = this._options.getContext();
+    const items: IMentionItem[] = [];
+    (context.notebook.cells ?? []).forEach((cell, i) => {
+      const label = `Cell ${i + 1}`;
+      items.push({
+        kind: 'cell',
+        label,
+        detail: firstLine(cell.source) || '(empty)',
+        resolve: async () => ({
+          key: `mention:cell:${i}:${cell.source.length}`,
+          kind: 'cell',
+          label: `${label}: ${firstLine(cell.source, 24)}`,
+          detail: cell.source,
+          attachment: attachment('cell', label, cell.source)
+        })
+      });
+    });
+    for (const v of context.notebook.variables ?? []) {
+      const text = `${v.name}${v.type ? `: ${v.type}` : ''}${v.summary ? `, ${v.summary}` : ''}`;
+      items.push({
+        kind: 'variable',
+        label: v.name,
+        detail: v.type ?? '',
+        resolve: async () => ({
+          key: `mention:variable:${v.name}`,
+          kind: 'variable',
+          label: v.name,
+          detail: text,
+          attachment: attachment('variable', v.name, text)
+        })
+      });
+    }
+    if (context.directory !== null) {
+      for (const file of await this._listFiles(context.directory)) {
+        items.push({
+          kind: 'file',
+          label: file.name,
+          detail: `${file.size ?? '?'} bytes`,
+          resolve: () => this._readFile(file.path)
+        });
+      }
+    }
+    return items;
+  }
+
+  /** Files (not notebooks or folders) of `directory`, up to FILE_LIMIT bytes. */
+  private async _listFiles(directory: string): Promise<Contents.IModel[]> {
+    const cached = this._listing;
+    if (cached && cached.directory === directory && Date.now() - cached.at < LISTING_TTL_MS) {
+      return cached.files;
+    }
+    const model = await this._options.contents.get(directory, { content: true });
+    const entries = Array.isArray(model.content) ? (model.content as Contents.IModel[]) : [];
+    const files = entries.filter(
+      e => e.type === 'file' && (e.size === undefined || e.size === null || e.size <= FILE_LIMIT)
+    );
+    this._listing = { directory, at: Date.now(), files };
+    return files;
+  }
+
+  /** A file as a chip: text only, within the size cap (its content is untrusted data). */
+  private async _readFile(path: string): Promise<IChip> {
+    let model: Contents.IModel;
+    try {
+      model = await this._options.contents.get(path, { content: true, type: 'file', format: 'text' });
+    } catch (error) {
+      throw new Error(`${path} is not a readable text file (${errorText(error)})`);
+    }
+    const text = model.content;
+    if (typeof text !== 'string' || text.includes('\u0000')) {
+      throw new Error(`${path} is not a text file`);
+    }
+    if (text.length > MAX_TEXT) {
+      throw new Error(`${path} is over ${MAX_TEXT} characters`);
+    }
+    return {
+      key: `mention:file:${path}`,
+      kind: 'file',
+      label: model.name,
+      detail: text,
+      attachment: attachment('file', path, text)
+    };
+  }
+
+  private async _addMention(item: IMentionItem): Promise<void> {
+    const key = this._options.getContext().key;
+    try {
+      const chip = await item.resolve();
+      const conversation = this._conversation(key);
+      conversation.mentions = [...conversation.mentions.filter(c => c.key !== chip.key), chip];
+      this._setStatus('');
+    } catch (error) {
+      this._setStatus(errorText(error), true);
+    }
+    this.refreshContext();
+    this._input.focus();
+  }
+
   private _onKeydown = (event: KeyboardEvent): void => {
+    if (this._mentions.handleKey(event)) {
+      return;
+    }
     // Enter sends; Shift+Enter (or any modifier) inserts a newline. Skip
     // while an IME composition is open: its Enter confirms the composition.
     if (
@@ -189,29 +403,43 @@ export class ChatWidget extends Widget {
     void this.send();
   };
 
-  /** Add a message block; returns the <pre> that holds its text. */
-  private _appendMessage(role: IChatMessage['role']): HTMLPreElement {
+  private _conversation(key: string): IConversation {
+    let conversation = this._conversations.get(key);
+    if (!conversation) {
+      conversation = {
+        history: [],
+        node: el('div', 'jp-assist-chat-conversation'),
+        mentions: [],
+        removed: new Set(),
+        generation: 0
+      };
+      this._conversations.set(key, conversation);
+    }
+    return conversation;
+  }
+
+  /** Add a message block; returns the element that holds its text. */
+  private _appendMessage(conversation: IConversation, role: IChatMessage['role']): HTMLDivElement {
     const message = el('div', 'jp-assist-chat-message');
     message.dataset.role = role;
-    // Plain text only: model output is untrusted and never parsed as HTML.
-    const text = el('pre', 'jp-assist-chat-text');
+    // Text nodes only: model output is untrusted and never parsed as HTML.
+    const text = el('div', 'jp-assist-chat-text');
     message.appendChild(text);
-    this._messagesNode.appendChild(message);
+    conversation.node.appendChild(message);
     this._scrollToEnd();
     return text;
   }
 
-  private _addNote(message: HTMLElement, note: string): void {
+  private _addNote(message: HTMLElement, note: string, error = false): void {
     const node = el('div', 'jp-assist-chat-note');
+    node.classList.toggle('jp-mod-error', error);
     node.textContent = note;
     message.appendChild(node);
   }
 
-  private _dropLastUser(content: string): void {
-    const last = this._history[this._history.length - 1];
-    if (last && last.role === 'user' && last.content === content) {
-      this._history.pop();
-    }
+  private _setStatus(text: string, error = false): void {
+    this._statusNode.textContent = text;
+    this._statusNode.classList.toggle('jp-mod-error', error);
   }
 
   private _setPending(pending: IPending | null): void {
@@ -221,34 +449,35 @@ export class ChatWidget extends Widget {
     this.toggleClass('jp-mod-streaming', pending !== null);
   }
 
-  private _showContext(label: string | null): void {
-    this._contextNode.textContent = label ? `Context: ${label}` : '';
-    this._contextNode.title = label
-      ? 'The cells of this notebook are sent with each message.'
-      : '';
-  }
-
   private _scrollToEnd(): void {
     this._messagesNode.scrollTop = this._messagesNode.scrollHeight;
   }
 
-  private _getContext: () => IChatContext;
-  private _history: IChatMessage[] = [];
-  /** Bumped by "New chat" so late replies don't leak into the new history. */
-  private _generation = 0;
+  private _options: ChatWidget.IOptions;
+  private _conversations = new Map<string, IConversation>();
+  private _listing: { directory: string; at: number; files: Contents.IModel[] } | null = null;
   private _pending: IPending | null = null;
+  private _mentions: MentionPopup;
   private _messagesNode: HTMLDivElement;
   private _contextNode: HTMLDivElement;
+  private _notebookNode: HTMLSpanElement;
+  private _chipsNode: HTMLSpanElement;
+  private _statusNode: HTMLDivElement;
   private _input: HTMLTextAreaElement;
   private _sendButton: HTMLButtonElement;
   private _stopButton: HTMLButtonElement;
   private _clearButton: HTMLButtonElement;
+  private _inspectButton: HTMLButtonElement;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string
-): HTMLElementTagNameMap[K] {
+function dropLastUser(history: IChatMessage[], content: string): void {
+  const last = history[history.length - 1];
+  if (last && last.role === 'user' && last.content === content) {
+    history.pop();
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   node.className = className;
   return node;

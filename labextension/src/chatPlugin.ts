@@ -1,16 +1,49 @@
-// The chat sidebar plugin: panel, context from the current notebook, command.
+// The chat sidebar plugin: panel, context from the current notebook, code block actions,
+// the prompt inspector, command.
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import type { Widget } from '@lumino/widgets';
 
-import { ChatWidget, CHAT_ID, IChatContext } from './chat';
-import { collectNotebook } from './context';
+import { ChatWidget, CHAT_ID } from './chat';
+import type { ICodeActions } from './chatBlocks';
+import { IChatContext, NO_CONTEXT, notebookChatContext } from './chatContext';
+import { inspectorWidget } from './chatInspector';
+import { once, openReview } from './review';
 
 const OPEN_CHAT_COMMAND = 'jupyter-assist:open-chat';
+
+/** Code block buttons act on the active cell of the current notebook. */
+function codeActions(tracker: INotebookTracker | null): ICodeActions {
+  const activePanel = (): NotebookPanel => {
+    const panel = tracker?.currentWidget;
+    if (!panel || panel.isDisposed || !panel.content.activeCell) {
+      throw new Error('Open a notebook and select a cell first.');
+    }
+    return panel;
+  };
+  return {
+    // Never a blind overwrite: the code opens as a diff the user accepts or rejects.
+    apply: async code => {
+      const cell = activePanel().content.activeCell!;
+      await openReview({ cell, label: 'Apply from chat', task: 'chat', proposals: once(code) });
+    },
+    // A new code cell below the active one, holding exactly the code; not run.
+    insertBelow: code => {
+      const notebook = activePanel().content;
+      NotebookActions.insertBelow(notebook);
+      if (notebook.activeCell?.model.type !== 'code') {
+        NotebookActions.changeCellType(notebook, 'code');
+      }
+      notebook.activeCell!.model.sharedModel.setSource(code);
+    },
+    copy: code => Clipboard.copyToSystem(code)
+  };
+}
 
 export const chatPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-assist:chat',
@@ -26,13 +59,25 @@ export const chatPlugin: JupyterFrontEndPlugin<void> = {
     // The tracker's current notebook stays set while the chat has focus.
     const getContext = (): IChatContext => {
       const panel = tracker?.currentWidget;
-      if (!panel || panel.isDisposed) {
-        return { notebook: {}, label: null };
-      }
-      return { notebook: collectNotebook(panel), label: panel.title.label };
+      return panel && !panel.isDisposed ? notebookChatContext(panel) : NO_CONTEXT;
     };
-    const chat = new ChatWidget({ getContext });
-    tracker?.currentChanged.connect(() => chat.refreshContext());
+    // One inspector at a time: a new request replaces the last one.
+    let inspector: Widget | null = null;
+    const chat = new ChatWidget({
+      getContext,
+      contents: app.serviceManager.contents,
+      actions: codeActions(tracker),
+      showInspector: (reply, title) => {
+        inspector?.dispose();
+        inspector = inspectorWidget(reply, title);
+        app.shell.add(inspector, 'main', { mode: 'split-right' });
+      }
+    });
+    // Another notebook or cell: chips the user removed come back for the new context.
+    tracker?.currentChanged.connect(() => chat.contextChanged());
+    tracker?.activeCellChanged.connect(() => chat.contextChanged());
+    // A run may add or clear the active cell's error output.
+    NotebookActions.executed.connect(() => chat.refreshContext());
 
     // Right side panel, after JupyterLab's own (property inspector, debugger).
     app.shell.add(chat, 'right', { rank: 1000 });
@@ -48,4 +93,3 @@ export const chatPlugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: OPEN_CHAT_COMMAND, category: 'Assistant' });
   }
 };
-

@@ -48,6 +48,19 @@ export interface ICompleteRequest extends INotebookContext {
 export interface IChatRequest extends INotebookContext {
   request_id: string;
   messages: IChatMessage[];
+  /** Context chips the user kept or added (fenced as data in the prompt). */
+  attachments?: IAttachment[];
+  /** false: the user removed the active cell's chip; `cell_index`'s cell is left out. */
+  include_active_cell?: boolean;
+}
+
+export type AttachmentKind = 'cell' | 'selection' | 'error' | 'file' | 'variable';
+
+/** One context chip as sent: `label` <= 300 characters, `text` <= 64,000. */
+export interface IAttachment {
+  kind: AttachmentKind;
+  label: string;
+  text: string;
 }
 
 /** Body of `POST generate` (used by `%%assist`; listed for completeness). */

@@ -113,7 +113,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("lab")
     dirs = {name: base / name for name in ("root", "config", "data", "runtime", "settings", "workspaces", "ipython", "cache")}
     for d in dirs.values():
@@ -150,6 +150,9 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
         IPYTHONDIR=str(dirs["ipython"]),
         JUPYTER_PLATFORM_DIRS="1",
+        # In a venv jupyter_core searches sys.prefix before the data dir, which would serve
+        # the venv's labextension (a link to another checkout) instead of this build.
+        JUPYTER_PREFER_ENV_PATH="0",
         OMP_WAIT_POLICY="PASSIVE",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
@@ -174,6 +177,8 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         "--AssistExtension.telemetry=True",
         f"--AssistExtension.telemetry_file={base / 'telemetry.jsonl'}",
     ]
+    # A test module may set LAB_ARGS (e.g. a larger chat budget): later options win.
+    cmd.extend(getattr(request.module, "LAB_ARGS", ()))
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(log_path, "wb")
