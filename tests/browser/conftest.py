@@ -138,6 +138,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
         IPYTHONDIR=str(dirs["ipython"]),
         JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_PREFER_ENV_PATH="0",  # in a venv jupyter_core puts sys.prefix first: this build would lose
         OMP_WAIT_POLICY="PASSIVE",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
