@@ -65,6 +65,17 @@ def _no_inline_completer(lab_server: LabServer) -> None:
         assert r.status in (200, 204)
 
 
+def _telemetry(page: Page) -> list[dict[str, Any]]:
+    """The telemetry events the page posts, as sent (recorded or not by the server)."""
+    events: list[dict[str, Any]] = []
+    page.on("request", lambda r: events.append(r.post_data_json) if r.url.split("?")[0].endswith("/jupyter-assist/telemetry") and r.method == "POST" else None)
+    return events
+
+
+def _kinds(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == kind and e["task"] == "next-edit"]
+
+
 def _open(page: Page, lab_server: LabServer, name: str) -> None:
     import nbformat
     from nbformat import v4
@@ -112,6 +123,7 @@ def _rename_in_def(page: Page) -> None:
 
 def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
+    sent = _telemetry(page)
     _open(page, lab_server, "next-edit-tab.ipynb")
     _rename_in_def(page)
 
@@ -140,6 +152,8 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
     assert page.evaluate(SOURCES_JS)[1] == RENAMED_CALLS
     _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")
+    _wait_for(lambda: len(_kinds(sent, "accepted")) >= 2, 10, "telemetry of the accepts")
+    assert len(_kinds(sent, "shown")) >= 2 and all(e["chars"] > 0 for e in _kinds(sent, "shown"))
 
     # One accepted proposal is one undo step.
     page.keyboard.press("ControlOrMeta+z")
@@ -148,6 +162,7 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
 
 def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
+    sent = _telemetry(page)
     _open(page, lab_server, "next-edit-esc.ipynb")
     _rename_in_def(page)
     expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
@@ -160,6 +175,8 @@ def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     # Esc went to the proposals, not to the notebook: still editing.
     expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
     _shot(page, "test_next_edit_esc_dismisses-dismissed")
+    _wait_for(lambda: len(_kinds(sent, "rejected")) >= 2, 10, "telemetry of the dismissal")
+    assert not _kinds(sent, "accepted")
 
     # No proposals pending: Tab and Esc are the notebook's again.
     page.keyboard.press("Home")
