@@ -21,6 +21,7 @@ proposal is shown to the user, who accepts or dismisses it.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import keyword
 import tokenize
@@ -63,9 +64,11 @@ def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], int | None]:
     return out, None
 
 
-def _stream(source: str) -> tuple[list[tuple[str, Name | None]], int | None]:
+@functools.lru_cache(maxsize=1024)
+def _stream(source: str) -> tuple[tuple[tuple[str, Name | None], ...], int | None]:
     """Every significant token's text, with its `Name` for identifiers; the first line
-    that did not tokenize (None when all did)."""
+    that did not tokenize (None when all did). Cached: tokenize is pure Python and slow
+    (~0.5 ms a line), and successive requests see mostly the same cells."""
     toks, bad = _tokens(source)
     significant = [t for t in toks if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
     out: list[tuple[str, Name | None]] = [(t.string, None) for t in significant]
@@ -97,7 +100,7 @@ def _stream(source: str) -> tuple[list[tuple[str, Name | None]], int | None]:
         kwarg = in_call and nxt is not None and nxt.type == tokenize.OP and nxt.string == "=" and base is None
         param = bool(brackets) and brackets[-1] == "d(" and base is None
         out[i] = (t.string, Name(t.start[0] - 1, t.start[1], t.string, base, kwarg and not param, param))
-    return out, bad
+    return tuple(out), bad
 
 
 def names(source: str) -> tuple[list[Name], int | None]:
@@ -150,6 +153,8 @@ def _follows(n: Name, r: Rename) -> bool:
 
 def line_edits(source: str, renames: Sequence[Rename], cell: int) -> list[Line]:
     """Lines of `source` where a rename still has to follow, each with its new text."""
+    if not any(r.old in source for r in renames):
+        return []  # most cells: no need to tokenize
     found, bad = names(source)
     lines = source.split("\n")  # as the editor counts lines
     by_line: dict[int, list[tuple[int, Rename]]] = {}

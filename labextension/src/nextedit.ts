@@ -112,9 +112,10 @@ class NextEditSession {
     if (!this._bursts.has(cell.id)) {
       this._bursts.set(cell.id, before); // the snapshot when typing started
     }
-    // Whatever was proposed was for the text before this keystroke.
+    // Whatever was proposed was for the text before this keystroke. Redraw later: this
+    // runs inside the typing editor's update, where it must not dispatch.
     this._abort();
-    this._clear('rejected');
+    this._clear('rejected', true);
     if (this._timer !== null) {
       clearTimeout(this._timer);
     }
@@ -435,7 +436,7 @@ class NextEditSession {
     return true;
   }
 
-  private _clear(event: 'rejected' | null): void {
+  private _clear(event: 'rejected' | null, deferRender = false): void {
     if (this._pending.length === 0) {
       return;
     }
@@ -445,7 +446,11 @@ class NextEditSession {
       }
     }
     this._pending = [];
-    this._render();
+    if (deferRender) {
+      void Promise.resolve().then(() => this._render());
+    } else {
+      this._render();
+    }
   }
 
   private _dispose(): void {

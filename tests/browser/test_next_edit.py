@@ -163,9 +163,18 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
 def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     sent = _telemetry(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     _open(page, lab_server, "next-edit-esc.ipynb")
     _rename_in_def(page)
     expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
+    # Typing on makes them stale: gone at once, back after the pause for the new text.
+    page.keyboard.press("End")
+    page.keyboard.type("x")
+    assert page.locator(PROPOSAL).count() == 0
+    page.keyboard.press("Backspace")
+    expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
+    assert not errors, errors
     _shot(page, "test_next_edit_esc_dismisses-proposed")
 
     page.keyboard.press("Escape")
