@@ -103,7 +103,7 @@ def test_parameter_rename_stays_in_its_cell() -> None:
 def test_several_occurrences_on_one_line_in_one_proposal() -> None:
     cells = _cells("def g(): pass", "g(); g(g)")
     props = rename_proposals(cells, [UserEdit(0, "def f(): pass", "def g(): pass")])
-    assert props == []  # g existed in no `before`... but f no longer occurs anywhere
+    assert props == []  # f -> g, but no f is left anywhere: nothing to follow
     cells = _cells("def g(): pass", "f(); f(f)  # f")
     props = rename_proposals(cells, [UserEdit(0, "def f(): pass", "def g(): pass")])
     assert [p.new for p in props] == [("g(); g(g)  # f",)]
