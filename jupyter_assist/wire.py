@@ -125,3 +125,21 @@ class TelemetryEvent(_Model):
         if self.event == "survived" and self.survived is None:
             raise ValueError("a 'survived' event needs \"survived\": true|false")
         return self
+
+
+MAX_EDIT_TEXT = 100_000  # characters of one cell snapshot in a next-edit request
+
+
+class CellEdit(_Model):
+    """A cell's source before and after a burst of typing, as the frontend observed it."""
+
+    cell_index: int = Field(ge=0)
+    before: str = Field(max_length=MAX_EDIT_TEXT)
+    after: str = Field(max_length=MAX_EDIT_TEXT)
+
+
+class NextEditRequest(_WithContext):
+    """Recent edits (oldest first) -> the follow-up edits they call for, in `cells`."""
+
+    edits: list[CellEdit] = Field(min_length=1, max_length=8)
+    max_tokens: int | None = Field(None, ge=1, le=2048)

@@ -57,6 +57,7 @@ class AssistExtension(ExtensionApp):
     completion_context_tokens = Int(1536, config=True, help="Token budget for earlier cells in completion prompts.")
     chat_max_tokens = Int(512, config=True, help="Cap on chat reply length (tokens).")
     generate_max_tokens = Int(512, config=True, help="Cap on %%assist code length (tokens).")
+    next_edit_max_tokens = Int(256, config=True, help="Cap on the model's rewrite of the region after an edit (next edit), tokens.")
     max_body_bytes = Int(8 * 1024 * 1024, config=True, help="Largest request body accepted (bytes).")
     history_size = Int(50, config=True, help="How many recent requests GET /jupyter-assist/history keeps.")
     telemetry = Bool(

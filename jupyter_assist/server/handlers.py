@@ -16,10 +16,11 @@ from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request
 from ..engine.types import PRIORITY_WARM, Event
-from ..tasks import chat, complete, edit, fix, generate
+from ..tasks import chat, complete, edit, fix, generate, next_edit
 from ..wire import (
     CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
 )
+from ..wire import NextEditRequest
 
 if TYPE_CHECKING:
     from .app import AssistExtension
@@ -113,6 +114,8 @@ class Task:
     wire: type[BaseModel]
     build: Callable[[Any, Any, "AssistExtension"], Request]  # (body, backend, extension)
     finish: Callable[[Any, str], dict[str, Any]] = lambda body, text: {"text": text}
+    # An event sent before the model's first one (what the task knows without the model).
+    head: Callable[[Any], dict[str, Any]] | None = None
 
 
 TASKS: dict[str, Task] = {
@@ -130,6 +133,9 @@ TASKS: dict[str, Task] = {
     "edit": Task(EditRequest, lambda b, backend, ext: edit.build(b, backend), lambda b, text: _rewrite(b.source, text)),
     "fix": Task(
         FixRequest, lambda b, backend, ext: fix.build(b, backend), lambda b, text: _rewrite(b.cells[b.cell_index].source, text)
+    ),
+    "next-edit": Task(
+        NextEditRequest, lambda b, backend, ext: next_edit.build(b, backend, ext.next_edit_max_tokens), next_edit.finish, next_edit.head
     ),
 }
 
@@ -194,14 +200,23 @@ class StreamHandler(TaskHandler):
         if self.request.connection.stream.closed():  # type: ignore[union-attr]
             req.cancelled.set()
         stream = self.assist.engine.stream(req)
+        head = TASKS[self.task].head
         try:
-            first = await stream.__anext__()  # fails fast (503) before headers go out
+            if head is not None:  # headers go out now; a later failure is an error event
+                self._ndjson_headers()
+                await self._send(head(body))
+            first = await stream.__anext__()  # without a head: fails fast (503) before headers go out
         except EngineNotReady as e:
-            raise tornado.web.HTTPError(503, str(e)) from None
+            if head is None:
+                raise tornado.web.HTTPError(503, str(e)) from None
+            first = Event("error", message=str(e))
+        except StreamClosedError:
+            req.cancelled.set()
+            await stream.aclose()
+            return
         self._first_ms = round((time.monotonic() - t0) * 1000, 1)
-        self.set_header("Content-Type", "application/x-ndjson")
-        self.set_header("Cache-Control", "no-cache")
-        self.set_header("X-Accel-Buffering", "no")
+        if head is None:
+            self._ndjson_headers()
         try:
             ev: Event | None = first
             while ev is not None:
@@ -219,6 +234,11 @@ class StreamHandler(TaskHandler):
         finally:
             await stream.aclose()
         self.finish()
+
+    def _ndjson_headers(self) -> None:
+        self.set_header("Content-Type", "application/x-ndjson")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")
 
     async def _send_event(self, body: Any, req: Request, ev: Event, t0: float) -> None:
         if ev.kind == "delta":

@@ -177,3 +177,47 @@ export interface IStatusReply {
 export interface ICancelReply {
   cancelled: boolean;
 }
+
+/** A cell's source before and after a burst of typing (`POST next-edit`). */
+export interface ICellEdit {
+  cell_index: number;
+  before: string;
+  after: string;
+}
+
+/** Body of `POST next-edit`: recent edits (oldest first, 1..8). */
+export interface INextEditRequest extends INotebookContext {
+  request_id: string;
+  cells: INotebookCell[];
+  edits: ICellEdit[];
+  max_tokens?: number;
+}
+
+/** Replace lines [start_line, end_line) (0-based, of the cell's current source). */
+export interface INextEditProposal {
+  cell_index: number;
+  start_line: number;
+  end_line: number;
+  old: string[];
+  new: string[];
+  reason: string;
+}
+
+/** First event of `next-edit`: the proposals known without the model (renames). */
+export interface INextEditProposalsEvent {
+  type: 'proposals';
+  source: string;
+  proposals: INextEditProposal[];
+}
+
+/** Last event of `next-edit`: every proposal. */
+export interface INextEditDoneEvent extends IDoneEvent {
+  proposals: INextEditProposal[];
+}
+
+/** One NDJSON line of `next-edit`. */
+export type NextEditStreamEvent =
+  | INextEditProposalsEvent
+  | INextEditDoneEvent
+  | IDeltaEvent
+  | IErrorEvent;

@@ -1,0 +1,79 @@
+"""Next edit: the user's recent edits -> proposed follow-up edits in this and other cells.
+
+Renames propagate without the model (exact, sent at once: `head`); the model rewrites a
+region around the last edit (the region is the speculative draft, most of it is copied),
+and its answer becomes proposals only if they pass `proposals.valid` (`finish`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..notebook import from_cells
+from ..notebook.cells import Cell
+from ..notebook.next_edit import Region, code_sources, next_edit_prompt, region, rename_proposals
+from ..notebook.proposals import Proposal, UserEdit, from_rewrite, merge, valid
+from ..prompt.tokens import for_backend
+from ..wire import NextEditRequest
+from .chat import prompt_budget
+from .edit import OPEN
+
+
+def _edits(req: NextEditRequest) -> list[UserEdit]:
+    return [UserEdit(e.cell_index, e.before, e.after) for e in req.edits]
+
+
+def _cells(req: NextEditRequest) -> list[Cell]:
+    return from_cells(req.cells).cells
+
+
+def check(req: NextEditRequest) -> Region:
+    """The region the model rewrites; ValueError (a 400) for edits that name no cell."""
+    n = len(req.cells)
+    for k, e in enumerate(req.edits):
+        if e.cell_index >= n:
+            raise ValueError(f"edits.{k}.cell_index {e.cell_index} is out of range: the notebook has {n} cells.")
+    where = region(_cells(req), _edits(req)[-1])
+    if where is None:
+        raise ValueError("The last edit changes no code cell: nothing to follow up.")
+    return where
+
+
+def build(req: NextEditRequest, backend: Any, max_tokens: int, context_tokens: int = 2048) -> Request:
+    where = check(req)
+    book = from_cells(req.cells)
+    answer = req.max_tokens or min(max_tokens, 2 * len(backend.encode(where.text)) + 32)
+    prompt = next_edit_prompt(
+        book.cells, _edits(req), where, for_backend(backend), backend.chat_prompt,
+        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+    )
+    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
+    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=where.text + "\n", inspect=prompt.report)
+
+
+def renames(req: NextEditRequest) -> list[Proposal]:
+    cells, edits = _cells(req), _edits(req)
+    sources = code_sources(cells)
+    return merge(p for p in rename_proposals(cells, edits) if valid(p, sources, edits))
+
+
+def model_proposals(req: NextEditRequest, text: str) -> list[Proposal]:
+    """The model's rewrite of the region as proposals; what fails validation is dropped."""
+    cells, edits = _cells(req), _edits(req)
+    where = region(cells, edits[-1])
+    if where is None:
+        return []
+    sources = code_sources(cells)
+    found = from_rewrite(where.cell_index, where.start, where.lines, text, "model")
+    return [p for p in found if valid(p, sources, edits, syntax=True)]
+
+
+def head(req: NextEditRequest) -> dict[str, Any]:
+    """The first stream event: the rename proposals, before the model has said a word."""
+    return {"type": "proposals", "source": "rename", "proposals": [p.as_json() for p in renames(req)]}
+
+
+def finish(req: NextEditRequest, text: str) -> dict[str, Any]:
+    """The `done` event's payload: every proposal, renames first where they overlap."""
+    return {"text": text, "proposals": [p.as_json() for p in merge(renames(req), model_proposals(req, text))]}

@@ -1,0 +1,196 @@
+"""Next edit end to end: a rename typed in chromium, proposals in the other cell, Tab
+accepts them one by one, Esc dismisses them (real jupyter lab, tiny random-weight model).
+
+The inline completer is switched off for this module (a user setting, through the lab's
+REST API): its ghost text takes Tab first by design, and the random model's ghost would
+make which key goes where depend on the model's output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import SCREENSHOTS, LabServer
+
+pytestmark = pytest.mark.browser
+
+DEF = "def load(path):\n    return open(path).read()"
+CALLS = 'data = load("a.txt")\nprint(load("b.txt"))'
+RENAMED_CALLS = 'data = read_text("a.txt")\nprint(read_text("b.txt"))'
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the restored workspace keeps other tabs
+PROPOSAL = ".jp-assist-nextedit-new"
+
+SOURCES_JS = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cells = panel.content.model.cells;
+  const out = [];
+  for (let i = 0; i < cells.length; i++) out.push(cells.get(i).sharedModel.getSource());
+  return out;
+}"""
+ACTIVE_JS = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _no_inline_completer(lab_server: LabServer) -> None:
+    raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": {"enabled": False}}})
+    req = urllib.request.Request(
+        f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
+        data=json.dumps({"raw": raw}).encode(),
+        method="PUT",
+        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status in (200, 204)
+
+
+def _telemetry(page: Page) -> list[dict[str, Any]]:
+    """The telemetry events the page posts, as sent (recorded or not by the server)."""
+    events: list[dict[str, Any]] = []
+    page.on("request", lambda r: events.append(r.post_data_json) if r.url.split("?")[0].endswith("/jupyter-assist/telemetry") and r.method == "POST" else None)
+    return events
+
+
+def _kinds(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["event"] == kind and e["task"] == "next-edit"]
+
+
+def _open(page: Page, lab_server: LabServer, name: str) -> None:
+    import nbformat
+    from nbformat import v4
+
+    nb = v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.cells = [v4.new_code_cell(DEF), v4.new_code_cell(CALLS)]
+    nbformat.write(nb, str(lab_server.root_dir / name))
+    _no_inline_completer(lab_server)
+    # A workspace of its own: restoring the other tests' tabs would move the focus later on.
+    url = f"{lab_server.base_url}lab/workspaces/{name.split('.')[0]}/tree/{name}?reset&token={lab_server.token}"
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    notebook = page.locator(NOTEBOOK)
+    expect(notebook.locator(".jp-Cell")).to_have_count(2, timeout=60_000)
+    _wait_for(lambda: page.evaluate(SOURCES_JS) == [DEF, CALLS], 30, "the notebook's cells")
+    # The kernel starting takes the focus back to the notebook (command mode): wait it out,
+    # or the typed rename would land as notebook shortcuts.
+    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=60_000)
+
+
+def _rename_in_def(page: Page) -> None:
+    """Select `load` in cell 0's `def` line with the keyboard and type the new name."""
+    cell0 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(0)
+    edit_mode = page.locator(f"{NOTEBOOK}.jp-mod-editMode")
+    for _ in range(3):  # a click while the notebook is still settling may not enter edit mode
+        cell0.locator(".cm-line").first.click()
+        try:
+            expect(edit_mode).to_have_count(1, timeout=3_000)
+            page.wait_for_timeout(500)
+            expect(edit_mode).to_have_count(1, timeout=100)  # and it stays there
+            break
+        except AssertionError:
+            continue
+    expect(edit_mode).to_have_count(1)
+    expect(cell0).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    page.keyboard.press("Home")
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.type("read_text", delay=40)
+    _wait_for(lambda: page.evaluate(SOURCES_JS)[0] == DEF.replace("load", "read_text"), 10, "the typed rename")
+
+
+def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    sent = _telemetry(page)
+    _open(page, lab_server, "next-edit-tab.ipynb")
+    _rename_in_def(page)
+
+    cell1 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
+    expect(cell1.locator(PROPOSAL)).to_have_count(2, timeout=30_000)
+    expect(cell1.locator(PROPOSAL).first).to_contain_text('data = read_text("a.txt")')
+    expect(cell1.locator(".jp-assist-nextedit-old")).to_have_count(2)
+    expect(page.locator(".jp-assist-nextedit-hint")).to_have_count(1)
+    expect(page.locator(".jp-assist-nextedit-hint")).to_contain_text("Tab to accept")
+    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-proposed")
+    # Shown, not applied: the user's text changes only on accept.
+    assert page.evaluate(SOURCES_JS)[1] == CALLS
+
+    page.keyboard.press("Tab")
+    _wait_for(lambda: page.evaluate(SOURCES_JS)[1].startswith('data = read_text("a.txt")\n'), 10, "the first proposal accepted")
+    assert page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))'  # exactly that line
+    assert page.evaluate(ACTIVE_JS) == 1  # Tab jumped to the cell of the proposal
+    expect(cell1.locator(PROPOSAL)).to_have_count(1)
+    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-first-accepted")
+
+    for _ in range(5):  # the second rename (and any valid proposal the model added)
+        if page.locator(PROPOSAL).count() == 0:
+            break
+        page.keyboard.press("Tab")
+        page.wait_for_timeout(300)
+    expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
+    assert page.evaluate(SOURCES_JS)[1] == RENAMED_CALLS
+    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")
+    _wait_for(lambda: len(_kinds(sent, "accepted")) >= 2, 10, "telemetry of the accepts")
+    assert len(_kinds(sent, "shown")) >= 2 and all(e["chars"] > 0 for e in _kinds(sent, "shown"))
+
+    # One accepted proposal is one undo step.
+    page.keyboard.press("ControlOrMeta+z")
+    _wait_for(lambda: page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))', 10, "undo of the last accept")
+
+
+def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    sent = _telemetry(page)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _open(page, lab_server, "next-edit-esc.ipynb")
+    _rename_in_def(page)
+    expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
+    # Typing on makes them stale: gone at once, back after the pause for the new text.
+    page.keyboard.press("End")
+    page.keyboard.type("x")
+    assert page.locator(PROPOSAL).count() == 0
+    page.keyboard.press("Backspace")
+    expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
+    assert not errors, errors
+    _shot(page, "test_next_edit_esc_dismisses-proposed")
+
+    page.keyboard.press("Escape")
+    expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
+    expect(page.locator(".jp-assist-nextedit-old")).to_have_count(0)
+    assert page.evaluate(SOURCES_JS) == [DEF.replace("load", "read_text"), CALLS]
+    # Esc went to the proposals, not to the notebook: still editing.
+    expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
+    _shot(page, "test_next_edit_esc_dismisses-dismissed")
+    _wait_for(lambda: len(_kinds(sent, "rejected")) >= 2, 10, "telemetry of the dismissal")
+    assert not _kinds(sent, "accepted")
+
+    # No proposals pending: Tab and Esc are the notebook's again.
+    page.keyboard.press("Home")
+    page.keyboard.press("Tab")
+    _wait_for(lambda: page.evaluate(SOURCES_JS)[0].startswith("    def read_text"), 10, "Tab to indent")
+    page.keyboard.press("Escape")
+    expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-commandMode\b"))
+    assert page.evaluate(SOURCES_JS)[1] == CALLS
