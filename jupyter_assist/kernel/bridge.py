@@ -35,7 +35,7 @@ class Bridge:
 
     def install(self, shell: Any) -> None:
         self._shell = shell
-        shell.events.register("pre_run_cell", self._pre_run_cell)
+        shell.events.register("post_run_cell", self._post_run_cell)
         if getattr(shell, "kernel", None) is None:
             return  # plain IPython: no frontend to talk to
         from comm import create_comm, get_comm_manager
@@ -47,7 +47,7 @@ class Bridge:
 
     def uninstall(self, shell: Any) -> None:
         try:
-            shell.events.unregister("pre_run_cell", self._pre_run_cell)
+            shell.events.unregister("post_run_cell", self._post_run_cell)
         except ValueError:
             pass
         if self._registered:
@@ -112,11 +112,12 @@ class Bridge:
         cell_id = (self._parent().get("metadata") or {}).get("cellId")
         return cell_id if isinstance(cell_id, str) else None
 
-    def _pre_run_cell(self, info: Any) -> None:
-        cell_id = getattr(info, "cell_id", None)
-        if cell_id and getattr(info, "store_history", False):
-            # Before a stored cell runs, execution_count is its In index.
-            self.cell_ids[self._shell.execution_count] = cell_id
+    def _post_run_cell(self, result: Any) -> None:
+        # A stored cell's execution_count is its In index (failed cells included).
+        cell_id = getattr(getattr(result, "info", None), "cell_id", None)
+        count = getattr(result, "execution_count", None)
+        if cell_id and isinstance(count, int) and getattr(result.info, "store_history", False):
+            self.cell_ids[count] = cell_id
 
 
 def acceptor(bridge: Bridge, offer: Callable[[str], None], cell_id: str | None, target: str = "",
