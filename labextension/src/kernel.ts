@@ -10,6 +10,8 @@ import {
   type NotebookPanel
 } from '@jupyterlab/notebook';
 
+import type { Kernel } from '@jupyterlab/services';
+
 import { connectBridge } from './bridge';
 import { refreshVariables, watchVariables } from './variables';
 
@@ -17,14 +19,14 @@ function watchPanel(panel: NotebookPanel): void {
   const ctx = panel.sessionContext;
   // A new kernel connection (start, change): the comm target lives on the connection,
   // which survives restarts; after one, `%load_ext` opens a new comm to it.
-  const attach = (): void => {
-    const kernel = ctx.session?.kernel;
+  const attach = (kernel: Kernel.IKernelConnection | null | undefined): void => {
     if (kernel && !panel.isDisposed) {
       connectBridge(kernel, panel);
     }
   };
-  ctx.kernelChanged.connect(attach);
-  attach();
+  // The signal's newValue: ctx.session may not point at the new kernel yet when it fires.
+  ctx.kernelChanged.connect((_, change) => attach(change.newValue));
+  attach(ctx.session?.kernel);
   watchVariables(panel);
   ctx.ready.then(() => refreshVariables(panel)).catch(() => undefined);
 }

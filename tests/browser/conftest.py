@@ -138,6 +138,9 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
         IPYTHONDIR=str(dirs["ipython"]),
         JUPYTER_PLATFORM_DIRS="1",
+        # In a venv jupyter_core prefers sys.prefix's share/jupyter over JUPYTER_DATA_DIR,
+        # where a development install links another checkout's build: put the data dir first.
+        JUPYTER_PREFER_ENV_PATH="0",
         OMP_WAIT_POLICY="PASSIVE",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
