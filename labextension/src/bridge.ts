@@ -75,10 +75,16 @@ export function applyAction(panel: NotebookPanel, action: IBridgeAction): string
     const cell = target >= 0 ? model.cells.get(target) : null;
     const expected = action.expected ?? '';
     if (cell && trimEnd(cell.sharedModel.getSource()) === trimEnd(expected)) {
-      cell.sharedModel.setSource(action.code);
-      if (cell.type === 'code') {
-        (cell as ICodeCellModel).outputs.clear(); // outputs of the old code would mislead
-      }
+      // One transaction: one undo step.
+      model.sharedModel.transact(() => {
+        cell.sharedModel.setSource(action.code);
+        if (cell.type === 'code') {
+          // The new code has not run: outputs and count of the old code would mislead.
+          const code = cell as ICodeCellModel;
+          code.outputs.clear();
+          code.executionCount = null;
+        }
+      });
       panel.content.activeCellIndex = target;
       return 'replaced';
     }

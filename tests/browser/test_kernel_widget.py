@@ -149,3 +149,52 @@ def test_kernel_variables_reach_requests(lab_page: Page, lab_server: LabServer) 
                        "the chat request in the history")[-1]["prompt"]
     assert "df_sales" in prompt and "len 3" in prompt
     _shot(page, "test_kernel_widget-variables")
+
+
+def _edit_proposal(page: Page, lab_server: LabServer, cell: int, ref: int) -> tuple[Any, str]:
+    """Run `%assist --edit REF ...` in cell `cell`; returns its widget and the proposed code."""
+    before = len(lab_server.history("edit"))
+    _run_in_cell(page, cell, f"%assist --edit {ref} make it a function")
+    widget = page.locator(f"{NOTEBOOK} .jp-Cell").nth(cell).locator(".jp-OutputArea .widget-vbox")
+    expect(widget).to_contain_text(re.compile(r"edit: (ready|error)"), timeout=60_000)
+    entry = _wait_for(lambda: lab_server.history("edit")[before:], 30, "the edit request in the history")[-1]
+    assert "subtotal = 40 + 2" in entry["prompt"]
+    assert entry["text"].strip(), f"the tiny model proposed nothing: {entry['text']!r}"
+    expect(widget).to_contain_text(": ready")
+    return widget, entry["text"]
+
+
+def test_edit_accept_replaces_an_unchanged_target_after_a_reload(lab_page: Page, lab_server: LabServer) -> None:
+    # This page connected to a kernel that already loaded the extension (earlier tests): the
+    # labextension found its comm in comm_info and opened its own.
+    page = lab_page
+    _run_in_cell(page, 2, "subtotal = 40 + 2")
+    n = _wait_for(lambda: _cells(page)["cells"][2]["count"], 60, "the cell to run")
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    _wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
+    widget, code = _edit_proposal(page, lab_server, 3, n)
+    accept = widget.locator("button", has_text="Accept: replace the cell")
+    accept.click()
+    _wait_for(lambda: _cells(page)["cells"][2]["source"] == code, 30, "the target cell to hold the proposal")
+    state = _cells(page)
+    # Not run: no stale outputs or execution count.
+    assert state["cells"][2] == {"type": "code", "source": code, "count": None, "outputs": 0}
+    assert len(state["cells"]) == 4 and state["active"] == 2
+    _shot(page, "test_kernel_widget-replaced")
+
+    # The user edits the target while a second proposal is open: Accept must not overwrite it.
+    page.keyboard.press("Escape")
+    page.locator(f"{NOTEBOOK} .jp-Cell").nth(3).click()
+    page.keyboard.press("b")
+    _wait_for(lambda: len(_cells(page)["cells"]) == 5, 10, "a fifth cell")
+    widget, code2 = _edit_proposal(page, lab_server, 4, n)
+    page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.model.cells.get(2)
+                          .sharedModel.setSource('user_text = 1')""")
+    widget.locator("button", has_text="Accept").click()
+    _wait_for(lambda: len(_cells(page)["cells"]) == 6, 30, "the proposal inserted below instead")
+    state = _cells(page)
+    assert state["cells"][2]["source"] == "user_text = 1"
+    assert state["cells"][5] == {"type": "code", "source": code2, "count": None, "outputs": 0}
+    expect(page.locator(".jp-toast-container, .Toastify")).to_contain_text("target cell changed", timeout=10_000)
+    _shot(page, "test_kernel_widget-changed-target")
