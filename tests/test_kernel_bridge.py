@@ -185,6 +185,22 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         else:
             assert sent == []  # an empty proposal cannot be accepted
 
+        # fix: the failing cell (known by its id) is the target.
+        reply, _ = await k.execute("total = [1, 2][5]", "c-fails")
+        assert reply["content"]["status"] == "error"
+        _ok((await k.execute("%assist fix --temperature 0", "c-fix"))[0])
+        last = (await asyncio.to_thread(Client(server_env).get, "history"))["requests"][-1]
+        assert last["task"] == "fix" and "IndexError" in last["prompt"]
+        before = len(k.comm_msgs)
+        await k.comm(k.accept_button(), {"method": "custom", "content": {"event": "click"}})
+        sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
+        if last["text"].strip():
+            assert [(d["action"], d["cell_id"], d["expected"], d["after"]) for d in sent] == [
+                ("replace", "c-fails", "total = [1, 2][5]", "c-fix")]
+        else:
+            assert sent == []
+        assert await k.expression("'total' in globals()") == "False"  # nothing proposed ran
+
 
 async def test_frontend_connecting_later_opens_its_own_comm(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:  # noqa: F811
     await wait_ready(jp_fetch)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Callable, Optional
+from typing import Callable
 
 import ipywidgets as w
 
@@ -33,7 +33,7 @@ def _diff_html(diff: str) -> str:
 
 
 class ReviewWidget:
-    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str], Optional[str]]) -> None:
+    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str], str | None]) -> None:
         """`on_accept(code)` writes the code somewhere and may return a note saying where."""
         self.job, self._stream, self._on_accept = job, stream, on_accept
         self.code = ""
