@@ -220,8 +220,11 @@ class AssistMagics(Magics):
             from .widget import ReviewWidget
 
             # Captured now: at click time the parent message is the click, not this cell.
+            # Replace only where the label can say so: a frontend answered and knows the target.
             target_cell = self.bridge.cell_ids.get(target_index) if target_index is not None else None
-            if job.target and target_cell is not None and self.bridge.ready():
+            if not (job.target and target_cell is not None and self.bridge.ready()):
+                target_cell = None
+            else:
                 job.accept_label = "Accept: replace the cell (if unchanged)"
             on_accept = acceptor(self.bridge, self._offer, self.bridge.current_cell_id(), job.target, target_cell)
             self.last_widget = ReviewWidget(job, client.stream, on_accept)
