@@ -86,3 +86,23 @@ def test_streaming_view_shows_deltas() -> None:
     w._delta = lambda t, orig=w._delta: (orig(t), shown.append(w.streamed))  # type: ignore[method-assign]
     w.run()
     assert shown == ["abc", "abcdef"]
+
+
+def test_accept_shows_where_the_code_went() -> None:
+    stream, notes = FakeStream(["z = 3\n"]), ["written to the notebook"]
+    w = ReviewWidget(Job("generate", {"instruction": "x"}, result_key="code"), stream, lambda code: notes.pop())
+    w.run()
+    assert "written to the notebook" not in w.title.value
+    w.accept()
+    assert w.note == "written to the notebook" and "accepted: written to the notebook" in w.title.value
+
+
+def test_acceptor_without_a_frontend_offers_the_code() -> None:
+    """Plain IPython: no kernel, so no comm; Accept falls back to set_next_input."""
+    from jupyter_assist.kernel.bridge import Bridge, acceptor
+
+    offered: list[str] = []
+    bridge = Bridge()
+    accept = acceptor(bridge, offered.append, "cell-1", target="x = 1", target_cell_id="cell-0")
+    assert "next cell you run" in accept("x = 2\n")
+    assert offered == ["x = 2\n"] and not bridge.ready()

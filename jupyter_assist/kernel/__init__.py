@@ -10,6 +10,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     magics = AssistMagics(ipython)
     magics.recorder.install(ipython)  # %assist fix needs the last exception and its cell
+    magics.bridge.install(ipython)  # Accept writes cells through the labextension, if one answers
     ipython.register_magics(magics)
 
 
@@ -17,3 +18,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("AssistMagics")
     if magics is not None:
         magics.recorder.uninstall(ipython)
+        magics.bridge.uninstall(ipython)

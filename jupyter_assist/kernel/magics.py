@@ -8,6 +8,9 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool
+
+from .bridge import Bridge, acceptor
 
 from .client import AssistError, Client, ServerNotFound
 from .exceptions import ExceptionRecorder
@@ -36,11 +39,15 @@ def _history_cells(shell: Any, upto: int | None = None, limit: int = CONTEXT_CEL
 class AssistMagics(Magics):
     client_factory = Client
     widget_mode = "auto"  # "auto": a widget when ipywidgets and a kernel front end exist; "always"; "never"
-    share_samples = False  # send sample values of variables (off: values can be private)
+    share_samples = Bool(
+        False, config=True, help="Send sample values of variables (off: values can be private). Also read by the "
+        "labextension's variable summaries. `%config AssistMagics.share_samples = True`.",
+    )
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self.recorder = ExceptionRecorder()
+        self.bridge = Bridge()
         self.last_widget: Any = None
         self.last_code: str | None = None  # what was last offered through set_next_input
 
@@ -65,9 +72,12 @@ class AssistMagics(Magics):
         %assist explain [CELL]          explain cell CELL (default: the previous cell).
         %assist status                  the server's model status.
 
-        Proposals appear in a review widget (Accept inserts the code as a new cell below;
-        Reject; Regenerate) or, without ipywidgets or a notebook front end, are printed and
-        put into the next cell with set_next_input. Variables of the namespace (name, type,
+        Proposals appear in a review widget (Accept inserts the code as a new cell below,
+        or for --edit/fix replaces the target cell if it is unchanged; Reject; Regenerate)
+        or, without ipywidgets or a notebook front end, are printed and put into the next
+        cell with set_next_input. Accept writes through the jupyter-assist labextension; with
+        none (classic notebook, console) it uses set_next_input: the code appears below the
+        next cell you run. Variables of the namespace (name, type,
         shape, DataFrame columns and dtypes) are sent as context; values only with --samples.
         Outside a Jupyter server's kernel set JUPYTER_ASSIST_URL and JUPYTER_ASSIST_TOKEN.
         """
@@ -106,13 +116,13 @@ class AssistMagics(Magics):
     def _cell(self, args: Any, body: str) -> None:
         instruction = " ".join(args.words)
         if args.edit is not None:
-            source = self._cell_source(args.edit)
+            index, source = self._cell_ref(args.edit)
             text = "\n".join(p for p in (instruction, body.strip()) if p)
             if not text:
                 raise AssistError("--edit needs an instruction")
             job = Job("edit", {"instruction": text, "source": source, **self._context(args)}, target=source)
             job.accept_label = "Accept: insert the rewritten cell below"
-            return self._propose(job)
+            return self._propose(job, target_index=index)
         if not instruction and not body.strip():
             print(self.assist.__doc__)
             return None
@@ -127,7 +137,7 @@ class AssistMagics(Magics):
         ctx["cells"].append({"cell_type": "code", "source": err.source, "outputs": [err.as_output()]})
         job = Job("fix", {**ctx, "cell_index": len(ctx["cells"]) - 1}, target=err.source)
         job.accept_label = "Accept: insert the fixed cell below"
-        self._propose(job)
+        self._propose(job, target_index=err.execution_count)
 
     def _explain(self, args: Any, ref: str) -> None:
         source = self._cell_source(ref)
@@ -150,7 +160,10 @@ class AssistMagics(Magics):
     # -- helpers ----------------------------------------------------------------------
 
     def _cell_source(self, ref: str) -> str:
-        """Raw source of an In index (3) or of a cell relative to this one (-1 = previous)."""
+        return self._cell_ref(ref)[1]
+
+    def _cell_ref(self, ref: str) -> tuple[int, str]:
+        """(In index, raw source) of an In index (3) or of a cell relative to this one (-1 = previous)."""
         try:
             n = int(ref)
         except ValueError:
@@ -159,7 +172,7 @@ class AssistMagics(Magics):
         i = self._current_index() + n if n < 0 else n
         if not 1 <= i < len(hist):
             raise AssistError(f"no cell {ref} in this session's history (In[1]..In[{len(hist) - 1}])")
-        return hist[i]
+        return i, hist[i]
 
     def _current_index(self) -> int:
         """In index of the running %assist cell (it is stored before it runs, when stored at all)."""
@@ -199,14 +212,22 @@ class AssistMagics(Magics):
         self.last_code = code
         self.shell.set_next_input(code, replace=False)
 
-    def _propose(self, job: Job) -> None:
+    def _propose(self, job: Job, target_index: int | None = None) -> None:
         client = self._client()
         if self._use_widget():
             from IPython.display import display
 
             from .widget import ReviewWidget
 
-            self.last_widget = ReviewWidget(job, client.stream, self._offer)
+            # Captured now: at click time the parent message is the click, not this cell.
+            # Replace only where the label can say so: a frontend answered and knows the target.
+            target_cell = self.bridge.cell_ids.get(target_index) if target_index is not None else None
+            if not (job.target and target_cell is not None and self.bridge.ready()):
+                target_cell = None
+            else:
+                job.accept_label = "Accept: replace the cell (if unchanged)"
+            on_accept = acceptor(self.bridge, self._offer, self.bridge.current_cell_id(), job.target, target_cell)
+            self.last_widget = ReviewWidget(job, client.stream, on_accept)
             display(self.last_widget)
             self.last_widget.run()
             return

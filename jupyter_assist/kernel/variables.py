@@ -6,6 +6,7 @@ arrays and pandas objects are recognised by duck typing so the kernel pays for n
 
 from __future__ import annotations
 
+import json
 import types
 from typing import Any, Mapping
 
@@ -89,3 +90,30 @@ def summarize_namespace(
             tname, summary = type(value).__name__, ""
         out.append({"name": name[:200], "type": tname[:200], "summary": summary})
     return out[-limit:]
+
+
+class JsonText:
+    """Its repr is the JSON itself: a user_expressions result reaches the frontend as the
+    repr (text/plain), which then parses as JSON instead of a quoted Python string."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def for_frontend() -> JsonText:
+    """Summaries for the labextension, which evaluates this as a silent user expression.
+
+    Reads the namespace of the running shell without assigning anything into it; sample
+    values only when `AssistMagics.share_samples` is on (the extension must be loaded).
+    """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return JsonText("[]")
+    magics = shell.magics_manager.registry.get("AssistMagics")
+    samples = bool(getattr(magics, "share_samples", False))
+    return JsonText(json.dumps(summarize_namespace(shell.user_ns, samples=samples, hidden=shell.user_ns_hidden)))

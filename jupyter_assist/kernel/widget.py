@@ -33,12 +33,14 @@ def _diff_html(diff: str) -> str:
 
 
 class ReviewWidget:
-    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str], None]) -> None:
+    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str], str | None]) -> None:
+        """`on_accept(code)` writes the code somewhere and may return a note saying where."""
         self.job, self._stream, self._on_accept = job, stream, on_accept
         self.code = ""
         self.streamed = ""  # raw text as it arrived
         self.status = "streaming"
         self.error = ""
+        self.note = ""  # what on_accept said it did
         self.accepted: list[str] = []  # what accept() handed to on_accept
         self.title = w.HTML()
         self.body = w.HTML()
@@ -80,7 +82,7 @@ class ReviewWidget:
     def accept(self) -> None:
         if self.status != "ready":
             return
-        self._on_accept(self.code)
+        self.note = self._on_accept(self.code) or ""
         self.accepted.append(self.code)
         self.status = "accepted"
         self._render()
@@ -100,7 +102,7 @@ class ReviewWidget:
         route = self.job.route
         self.title.value = f"<b>jupyter-assist {html.escape(route)}</b>: {html.escape(self.status)}" + (
             f" ({html.escape(self.error)})" if self.error else ""
-        )
+        ) + (f": {html.escape(self.note)}" if self.note and self.status == "accepted" else "")
         if self.status == "streaming":
             self.body.value = _pre(self.streamed, "opacity:0.7")
         elif self.status in ("ready", "accepted"):

@@ -2,6 +2,7 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
 import type { CellType, INotebookCell, INotebookContext } from './types';
+import { kernelVariables } from './variables';
 
 // Rich outputs (images, widgets, HTML tables) are large and useless to a text
 // model; keep only text mime types so a request per keystroke stays small.
@@ -56,10 +57,16 @@ export function collectNotebook(panel: NotebookPanel): INotebookContext {
     cells.push(cell);
   }
   const active = panel.content.activeCellIndex;
-  return {
+  const context: INotebookContext = {
     cells,
     cell_index: active >= 0 && active < cells.length ? active : null
   };
+  // Cached kernel namespace summaries (kernel.ts keeps them fresh); never waits.
+  const variables = kernelVariables(panel);
+  if (variables?.length) {
+    context.variables = variables;
+  }
+  return context;
 }
 
 /** Kernel language of a notebook, from its metadata (e.g. "python"). */
