@@ -234,9 +234,11 @@ class Review {
     } catch (error) {
       failed = true;
       if (!this.closed) {
-        this.error.textContent = `Could not get a proposal: ${
-          error instanceof Error ? error.message : String(error)
-        }. The cell was not changed.`;
+        const reason = error instanceof Error ? error.message : String(error);
+        this.error.textContent = `Could not get a proposal: ${reason.replace(
+          /\.+$/,
+          ''
+        )}. The cell was not changed.`;
         this.error.hidden = false;
       }
     }
@@ -353,15 +355,17 @@ class Review {
     if (this.closed) {
       return;
     }
+    const failed = this.state === 'error'; // no proposal: no diff to count
     const { hunks, added, removed } = this.editor.stats();
-    this.stats.textContent = `+${added} −${removed} · ${hunks} ${
-      hunks === 1 ? 'change' : 'changes'
-    }`;
+    this.stats.textContent = failed
+      ? ''
+      : `+${added} −${removed} · ${hunks} ${hunks === 1 ? 'change' : 'changes'}`;
     const ready = this.state === 'ready';
     this.stopButton.hidden = this.state !== 'streaming';
     this.acceptButton.disabled = !ready || this.changed || hunks === 0;
     for (const nav of this.navButtons) {
       nav.disabled = hunks === 0;
+      nav.hidden = failed;
     }
     const nothing = ready && hunks === 0;
     this.rejectButton.textContent =

@@ -227,3 +227,32 @@ def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer)
         "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.clear()", CELL
     )
     expect(button).to_have_count(0)
+
+
+def test_edit_error_is_shown_and_cell_untouched(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    # Too long for the tiny model's context window: the server refuses it (400) with a
+    # message before any text is generated.
+    big = "".join(f"value_{i} = {i} * 2  # a long line of arithmetic\n" for i in range(3000))
+    _set_source(page, big)
+    cell = _cell(page)
+    cell.locator(".jp-InputArea-editor .cm-content").click()
+    page.keyboard.press("ControlOrMeta+k")
+    prompt = cell.locator(".jp-assist-edit-input")
+    prompt.fill("add a docstring")
+    with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
+        prompt.press("Enter")
+    response = info.value
+    assert 400 <= response.status < 600
+    message = response.json()["error"]
+    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    expect(review).to_have_attribute("data-state", "error", timeout=30_000)
+    error = review.locator(".jp-assist-review-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text(message)
+    expect(error).to_contain_text("The cell was not changed")
+    expect(review.locator(".jp-assist-review-accept")).to_be_disabled()
+    _shot(page, "test_edit_error-shown")
+    review.locator(".jp-assist-review-reject").click()
+    expect(review).to_have_count(0)
+    assert _source(page) == big
