@@ -6,7 +6,7 @@ import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
 import { requestAPI } from './api';
-import { ReviewEditor } from './reviewEditor';
+import { highlightingLike, ReviewEditor } from './reviewEditor';
 import type { ITelemetryEvent } from './types';
 
 export type ReviewTask = 'edit' | 'fix' | 'chat' | 'next-edit' | 'kernel';
@@ -134,6 +134,8 @@ class Review {
 
     this.root.className = 'jp-assist-review';
     this.root.dataset.task = request.task;
+    this.root.setAttribute('role', 'region');
+    this.root.setAttribute('aria-label', `Review proposal: ${request.label}`);
     const header = document.createElement('div');
     header.className = 'jp-assist-review-header';
     const spinner = document.createElement('span');
@@ -202,7 +204,8 @@ class Review {
         rejectAll: () => this.reject(),
         stop: () => this.stop()
       },
-      update => this.onEditorUpdate(update)
+      update => this.onEditorUpdate(update),
+      highlightingLike(cell.editor)
     );
     // In the input area, in place of the (hidden) cell editor, so the cell's
     // prompt and collapser stay where they are.

@@ -7,8 +7,10 @@ import {
   goToPreviousChunk,
   unifiedMergeView
 } from '@codemirror/merge';
-import { EditorState, Prec, Text } from '@codemirror/state';
+import { language, syntaxHighlighting } from '@codemirror/language';
+import { EditorState, Extension, Prec, Text } from '@codemirror/state';
 import { EditorView, keymap, ViewUpdate } from '@codemirror/view';
+import { jupyterHighlightStyle } from '@jupyterlab/codemirror';
 
 export interface IReviewKeys {
   acceptAll: () => boolean;
@@ -45,6 +47,19 @@ function hunkButton(
   return button;
 }
 
+/**
+ * The language of the cell's own editor (Python, Markdown…) with JupyterLab's
+ * theme-aware highlight style, so the diff reads like the cell does.
+ */
+export function highlightingLike(editor: unknown): Extension[] {
+  const view = (editor as { editor?: unknown } | null)?.editor;
+  if (!(view instanceof EditorView)) {
+    return []; // not a CodeMirror editor: plain text
+  }
+  const lang = view.state.facet(language);
+  return lang ? [lang.extension, syntaxHighlighting(jupyterHighlightStyle)] : [];
+}
+
 export class ReviewEditor {
   readonly view: EditorView;
 
@@ -52,7 +67,8 @@ export class ReviewEditor {
     parent: HTMLElement,
     original: string,
     keys: IReviewKeys,
-    onUpdate: (update: ViewUpdate) => void
+    onUpdate: (update: ViewUpdate) => void,
+    extensions: Extension[] = []
   ) {
     this.view = new EditorView({
       parent,
@@ -82,7 +98,8 @@ export class ReviewEditor {
               { key: 'Alt-ArrowUp', run: goToPreviousChunk }
             ])
           ),
-          EditorView.updateListener.of(onUpdate)
+          EditorView.updateListener.of(onUpdate),
+          extensions
         ]
       })
     });

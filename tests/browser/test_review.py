@@ -34,6 +34,18 @@ SET_SOURCE_JS = """([i, text]) => {
   panel.content.widgets[i].model.sharedModel.setSource(text);
 }"""
 
+# Record every data-state a review root takes (the DOM contract: streaming, then ready).
+RECORD_STATES_JS = """() => {
+  window.__reviewStates = [];
+  new MutationObserver(records => {
+    for (const r of records) {
+      if (r.target.classList.contains('jp-assist-review')) {
+        window.__reviewStates.push(r.target.getAttribute('data-state'));
+      }
+    }
+  }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
+}"""
+
 EXECUTION_COUNT_JS = """(i) => {
   const panel = window.jupyterapp.shell.currentWidget;
   return panel.content.widgets[i].model.executionCount;
@@ -130,8 +142,10 @@ def test_edit_reject_restores_original_exactly(lab_page: Page, lab_server: LabSe
 
 def test_edit_accept_then_one_undo(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
+    page.evaluate(RECORD_STATES_JS)
     review, before = _start_edit(page, lab_server, "add a docstring", "test_edit_accept")
     _expect_diff_shown(review)
+    assert page.evaluate("() => window.__reviewStates") == ["streaming", "ready"]
     entry = _finished_edit(lab_server, before, "add a docstring")
     proposal = entry["text"]
     assert proposal != ORIGINAL
@@ -256,3 +270,34 @@ def test_edit_error_is_shown_and_cell_untouched(lab_page: Page, lab_server: LabS
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
     assert _source(page) == big
+
+
+def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    review, before = _start_edit(page, lab_server, "add a docstring", "test_hunks")
+    _expect_diff_shown(review)
+    proposal = _finished_edit(lab_server, before, "add a docstring")["text"]
+    hunk_accept = review.locator(".jp-assist-review-hunk-accept")
+    expect(hunk_accept.first).to_be_visible()
+    _shot(page, "test_hunks-diff")
+    # Accepting every hunk one by one is Accept all: the review closes by itself once
+    # nothing is left to decide, and the cell holds the proposal.
+    for _ in range(50):
+        if review.count() == 0:
+            break
+        hunk_accept.first.click()
+        page.wait_for_timeout(100)
+    expect(review).to_have_count(0)
+    assert _source(page) == proposal
+
+    # Rejecting every hunk one by one leaves the cell as it was, byte for byte.
+    review, before = _start_edit(page, lab_server, "add a docstring", "test_hunks-again")
+    _expect_diff_shown(review)
+    hunk_reject = review.locator(".jp-assist-review-hunk-reject")
+    for _ in range(50):
+        if review.count() == 0:
+            break
+        hunk_reject.first.click()
+        page.wait_for_timeout(100)
+    expect(review).to_have_count(0)
+    assert _source(page) == ORIGINAL
