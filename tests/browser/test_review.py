@@ -46,6 +46,19 @@ RECORD_STATES_JS = """() => {
   }).observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-state'] });
 }"""
 
+STOP_AT_FIRST_TEXT_JS = """async () => {
+  const review = document.querySelector('.jp-assist-review');
+  const content = review.querySelector('.jp-assist-review-editor .cm-content');
+  for (let i = 0; i < 6000 && review.dataset.state === 'streaming'; i++) {
+    if (content.querySelector('.cm-changedLine, .cm-insertedLine')) {
+      review.querySelector('.jp-assist-review-stop').click();
+      return true;
+    }
+    await new Promise(r => setTimeout(r, 5));
+  }
+  return false;
+}"""
+
 EXECUTION_COUNT_JS = """(i) => {
   const panel = window.jupyterapp.shell.currentWidget;
   return panel.content.widgets[i].model.executionCount;
@@ -301,3 +314,42 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
         page.wait_for_timeout(100)
     expect(review).to_have_count(0)
     assert _source(page) == ORIGINAL
+
+
+def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None:
+    page = lab_page
+    # A longer cell: a larger answer budget (2x its tokens + 64), so the generation is
+    # still running when Stop is pressed.
+    long_cell = "".join(f"total_{i} = sum(range({i}))  # running totals\n" for i in range(40))
+    _set_source(page, long_cell)
+    cell = _cell(page)
+    cell.locator(".jp-InputArea-editor .cm-content").click()
+    page.keyboard.press("ControlOrMeta+k")
+    prompt = cell.locator(".jp-assist-edit-input")
+    prompt.fill("add comments")
+    with page.expect_request(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
+        prompt.press("Enter")
+    request_id = info.value.post_data_json["request_id"]
+    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    expect(review).to_have_attribute("data-state", "streaming")
+    stop = review.locator(".jp-assist-review-stop")
+    expect(stop).to_be_visible()
+    expect(review.locator(".jp-assist-review-accept")).to_be_disabled()
+    # Press Stop as soon as the first text is shown, in the same tick (a Playwright click
+    # could come after the tiny model has finished).
+    pressed = page.evaluate(STOP_AT_FIRST_TEXT_JS)
+    assert pressed, "the generation ended before any text was shown"
+    _shot(page, "test_stop-stopped-early")
+    expect(review).to_have_attribute("data-state", "ready")
+    expect(stop).to_be_hidden()
+    expect(review.locator(".jp-assist-review-message")).to_contain_text("Stopped")
+
+    def served() -> list[dict[str, Any]]:
+        return [e for e in lab_server.history("edit") if e["request_id"] == request_id]
+
+    entry = _wait_for(served, 30, "the stopped request in /jupyter-assist/history")[-1]
+    assert entry["finish_reason"] == "cancelled", entry
+    _shot(page, "test_stop-stopped")
+    review.locator(".jp-assist-review-reject").click()
+    expect(review).to_have_count(0)
+    assert _source(page) == long_cell
