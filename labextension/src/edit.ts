@@ -34,11 +34,13 @@ function askInstruction(cell: Cell): Promise<string | null> {
     box.appendChild(input);
 
     let settled = false;
+    const onDisposed = (): void => finish(null);
     const finish = (value: string | null): void => {
       if (settled) {
         return;
       }
       settled = true;
+      cell.disposed.disconnect(onDisposed);
       box.remove();
       host.classList.remove('jp-assist-mod-prompting');
       resolve(value);
@@ -63,7 +65,7 @@ function askInstruction(cell: Cell): Promise<string | null> {
         finish(null);
       }
     });
-    cell.disposed.connect(() => finish(null));
+    cell.disposed.connect(onDisposed);
     host.classList.add('jp-assist-mod-prompting');
     host.appendChild(box);
     input.focus();
