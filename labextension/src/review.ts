@@ -1,6 +1,13 @@
 // Diff review inside a cell (@codemirror/merge): the one way generated code
-// reaches a cell. Stub: the implementation lands with the edit-cell feature.
+// reaches a cell. The proposal lives in its own view, never in the cell model
+// (autosave and collaborators must not see unreviewed code); only Accept
+// writes, as one undoable transaction, and only if the cell is unchanged.
+import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
+
+import { requestAPI } from './api';
+import { highlightingLike, ReviewEditor } from './reviewEditor';
+import type { ITelemetryEvent } from './types';
 
 export type ReviewTask = 'edit' | 'fix' | 'chat' | 'next-edit' | 'kernel';
 export type ReviewOutcome = 'accepted' | 'rejected' | 'conflict' | 'failed';
@@ -19,9 +26,397 @@ export interface IReviewRequest {
   cancel?: () => void;
 }
 
+type ReviewState = 'streaming' | 'ready' | 'error';
+
+const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform);
+const MOD = IS_MAC ? '⌘' : 'Ctrl';
+
+// Review tasks as the telemetry route names them; others are not reported.
+const TELEMETRY_TASK: Partial<Record<ReviewTask, ITelemetryEvent['task']>> = {
+  edit: 'edit',
+  fix: 'fix',
+  chat: 'chat',
+  'next-edit': 'next-edit'
+};
+
+/** Local, opt-in telemetry: the server drops events when it is off. */
+function report(
+  request: IReviewRequest,
+  event: 'shown' | 'accepted' | 'rejected',
+  latencyMs: number,
+  chars: number
+): void {
+  const task = TELEMETRY_TASK[request.task];
+  if (!request.requestId || !task) {
+    return;
+  }
+  const body: ITelemetryEvent = {
+    event,
+    request_id: request.requestId,
+    task,
+    latency_ms: Math.max(0, Math.round(latencyMs)),
+    chars
+  };
+  requestAPI('telemetry', { method: 'POST', body: JSON.stringify(body) }).catch(
+    () => undefined // telemetry never bothers the user
+  );
+}
+
+/**
+ * Replace the cell's `old` text by `next` in one shared-model transaction:
+ * one undo step restores `old` exactly. Only the differing middle is
+ * replaced so collaborators' cursors outside it stay put.
+ */
+function writeSource(cell: Cell, old: string, next: string): void {
+  let start = 0;
+  const limit = Math.min(old.length, next.length);
+  while (start < limit && old[start] === next[start]) {
+    start++;
+  }
+  let end = 0;
+  while (
+    end < limit - start &&
+    old[old.length - 1 - end] === next[next.length - 1 - end]
+  ) {
+    end++;
+  }
+  const shared = cell.model.sharedModel;
+  // Not merged with typing just before or after (Yjs groups edits by time).
+  const undo = (
+    shared as unknown as { undoManager?: { stopCapturing(): void } | null }
+  ).undoManager;
+  undo?.stopCapturing();
+  shared.updateSource(start, old.length - end, next.slice(start, next.length - end));
+  undo?.stopCapturing();
+}
+
+function button(
+  className: string,
+  text: string,
+  title: string,
+  onClick: () => void
+): HTMLButtonElement {
+  const el = document.createElement('button');
+  el.type = 'button';
+  el.className = `jp-assist-review-button ${className}`;
+  el.textContent = text;
+  el.title = title;
+  // mousedown would move focus out of the review before the click.
+  el.addEventListener('mousedown', e => e.preventDefault());
+  el.addEventListener('click', onClick);
+  return el;
+}
+
+const reviews = new WeakMap<Cell, Review>();
+
+class Review {
+  private readonly snapshot: string;
+  private readonly opened = performance.now();
+  private readonly root = document.createElement('div');
+  private readonly stats = document.createElement('span');
+  private readonly message = document.createElement('div');
+  private readonly error = document.createElement('div');
+  private readonly conflict = document.createElement('div');
+  private readonly stopButton: HTMLButtonElement;
+  private readonly acceptButton: HTMLButtonElement;
+  private readonly rejectButton: HTMLButtonElement;
+  private readonly navButtons: HTMLButtonElement[];
+  private readonly editor: ReviewEditor;
+  private state: ReviewState = 'streaming';
+  private closed = false;
+  private changed = false; // the cell's source differs from the snapshot
+  private resolve: (outcome: ReviewOutcome) => void = () => undefined;
+  readonly done = new Promise<ReviewOutcome>(r => (this.resolve = r));
+
+  constructor(private readonly request: IReviewRequest) {
+    const { cell } = request;
+    this.snapshot = cell.model.sharedModel.getSource();
+
+    this.root.className = 'jp-assist-review';
+    this.root.dataset.task = request.task;
+    this.root.setAttribute('role', 'region');
+    this.root.setAttribute('aria-label', `Review proposal: ${request.label}`);
+    const header = document.createElement('div');
+    header.className = 'jp-assist-review-header';
+    const spinner = document.createElement('span');
+    spinner.className = 'jp-assist-review-spinner';
+    const label = document.createElement('span');
+    label.className = 'jp-assist-review-label';
+    label.textContent = request.label; // user text: never parsed as HTML
+    label.title = request.label;
+    this.stats.className = 'jp-assist-review-stats';
+    const spacer = document.createElement('span');
+    spacer.className = 'jp-assist-review-spacer';
+    this.navButtons = [
+      button('jp-assist-review-prev', '↑', 'Previous change (Alt+↑)', () =>
+        this.editor.navigate(-1)
+      ),
+      button('jp-assist-review-next', '↓', 'Next change (Alt+↓)', () =>
+        this.editor.navigate(1)
+      )
+    ];
+    this.stopButton = button(
+      'jp-assist-review-stop',
+      'Stop',
+      'Stop generating and review what arrived (Esc)',
+      () => this.stop()
+    );
+    this.acceptButton = button(
+      'jp-assist-review-accept',
+      'Accept all',
+      `Write the proposal into the cell (${MOD}+Enter)`,
+      () => this.accept()
+    );
+    this.rejectButton = button(
+      'jp-assist-review-reject',
+      'Reject all',
+      `Discard the proposal; the cell stays as it was (${MOD}+Backspace)`,
+      () => this.reject()
+    );
+    header.append(
+      spinner,
+      label,
+      this.stats,
+      spacer,
+      ...this.navButtons,
+      this.stopButton,
+      this.acceptButton,
+      this.rejectButton
+    );
+    this.message.className = 'jp-assist-review-message';
+    this.error.className = 'jp-assist-review-error';
+    this.conflict.className = 'jp-assist-review-conflict';
+    this.conflict.textContent =
+      'The cell changed while the proposal was open; nothing was overwritten. ' +
+      'Reject to close, then edit again.';
+    for (const el of [this.message, this.error, this.conflict]) {
+      el.hidden = true;
+    }
+    const body = document.createElement('div');
+    body.className = 'jp-assist-review-editor';
+    this.root.append(header, this.message, this.error, this.conflict, body);
+
+    this.editor = new ReviewEditor(
+      body,
+      this.snapshot,
+      {
+        acceptAll: () => this.accept(),
+        rejectAll: () => this.reject(),
+        stop: () => this.stop()
+      },
+      update => this.onEditorUpdate(update),
+      highlightingLike(cell.editor)
+    );
+    // In the input area, in place of the (hidden) cell editor, so the cell's
+    // prompt and collapser stay where they are.
+    (cell.inputArea?.node ?? cell.node).appendChild(this.root);
+    cell.node.classList.add('jp-assist-mod-reviewing');
+    cell.model.sharedModel.changed.connect(this.onSourceChanged, this);
+    cell.disposed.connect(this.onCellDisposed, this);
+    reviews.set(cell, this);
+    this.setState('streaming');
+    this.editor.focus();
+  }
+
+  /** Show proposals as they stream in; resolves when the user decides. */
+  run(): Promise<ReviewOutcome> {
+    // Not awaited: a stalled stream must not keep Accept/Reject from resolving.
+    void this.consume();
+    return this.done;
+  }
+
+  private async consume(): Promise<void> {
+    let failed = false;
+    try {
+      for await (const text of this.request.proposals) {
+        if (this.closed || this.state !== 'streaming') {
+          break; // stopped or closed: what arrived is what gets reviewed
+        }
+        this.editor.setText(text);
+      }
+    } catch (error) {
+      failed = true;
+      if (!this.closed) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.error.textContent = `Could not get a proposal: ${reason.replace(
+          /\.+$/,
+          ''
+        )}. The cell was not changed.`;
+        this.error.hidden = false;
+      }
+    }
+    if (!this.closed && this.state === 'streaming') {
+      this.finishStreaming(failed);
+    }
+  }
+
+  focus(): void {
+    this.editor.focus();
+  }
+
+  private finishStreaming(failed: boolean): void {
+    const text = this.editor.text;
+    if (failed && !text) {
+      this.setState('error');
+      return;
+    }
+    this.setState('ready');
+    report(this.request, 'shown', performance.now() - this.opened, text.length);
+  }
+
+  private stop(): boolean {
+    if (this.state !== 'streaming' || this.closed) {
+      return false;
+    }
+    this.request.cancel?.();
+    this.message.textContent =
+      'Stopped: the proposal is what arrived so far (lines not generated show as deleted).';
+    this.message.hidden = false;
+    this.finishStreaming(false);
+    return true;
+  }
+
+  private accept(): boolean {
+    if (this.closed || this.state !== 'ready') {
+      return this.state === 'streaming'; // swallow the key while streaming
+    }
+    if (this.checkConflict()) {
+      return true; // told the user; nothing written
+    }
+    const text = this.editor.text;
+    if (text !== this.snapshot) {
+      writeSource(this.request.cell, this.snapshot, text);
+    }
+    this.close('accepted', text.length);
+    return true;
+  }
+
+  private reject(): boolean {
+    if (this.closed) {
+      return false;
+    }
+    if (this.state === 'streaming') {
+      this.request.cancel?.();
+    }
+    const outcome: ReviewOutcome = this.changed
+      ? 'conflict'
+      : this.state === 'error'
+        ? 'failed'
+        : 'rejected';
+    this.close(outcome, this.editor.text.length);
+    return true;
+  }
+
+  /** True (and says so) when the cell no longer holds the reviewed original. */
+  private checkConflict(): boolean {
+    const { cell } = this.request;
+    this.changed =
+      !cell.isDisposed && cell.model.sharedModel.getSource() !== this.snapshot;
+    this.conflict.hidden = !this.changed;
+    this.updateControls();
+    return this.changed;
+  }
+
+  private onSourceChanged(): void {
+    if (!this.closed) {
+      this.checkConflict();
+    }
+  }
+
+  private onCellDisposed(): void {
+    if (!this.closed) {
+      this.request.cancel?.();
+      this.close('failed', 0);
+    }
+  }
+
+  private onEditorUpdate(update: ViewUpdate): void {
+    this.updateControls();
+    // Every hunk decided one by one: finish with the resulting text.
+    const decided = update.transactions.some(
+      tr => tr.isUserEvent('accept') || tr.isUserEvent('revert')
+    );
+    if (decided && this.editor.stats().hunks === 0) {
+      // Not inside the view's update cycle: accepting destroys the view.
+      setTimeout(() => {
+        if (this.editor.text === this.snapshot) {
+          this.reject();
+        } else {
+          this.accept();
+        }
+      });
+    }
+  }
+
+  private setState(state: ReviewState): void {
+    this.state = state;
+    this.root.dataset.state = state;
+    this.updateControls();
+  }
+
+  private updateControls(): void {
+    if (this.closed) {
+      return;
+    }
+    const failed = this.state === 'error'; // no proposal: no diff to count
+    const { hunks, added, removed } = this.editor.stats();
+    this.stats.textContent = failed
+      ? ''
+      : `+${added} −${removed} · ${hunks} ${hunks === 1 ? 'change' : 'changes'}`;
+    const ready = this.state === 'ready';
+    this.stopButton.hidden = this.state !== 'streaming';
+    this.acceptButton.disabled = !ready || this.changed || hunks === 0;
+    for (const nav of this.navButtons) {
+      nav.disabled = hunks === 0;
+      nav.hidden = failed;
+    }
+    const nothing = ready && hunks === 0;
+    this.rejectButton.textContent =
+      nothing || this.changed || this.state === 'error' ? 'Close' : 'Reject all';
+    if (nothing && this.message.hidden) {
+      this.message.textContent = 'No changes proposed.';
+      this.message.hidden = false;
+    }
+  }
+
+  private close(outcome: ReviewOutcome, chars: number): void {
+    this.closed = true;
+    const { cell } = this.request;
+    cell.model.sharedModel.changed.disconnect(this.onSourceChanged, this);
+    cell.disposed.disconnect(this.onCellDisposed, this);
+    reviews.delete(cell);
+    this.editor.destroy();
+    this.root.remove();
+    cell.node.classList.remove('jp-assist-mod-reviewing');
+    if (outcome === 'accepted' || outcome === 'rejected') {
+      report(this.request, outcome, performance.now() - this.opened, chars);
+    }
+    if (!cell.isDisposed && outcome !== 'failed') {
+      cell.editor?.focus(); // back to typing (Ctrl+Z undoes an accept)
+    }
+    this.resolve(outcome);
+  }
+}
+
+/** Whether a review is open in `cell`. */
+export function isReviewing(cell: Cell): boolean {
+  return reviews.has(cell);
+}
+
+/** Focus the review open in `cell`; false when there is none. */
+export function focusReview(cell: Cell): boolean {
+  const review = reviews.get(cell);
+  review?.focus();
+  return review !== undefined;
+}
+
 /** Open a review in the cell; resolves when the user accepts or rejects. */
-export async function openReview(_request: IReviewRequest): Promise<ReviewOutcome> {
-  throw new Error('diff review is not implemented yet');
+export async function openReview(request: IReviewRequest): Promise<ReviewOutcome> {
+  if (reviews.has(request.cell)) {
+    request.cancel?.();
+    throw new Error('A review is already open in this cell.');
+  }
+  return new Review(request).run();
 }
 
 /** A proposal that is already complete (chat "apply to cell"). */
