@@ -156,9 +156,6 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
         OMP_WAIT_POLICY="PASSIVE",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
-        # In a virtualenv jupyter_core puts sys.prefix before JUPYTER_DATA_DIR, so the venv's
-        # jupyter-assist (another checkout's build) would be served instead of this one.
-        JUPYTER_PREFER_ENV_PATH="0",
     )
     cmd = [
         sys.executable,
