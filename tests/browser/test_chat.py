@@ -333,14 +333,14 @@ def test_apply_to_cell_opens_a_diff(lab_page: Page, lab_server: LabServer) -> No
     chat = _ask_for_code(page)
     chat.locator(".jp-assist-chat-code .jp-assist-chat-apply").click()
     review = _cell(page, 1).locator('.jp-assist-review[data-task="chat"]')
-    failed = chat.locator(".jp-assist-chat-note.jp-mod-error")
-    expect(review.or_(failed)).to_be_visible(timeout=15_000)
+    expect(review).to_be_visible(timeout=15_000)
+    expect(review).to_have_attribute("data-state", "ready")
     _shot(page, "test_apply_to_cell_opens_a_diff")
     # Never a blind overwrite: until the user accepts, the cell keeps its text.
-    if failed.count() and "not implemented" in (failed.first.text_content() or ""):
-        assert page.evaluate(CELL_SOURCE_JS, 1) == "import os\nprint(os.sep)"
-        pytest.xfail("the diff review (review.ts) is still the stub in this checkout")
-    expect(review).to_be_visible()
+    assert page.evaluate(CELL_SOURCE_JS, 1) == "import os\nprint(os.sep)"
+    review.locator(".jp-assist-review-accept").first.click()
+    expect(review).to_have_count(0)
+    assert page.evaluate(CELL_SOURCE_JS, 1) == CODE
 
 
 def _ask(chat: Locator, question: str) -> None:
