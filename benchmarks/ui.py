@@ -39,6 +39,25 @@ ARM_JS = """() => {
   obs.observe(document.body, { subtree: true, childList: true, characterData: true });
 }"""
 
+# Once the kernel is up: activate a cell and run everything above it.
+RUN_ABOVE_JS = """(index) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel || kernel.status !== 'idle') return false;
+  if (!window.__assistRan) {
+    window.__assistRan = true;
+    panel.content.activeCellIndex = index;
+    window.jupyterapp.commands.execute('notebook:run-all-above');
+  }
+  return true;
+}"""
+
+EXECUTED_JS = """(index) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cell = panel.content.model.cells.get(index);
+  return cell.executionCount !== null && panel.sessionContext.session?.kernel?.status === 'idle';
+}"""
+
 SET_SOURCE_JS = """([index, source]) => {
   const panel = window.jupyterapp.shell.currentWidget;
   panel.content.model.cells.get(index).sharedModel.setSource(source);
@@ -88,12 +107,16 @@ def write_notebook(path: Path) -> None:
     }
     for i, cell in enumerate(cells):
         if cell.cell_type == "code":
-            cell.execution_count = i if i < CURSOR_CELL else None
+            cell.execution_count = 8 if i == 8 else None  # the others run before the trials
             cell.outputs = outs.get(i, [])
     nb = v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, str(path))
+    rows = ["region,month,price,quantity"]
+    for i in range(1200):
+        rows.append(f"{('north', 'south', 'east', 'west')[i % 4]},{1 + i % 12},{9 + (i * 7) % 8}.5,{(i * 5) % 9 - 1}")
+    (path.parent / "sales.csv").write_text("\n".join(rows) + "\n")
 
 
 def _context(report: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +146,10 @@ def run_trials(lab: Any, browser: Any, trials: int) -> dict[str, Any]:
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")
     expect(cells).to_have_count(12, timeout=90_000)
     expect(page.locator('.jp-assist-status[data-state="ready"]')).to_be_visible(timeout=90_000)
+    # Run the cells above the failing one, as the user did: real outputs and variables.
+    page.wait_for_function(RUN_ABOVE_JS, arg=CURSOR_CELL - 2, timeout=120_000)
+    page.wait_for_function(EXECUTED_JS, arg=CURSOR_CELL - 3, timeout=120_000)
+    time.sleep(2)  # the labextension refreshes its variable summaries once the kernel is idle
     times: list[float] = []
     server_ms: list[float] = []
     body: dict[str, Any] = {}

@@ -123,7 +123,8 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
       enabled: true,
       maxTokens: 0,
       requestDelay: 150,
-      survivalDelay: 180
+      survivalDelay: 180,
+      disabledLanguages: []
     },
     properties: {
       maxTokens: {
@@ -140,6 +141,14 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
           'the server; requests replaced within that time are never sent.',
         type: 'number',
         minimum: 0
+      },
+      disabledLanguages: {
+        title: 'Disabled languages',
+        description:
+          'Languages without ghost text, e.g. ["markdown"] (the kernel ' +
+          "language for code cells, 'markdown' for markdown cells).",
+        type: 'array',
+        items: { type: 'string' }
       },
       survivalDelay: {
         title: 'Survival check delay',
@@ -168,6 +177,12 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     this._requestDelay = Number.isFinite(delay) && delay >= 0 ? delay : 150;
     const timeout = Number(settings?.timeout);
     this._timeout = Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
+    const disabled = settings?.disabledLanguages;
+    this._disabled = new Set(
+      Array.isArray(disabled)
+        ? disabled.map(language => String(language).toLowerCase())
+        : []
+    );
     const survival = Number(settings?.survivalDelay);
     this._survivalMs =
       Number.isFinite(survival) && survival >= 1 ? survival * 1000 : 180_000;
@@ -218,6 +233,9 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     } catch (error) {
       this._warn(error);
       return NO_ITEMS;
+    }
+    if (this._disabled.has((job.body.language ?? '').toLowerCase())) {
+      return NO_ITEMS; // the user turned ghost text off for this language
     }
     this._job = job;
     const signal = job.controller.signal;
@@ -495,6 +513,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   /** Bumped by every fetch: streams of older fetches stop. */
   private _seq = 0;
   private _survivalMs = 180_000;
+  private _disabled = new Set<string>();
   private _lastWarning = '';
   private _maxTokens = 0;
   private _requestDelay = 150;

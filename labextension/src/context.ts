@@ -79,11 +79,12 @@ export function notebookLanguage(panel: NotebookPanel): string | undefined {
 
 /** Map an editor mime type (e.g. "text/x-ipython") to a language name. */
 export function languageFromMime(mimeType: string | undefined): string {
+  // Markdown first: JupyterLab's markdown cells are "text/x-ipythongfm".
+  if (mimeType && /markdown|gfm/i.test(mimeType)) {
+    return 'markdown';
+  }
   if (!mimeType || /python/i.test(mimeType)) {
     return 'python';
-  }
-  if (/markdown|gfm/i.test(mimeType)) {
-    return 'markdown';
   }
   return mimeType.replace(/^(text|application)\/(x-)?/, '');
 }

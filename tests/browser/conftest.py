@@ -122,10 +122,12 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    # Our inline provider with a 2 s survival check, so telemetry tests see `survived`.
+    # Our inline provider with a 2 s survival check, so telemetry tests see `survived`, and
+    # ghost text off in markdown cells.
     inline = dirs["settings"] / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
     inline.parent.mkdir(parents=True)
-    provider = {"enabled": True, "timeout": 5000, "debouncerDelay": 0, "maxTokens": 0, "requestDelay": 150, "survivalDelay": 2}
+    provider = {"enabled": True, "timeout": 5000, "debouncerDelay": 0, "maxTokens": 0, "requestDelay": 150, "survivalDelay": 2,
+                "disabledLanguages": ["markdown"]}
     inline.write_text(json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}}))
     _write_notebook(dirs["root"] / NOTEBOOK_NAME)
     # This checkout's labextension build and Python package, not whichever one the venv was

@@ -164,13 +164,22 @@ def test_chat_streams(lab_page: Page, lab_server: LabServer) -> None:
 def test_focusing_a_cell_warms_its_context(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     cell = page.locator(".jp-Notebook .jp-Cell").nth(2)
-    # The warm request follows focus after a short settle delay; path match as above.
-    with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/warm"), timeout=15_000) as info:
-        cell.locator(".cm-content").click()
-    response = info.value
-    assert response.status == 200
-    body = response.json()
-    assert body["prompt_tokens"] > 0  # the other cells were prefilled into the KV cache
+    warms: list[Any] = []
+    page.on("response", lambda r: warms.append(r) if urlsplit(r.url).path.endswith("/jupyter-assist/warm") else None)
+    cell.locator(".cm-content").click()
+    # The warm request follows focus after a short settle delay. A newer warm supersedes an
+    # older one still queued (that one answers 0 tokens): wait for this cell's.
+
+    def warmed() -> Any:
+        for r in warms:
+            if r.request.post_data_json.get("cell_index") == 2 and r.status == 200 and r.json()["prompt_tokens"] > 0:
+                return r
+        return None
+
+    deadline = time.monotonic() + 30
+    while (response := warmed()) is None:
+        assert time.monotonic() < deadline, [(r.status, r.request.post_data_json.get("cell_index"), r.json()) for r in warms]
+        page.wait_for_timeout(100)  # lets Playwright deliver the response events
     request = response.request.post_data_json
     assert request["cell_index"] == 2 and "import os" in request["cells"][1]["source"]
 
@@ -197,7 +206,7 @@ def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page
     if rest.strip():
         expect(page.locator(GHOST).first).to_contain_text(NON_SPACE, timeout=5_000)
         assert _squash(rest).startswith(_squash(_ghost_text(page))) and _squash(_ghost_text(page))
-    time.sleep(1.0)  # longer than the request delay: a new request would have gone out by now
+    page.wait_for_timeout(1000)  # longer than the request delay: a new request would have gone out by now
     assert sent == [] and len(lab_server.history("complete")) == requests, sent
     page.screenshot(path=str(SCREENSHOTS / "test_typing_along-ghost.png"))
 
@@ -216,3 +225,24 @@ def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page
     assert got["accepted"]["chars"] == len(rest)
     assert got["survived"]["survived"] is True and got["survived"]["similarity"] == 1
     assert "rejected" not in got
+
+
+def test_no_completion_requests_in_a_disabled_language(lab_page: Page, lab_server: LabServer) -> None:
+    # conftest turns ghost text off for markdown: typing in the markdown cell asks nothing.
+    page = lab_page
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/jupyter-assist/complete" in r.url else None)
+    cell = page.locator(".jp-Notebook .jp-Cell").first
+    cell.dblclick()  # a rendered markdown cell opens its editor on double click
+    expect(cell.locator(".cm-content")).to_be_visible()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("ControlOrMeta+End")
+    page.keyboard.type(" Some more words about the data", delay=30)
+    page.wait_for_timeout(1500)  # several request delays
+    page.screenshot(path=str(SCREENSHOTS / "test_no_completion_requests_in_a_disabled_language.png"))
+    assert "more words" in page.evaluate(ACTIVE_SOURCE_JS)
+    assert sent == [], sent
+    # A code cell still asks (the setting is per language, not a global off switch).
+    page.locator(".jp-Notebook .jp-CodeCell").last.locator(".cm-content").click()
+    with page.expect_request(lambda r: "/jupyter-assist/complete" in r.url, timeout=15_000):
+        page.keyboard.type("value = os.sep", delay=30)
