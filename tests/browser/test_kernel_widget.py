@@ -8,7 +8,6 @@ the lab server itself (JPY_PARENT_PID + the runtime dir the lab passes down).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from jupyter_assist.tasks.generate import extract_code
 
-from .conftest import SCREENSHOTS, LabServer
+from .conftest import LabServer, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -44,10 +43,6 @@ KERNEL_JS = """async () => {
 }"""
 
 
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
 
 def _cells(page: Page) -> dict[str, Any]:
     return page.evaluate(CELLS_JS)
@@ -62,47 +57,37 @@ def _run_in_cell(page: Page, index: int, text: str) -> None:
     page.keyboard.press("Control+Enter")
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
 
 def test_assist_widget_accept_inserts_the_code_below(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     before = len(lab_server.history("generate"))
     _run_in_cell(page, 2, "%load_ext jupyter_assist")
-    _wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "%load_ext to run")
+    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "%load_ext to run")
     # A new cell below for the magic (IPython refuses a %%magic with an empty body).
     page.keyboard.press("Escape")
     page.keyboard.press("b")
-    _wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
+    wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
     _run_in_cell(page, 3, "%%assist write a function\n# that adds two numbers")
 
     assist_cell = page.locator(f"{NOTEBOOK} .jp-Cell").nth(3)
     widget = assist_cell.locator(".jp-OutputArea .widget-vbox")
     expect(widget).to_contain_text("jupyter-assist generate", timeout=60_000)
     expect(widget).to_contain_text(re.compile(r"generate: (ready|error)"), timeout=60_000)
-    entries = _wait_for(lambda: lab_server.history("generate")[before:], 30, "the generate request in the history")
+    entries = wait_for(lambda: lab_server.history("generate")[before:], 30, "the generate request in the history")
     code = extract_code(entries[-1]["text"])
     assert code.strip(), f"the tiny model gave no code for this instruction: {entries[-1]['text']!r}"
     assert "write a function" in entries[-1]["prompt"]
     expect(widget).to_contain_text(": ready")
     shown = widget.locator("pre").first.text_content() or ""
     assert shown == code  # the widget shows exactly what the server generated (escaped, not rendered)
-    _shot(page, "test_kernel_widget-proposal")
+    shot(page, "test_kernel_widget-proposal")
     assert _cells(page)["cells"][3]["count"] == 2
     assert len(_cells(page)["cells"]) == 4  # nothing written before Accept
 
     accept = widget.locator("button", has_text="Accept")
     expect(accept).to_be_enabled()
     accept.click()
-    _wait_for(lambda: len(_cells(page)["cells"]) == 5, 30, "the accepted code as a new cell")
+    wait_for(lambda: len(_cells(page)["cells"]) == 5, 30, "the accepted code as a new cell")
     state = _cells(page)
     new = state["cells"][4]
     assert new == {"type": "code", "source": code, "count": None, "outputs": 0}, new
@@ -112,7 +97,7 @@ def test_assist_widget_accept_inserts_the_code_below(lab_page: Page, lab_server:
     expect(widget).to_contain_text("written to the notebook")
     kernel = page.evaluate(KERNEL_JS)
     assert kernel == {"n": "3", "torch": "False"}  # two cells ran, the accepted code did not
-    _shot(page, "test_kernel_widget-accepted")
+    shot(page, "test_kernel_widget-accepted")
 
 
 def _warm_body(page: Page, cell: int) -> dict[str, Any]:
@@ -126,14 +111,14 @@ def _warm_body(page: Page, cell: int) -> dict[str, Any]:
 def test_kernel_variables_reach_requests(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     _run_in_cell(page, 2, "df_sales = [1, 2, 3]")
-    _wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "the cell to run")
+    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "the cell to run")
 
     # The labextension refreshes its cache once the kernel is idle; requests read the cache.
     def variables() -> list[dict[str, Any]] | None:
         got = _warm_body(page, 1).get("variables") or []
         return got if any(v["name"] == "df_sales" for v in got) else None
 
-    got = _wait_for(variables, 30, "df_sales in the variables a request sends")
+    got = wait_for(variables, 30, "df_sales in the variables a request sends")
     assert {"name": "df_sales", "type": "list", "summary": "len 3"} in got  # no sample values by default
 
     tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
@@ -145,10 +130,10 @@ def test_kernel_variables_reach_requests(lab_page: Page, lab_server: LabServer) 
     assert {"name": "df_sales", "type": "list", "summary": "len 3"} in info.value.post_data_json["variables"]
     message = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
     expect(message).not_to_have_class(re.compile(r"\bjp-mod-streaming\b"), timeout=30_000)
-    prompt = _wait_for(lambda: [e for e in lab_server.history("chat") if "What is in my data?" in e["prompt"]], 30,
+    prompt = wait_for(lambda: [e for e in lab_server.history("chat") if "What is in my data?" in e["prompt"]], 30,
                        "the chat request in the history")[-1]["prompt"]
     assert "df_sales" in prompt and "len 3" in prompt
-    _shot(page, "test_kernel_widget-variables")
+    shot(page, "test_kernel_widget-variables")
 
 
 def _edit_proposal(page: Page, lab_server: LabServer, cell: int, ref: int) -> tuple[Any, str]:
@@ -157,7 +142,7 @@ def _edit_proposal(page: Page, lab_server: LabServer, cell: int, ref: int) -> tu
     _run_in_cell(page, cell, f"%assist --edit {ref} make it a function")
     widget = page.locator(f"{NOTEBOOK} .jp-Cell").nth(cell).locator(".jp-OutputArea .widget-vbox")
     expect(widget).to_contain_text(re.compile(r"edit: (ready|error)"), timeout=60_000)
-    entry = _wait_for(lambda: lab_server.history("edit")[before:], 30, "the edit request in the history")[-1]
+    entry = wait_for(lambda: lab_server.history("edit")[before:], 30, "the edit request in the history")[-1]
     assert "subtotal = 40 + 2" in entry["prompt"]
     assert entry["text"].strip(), f"the tiny model proposed nothing: {entry['text']!r}"
     expect(widget).to_contain_text(": ready")
@@ -169,32 +154,32 @@ def test_edit_accept_replaces_an_unchanged_target_after_a_reload(lab_page: Page,
     # labextension found its comm in comm_info and opened its own.
     page = lab_page
     _run_in_cell(page, 2, "subtotal = 40 + 2")
-    n = _wait_for(lambda: _cells(page)["cells"][2]["count"], 60, "the cell to run")
+    n = wait_for(lambda: _cells(page)["cells"][2]["count"], 60, "the cell to run")
     page.keyboard.press("Escape")
     page.keyboard.press("b")
-    _wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
+    wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
     widget, code = _edit_proposal(page, lab_server, 3, n)
     accept = widget.locator("button", has_text="Accept: replace the cell")
     accept.click()
-    _wait_for(lambda: _cells(page)["cells"][2]["source"] == code, 30, "the target cell to hold the proposal")
+    wait_for(lambda: _cells(page)["cells"][2]["source"] == code, 30, "the target cell to hold the proposal")
     state = _cells(page)
     # Not run: no stale outputs or execution count.
     assert state["cells"][2] == {"type": "code", "source": code, "count": None, "outputs": 0}
     assert len(state["cells"]) == 4 and state["active"] == 2
-    _shot(page, "test_kernel_widget-replaced")
+    shot(page, "test_kernel_widget-replaced")
 
     # The user edits the target while a second proposal is open: Accept must not overwrite it.
     page.keyboard.press("Escape")
     page.locator(f"{NOTEBOOK} .jp-Cell").nth(3).click()
     page.keyboard.press("b")
-    _wait_for(lambda: len(_cells(page)["cells"]) == 5, 10, "a fifth cell")
+    wait_for(lambda: len(_cells(page)["cells"]) == 5, 10, "a fifth cell")
     widget, code2 = _edit_proposal(page, lab_server, 4, n)
     page.evaluate("""() => window.jupyterapp.shell.currentWidget.content.model.cells.get(2)
                           .sharedModel.setSource('user_text = 1')""")
     widget.locator("button", has_text="Accept").click()
-    _wait_for(lambda: len(_cells(page)["cells"]) == 6, 30, "the proposal inserted below instead")
+    wait_for(lambda: len(_cells(page)["cells"]) == 6, 30, "the proposal inserted below instead")
     state = _cells(page)
     assert state["cells"][2]["source"] == "user_text = 1"
     assert state["cells"][5] == {"type": "code", "source": code2, "count": None, "outputs": 0}
     expect(page.locator(".jp-toast-container, .Toastify")).to_contain_text("target cell changed", timeout=10_000)
-    _shot(page, "test_kernel_widget-changed-target")
+    shot(page, "test_kernel_widget-changed-target")

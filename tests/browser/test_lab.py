@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import SCREENSHOTS, LabServer
+from .conftest import LabServer, SCREENSHOTS, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +45,6 @@ def _ghost_text(page: Page) -> str:
     return "".join(page.locator(GHOST).all_inner_texts())
 
 
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
 
 def test_status_bar_ready(lab_page: Page, lab_server: LabServer) -> None:
     status = lab_page.locator('.jp-assist-status[data-state="ready"]')
@@ -81,13 +71,13 @@ def _type_until_completion(page: Page, lab_server: LabServer) -> tuple[str, dict
             ]
             return done[-1] if done else None
 
-        entry = _wait_for(finished, 30, f"a finished complete request for {typed!r} in /jupyter-assist/history")
+        entry = wait_for(finished, 30, f"a finished complete request for {typed!r} in /jupyter-assist/history")
         if entry["text"].strip():
             return typed, entry
         # Clear the cell (no Escape: that would leave edit mode) and try the next line.
         page.keyboard.press("ControlOrMeta+a")
         page.keyboard.press("Backspace")
-        _wait_for(lambda: page.evaluate(ACTIVE_SOURCE_JS) == "", 10, "the cell to be empty")
+        wait_for(lambda: page.evaluate(ACTIVE_SOURCE_JS) == "", 10, "the cell to be empty")
     pytest.fail(f"the model completed none of {CANDIDATES} with visible text")
 
 
@@ -103,7 +93,7 @@ def test_ghost_text_appears(lab_page: Page, lab_server: LabServer) -> None:
     expect(ghost.first).to_contain_text(NON_SPACE, timeout=30_000)
     # Once streaming has ended the ghost shows the server's text (whitespace aside).
     expect(page.locator(".jp-GhostText-streamingIndicator")).to_have_count(0, timeout=30_000)
-    shown = _wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
+    shown = wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
     served = _squash(entry["text"])
     assert served.startswith(shown), f"ghost {shown!r} is not the served completion {served!r}"
     assert len(shown) >= min(len(served), 3), (shown, served)
@@ -191,7 +181,7 @@ def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page
     typed, entry = _type_until_completion(page, lab_server)
     expect(page.locator(".jp-GhostText-streamingIndicator")).to_have_count(0, timeout=30_000)
     text = entry["text"]
-    _wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
+    wait_for(lambda: _squash(_ghost_text(page)), 10, "non-empty ghost text")
     # Type the suggestion's first character ourselves (skipping leading blanks the ghost
     # renders as spacers): no new request may reach the server, and the ghost keeps the rest.
     lead = len(text) - len(text.lstrip(" "))
@@ -218,7 +208,7 @@ def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page
         return [e["event"] for e in lab_server.telemetry() if e.get("request_id") == rid]
 
     # shown on screen, accepted with Tab, still in the cell at the (2 s) survival check.
-    _wait_for(lambda: "survived" in events(), 15, f"a survived event for {rid} (got {events()})")
+    wait_for(lambda: "survived" in events(), 15, f"a survived event for {rid} (got {events()})")
     got = {e["event"]: e for e in lab_server.telemetry() if e.get("request_id") == rid}
     assert {"shown", "accepted", "survived"} <= set(got), got
     assert got["shown"]["latency_ms"] > 0 and got["shown"]["task"] == "complete"

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import SCREENSHOTS, LabServer
+from .conftest import LabServer, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -37,20 +36,6 @@ SOURCES_JS = """() => {
 ACTIVE_JS = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
 
 
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def _no_inline_completer(lab_server: LabServer) -> None:
@@ -91,7 +76,7 @@ def _open(page: Page, lab_server: LabServer, name: str) -> None:
     page.goto(url, wait_until="domcontentloaded", timeout=60_000)
     notebook = page.locator(NOTEBOOK)
     expect(notebook.locator(".jp-Cell")).to_have_count(2, timeout=60_000)
-    _wait_for(lambda: page.evaluate(SOURCES_JS) == [DEF, CALLS], 30, "the notebook's cells")
+    wait_for(lambda: page.evaluate(SOURCES_JS) == [DEF, CALLS], 30, "the notebook's cells")
     # The kernel starting takes the focus back to the notebook (command mode): wait it out,
     # or the typed rename would land as notebook shortcuts.
     expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=60_000)
@@ -118,7 +103,7 @@ def _rename_in_def(page: Page) -> None:
     for _ in range(4):
         page.keyboard.press("Shift+ArrowRight")
     page.keyboard.type("read_text", delay=40)
-    _wait_for(lambda: page.evaluate(SOURCES_JS)[0] == DEF.replace("load", "read_text"), 10, "the typed rename")
+    wait_for(lambda: page.evaluate(SOURCES_JS)[0] == DEF.replace("load", "read_text"), 10, "the typed rename")
 
 
 def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_server: LabServer) -> None:
@@ -133,16 +118,16 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
     expect(cell1.locator(".jp-assist-nextedit-old")).to_have_count(2)
     expect(page.locator(".jp-assist-nextedit-hint")).to_have_count(1)
     expect(page.locator(".jp-assist-nextedit-hint")).to_contain_text("Tab to accept")
-    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-proposed")
+    shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-proposed")
     # Shown, not applied: the user's text changes only on accept.
     assert page.evaluate(SOURCES_JS)[1] == CALLS
 
     page.keyboard.press("Tab")
-    _wait_for(lambda: page.evaluate(SOURCES_JS)[1].startswith('data = read_text("a.txt")\n'), 10, "the first proposal accepted")
+    wait_for(lambda: page.evaluate(SOURCES_JS)[1].startswith('data = read_text("a.txt")\n'), 10, "the first proposal accepted")
     assert page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))'  # exactly that line
     assert page.evaluate(ACTIVE_JS) == 1  # Tab jumped to the cell of the proposal
     expect(cell1.locator(PROPOSAL)).to_have_count(1)
-    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-first-accepted")
+    shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-first-accepted")
 
     for _ in range(5):  # the second rename (and any valid proposal the model added)
         if page.locator(PROPOSAL).count() == 0:
@@ -151,13 +136,13 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
         page.wait_for_timeout(300)
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
     assert page.evaluate(SOURCES_JS)[1] == RENAMED_CALLS
-    _shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")
-    _wait_for(lambda: len(_kinds(sent, "accepted")) >= 2, 10, "telemetry of the accepts")
+    shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")
+    wait_for(lambda: len(_kinds(sent, "accepted")) >= 2, 10, "telemetry of the accepts")
     assert len(_kinds(sent, "shown")) >= 2 and all(e["chars"] > 0 for e in _kinds(sent, "shown"))
 
     # One accepted proposal is one undo step.
     page.keyboard.press("ControlOrMeta+z")
-    _wait_for(lambda: page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))', 10, "undo of the last accept")
+    wait_for(lambda: page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))', 10, "undo of the last accept")
 
 
 def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
@@ -175,7 +160,7 @@ def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     page.keyboard.press("Backspace")
     expect(page.locator(PROPOSAL)).not_to_have_count(0, timeout=30_000)
     assert not errors, errors
-    _shot(page, "test_next_edit_esc_dismisses-proposed")
+    shot(page, "test_next_edit_esc_dismisses-proposed")
 
     page.keyboard.press("Escape")
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
@@ -183,14 +168,14 @@ def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     assert page.evaluate(SOURCES_JS) == [DEF.replace("load", "read_text"), CALLS]
     # Esc went to the proposals, not to the notebook: still editing.
     expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
-    _shot(page, "test_next_edit_esc_dismisses-dismissed")
-    _wait_for(lambda: len(_kinds(sent, "rejected")) >= 2, 10, "telemetry of the dismissal")
+    shot(page, "test_next_edit_esc_dismisses-dismissed")
+    wait_for(lambda: len(_kinds(sent, "rejected")) >= 2, 10, "telemetry of the dismissal")
     assert not _kinds(sent, "accepted")
 
     # No proposals pending: Tab and Esc are the notebook's again.
     page.keyboard.press("Home")
     page.keyboard.press("Tab")
-    _wait_for(lambda: page.evaluate(SOURCES_JS)[0].startswith("    def read_text"), 10, "Tab to indent")
+    wait_for(lambda: page.evaluate(SOURCES_JS)[0].startswith("    def read_text"), 10, "Tab to indent")
     page.keyboard.press("Escape")
     expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-commandMode\b"))
     assert page.evaluate(SOURCES_JS)[1] == CALLS

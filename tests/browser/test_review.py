@@ -8,14 +8,13 @@ JupyterLab's models (`window.jupyterapp`), not from the DOM.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from .conftest import SCREENSHOTS, LabServer
+from .conftest import LabServer, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -65,20 +64,6 @@ EXECUTION_COUNT_JS = """(i) => {
 }"""
 
 
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-def _wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def _cell(page: Page) -> Locator:
@@ -91,7 +76,7 @@ def _source(page: Page) -> str:
 
 def _set_source(page: Page, text: str) -> None:
     page.evaluate(SET_SOURCE_JS, [CELL, text])
-    _wait_for(lambda: _source(page) == text, 10, "the cell source to be set")
+    wait_for(lambda: _source(page) == text, 10, "the cell source to be set")
 
 
 def _start_edit(page: Page, lab_server: LabServer, instruction: str, shot: str) -> tuple[Locator, int]:
@@ -104,7 +89,7 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, shot: str) 
     prompt = cell.locator(".jp-assist-edit-input")
     expect(prompt).to_be_focused()
     prompt.fill(instruction)
-    _shot(page, f"{shot}-instruction")
+    shot(page, f"{shot}-instruction")
     before = len(lab_server.history("edit"))
     with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
         prompt.press("Enter")
@@ -119,7 +104,7 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, shot: str) 
 
 
 def _finished_edit(lab_server: LabServer, before: int, instruction: str) -> dict[str, Any]:
-    entries = _wait_for(lambda: lab_server.history("edit")[before:], 60, "the edit request in /jupyter-assist/history")
+    entries = wait_for(lambda: lab_server.history("edit")[before:], 60, "the edit request in /jupyter-assist/history")
     entry = entries[-1]
     assert entry["finish_reason"] != "cancelled", entry
     assert instruction in entry["prompt"], entry["prompt"]
@@ -144,13 +129,13 @@ def test_edit_reject_restores_original_exactly(lab_page: Page, lab_server: LabSe
     entry = _finished_edit(lab_server, before, "add a docstring")
     assert entry["text"] != ORIGINAL, "the model proposed no change: nothing to review"
     assert _source(page) == ORIGINAL
-    _shot(page, "test_edit_reject-diff")
+    shot(page, "test_edit_reject-diff")
 
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
     expect(_cell(page).locator(".jp-InputArea-editor")).to_be_visible()
     assert _source(page) == ORIGINAL  # byte for byte: spaces, tab, unicode, no final newline
-    _shot(page, "test_edit_reject-after")
+    shot(page, "test_edit_reject-after")
 
 
 def test_edit_accept_then_one_undo(lab_page: Page, lab_server: LabServer) -> None:
@@ -164,7 +149,7 @@ def test_edit_accept_then_one_undo(lab_page: Page, lab_server: LabServer) -> Non
     assert proposal != ORIGINAL
     accept = review.locator(".jp-assist-review-accept")
     expect(accept).to_be_enabled()
-    _shot(page, "test_edit_accept-diff")
+    shot(page, "test_edit_accept-diff")
 
     count_before = page.evaluate(EXECUTION_COUNT_JS, CELL)
     # Accept with the keyboard (Accel+Enter also runs a cell in JupyterLab: the review
@@ -180,14 +165,14 @@ def test_edit_accept_then_one_undo(lab_page: Page, lab_server: LabServer) -> Non
     expect(review).to_have_count(0)
     assert _source(page) == proposal
     assert page.evaluate(EXECUTION_COUNT_JS, CELL) == count_before, "accepting ran the cell"
-    _shot(page, "test_edit_accept-accepted")
+    shot(page, "test_edit_accept-accepted")
 
     # Focus is back in the cell editor; one undo there restores the old text exactly.
     editor = _cell(page).locator(".jp-InputArea-editor .cm-content")
     expect(editor).to_be_focused()
     page.keyboard.press("ControlOrMeta+z")
-    _wait_for(lambda: _source(page) == ORIGINAL, 10, f"one undo to restore the original (now {_source(page)!r})")
-    _shot(page, "test_edit_accept-undone")
+    wait_for(lambda: _source(page) == ORIGINAL, 10, f"one undo to restore the original (now {_source(page)!r})")
+    shot(page, "test_edit_accept-undone")
 
 
 def test_edit_conflict_never_overwrites(lab_page: Page, lab_server: LabServer) -> None:
@@ -209,7 +194,7 @@ def test_edit_conflict_never_overwrites(lab_page: Page, lab_server: LabServer) -
     expect(review).to_have_count(1)
     expect(conflict).to_be_visible()
     assert _source(page) == users and _source(page) != entry["text"]
-    _shot(page, "test_edit_conflict-conflict")
+    shot(page, "test_edit_conflict-conflict")
 
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
@@ -229,7 +214,7 @@ def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer)
     button = cell.locator(".jp-assist-fix-button")
     expect(button).to_be_visible()
     expect(page.locator(".jp-assist-fix-button")).to_have_count(1)  # only on the failing cell
-    _shot(page, "test_fix-button")
+    shot(page, "test_fix-button")
 
     before = len(lab_server.history("fix"))
     with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/fix")) as info:
@@ -242,9 +227,9 @@ def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer)
     expect(review).to_have_count(1)
     expect(review.locator(".jp-assist-review-label")).to_contain_text("KeyError")
     expect(review).to_have_attribute("data-state", "ready", timeout=60_000)
-    entries = _wait_for(lambda: lab_server.history("fix")[before:], 60, "the fix request in history")
+    entries = wait_for(lambda: lab_server.history("fix")[before:], 60, "the fix request in history")
     assert entries[-1]["finish_reason"] != "cancelled"
-    _shot(page, "test_fix-review")
+    shot(page, "test_fix-review")
 
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
@@ -279,7 +264,7 @@ def test_edit_error_is_shown_and_cell_untouched(lab_page: Page, lab_server: LabS
     expect(error).to_contain_text(message)
     expect(error).to_contain_text("The cell was not changed")
     expect(review.locator(".jp-assist-review-accept")).to_be_disabled()
-    _shot(page, "test_edit_error-shown")
+    shot(page, "test_edit_error-shown")
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
     assert _source(page) == big
@@ -292,7 +277,7 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
     proposal = _finished_edit(lab_server, before, "add a docstring")["text"]
     hunk_accept = review.locator(".jp-assist-review-hunk-accept")
     expect(hunk_accept.first).to_be_visible()
-    _shot(page, "test_hunks-diff")
+    shot(page, "test_hunks-diff")
     # Accepting every hunk one by one is Accept all: the review closes by itself once
     # nothing is left to decide, and the cell holds the proposal.
     for _ in range(50):
@@ -340,17 +325,17 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
     # could come after the tiny model has finished).
     pressed = page.evaluate(STOP_AT_FIRST_TEXT_JS)
     assert pressed, "the generation ended before any text was shown"
-    _shot(page, "test_stop-stopped-early")
+    shot(page, "test_stop-stopped-early")
     expect(review).to_have_attribute("data-state", "ready")
     expect(stop).to_be_hidden()
     expect(review.locator(".jp-assist-review-message")).to_contain_text("Stopped")
 
     # The engine stopped it. (A request whose connection closed mid-stream may not reach
     # /history, so count the engine's cancellations instead.)
-    _wait_for(lambda: lab_server.api("status")["cancelled"] > cancelled_before, 30, "the engine to cancel the edit")
+    wait_for(lambda: lab_server.api("status")["cancelled"] > cancelled_before, 30, "the engine to cancel the edit")
     served = [e for e in lab_server.history("edit") if e["request_id"] == request_id]
     assert all(e["finish_reason"] == "cancelled" for e in served), served
-    _shot(page, "test_stop-stopped")
+    shot(page, "test_stop-stopped")
     review.locator(".jp-assist-review-reject").click()
     expect(review).to_have_count(0)
     assert _source(page) == long_cell
