@@ -351,7 +351,7 @@ def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> N
     expect(asked).to_have_count(1)
 
     page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'other.ipynb'})")
-    expect(label).to_contain_text("other.ipynb")
+    expect(label).to_contain_text("other.ipynb", timeout=30_000)  # opening a notebook takes a while
     expect(asked).to_have_count(0)  # the other notebook has its own conversation
     _ask(chat, "Second question, about y?")
     expect(asked).to_have_count(1)

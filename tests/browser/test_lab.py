@@ -6,8 +6,10 @@ the tests check that what the UI shows is exactly what the server generated.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -236,3 +238,39 @@ def test_no_completion_requests_in_a_disabled_language(lab_page: Page, lab_serve
     page.locator(".jp-Notebook .jp-CodeCell").last.locator(".cm-content").click()
     with page.expect_request(lambda r: "/jupyter-assist/complete" in r.url, timeout=15_000):
         page.keyboard.type("value = os.sep", delay=30)
+
+
+def _put_inline_settings(lab_server: LabServer, provider: dict[str, Any]) -> None:
+    raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}})
+    req = urllib.request.Request(
+        f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
+        data=json.dumps({"raw": raw}).encode(), method="PUT",
+        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status in (200, 204)
+
+
+def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: LabServer) -> None:
+    # Slow on purpose: a 1.6 s request delay puts every keystroke-to-text latency over the
+    # 1.5 s threshold. Last in the module: it changes the user settings (restored after).
+    page = lab_page
+    status = page.locator(".jp-assist-status")
+    expect(status).to_have_attribute("data-state", "ready", timeout=30_000)
+    expect(status).to_have_attribute("data-slow", "false")  # nothing slow seen yet
+    settings_file = lab_server.root_dir.parent / "settings" / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
+    original = json.loads(settings_file.read_text())["providers"]["@jupyter-assist/inline-completer"]
+    _put_inline_settings(lab_server, {**original, "requestDelay": 1600, "timeout": 10000})
+    try:
+        page.reload(wait_until="domcontentloaded")
+        expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(3, timeout=60_000)
+        cell = page.locator(".jp-Notebook .jp-CodeCell").last
+        cell.locator(".cm-content").click()
+        _type_until_completion(page, lab_server)
+        expect(page.locator(GHOST).first).to_contain_text(NON_SPACE, timeout=30_000)
+        expect(status).to_have_attribute("data-slow", "true", timeout=10_000)
+        expect(status).to_contain_text("slow")
+        assert "Completions are slow" in (status.get_attribute("title") or "")
+        page.screenshot(path=str(SCREENSHOTS / "test_status_bar_warns_when_completions_are_slow.png"))
+    finally:
+        _put_inline_settings(lab_server, original)

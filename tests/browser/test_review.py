@@ -79,7 +79,7 @@ def _set_source(page: Page, text: str) -> None:
     wait_for(lambda: _source(page) == text, 10, "the cell source to be set")
 
 
-def _start_edit(page: Page, lab_server: LabServer, instruction: str, shot: str) -> tuple[Locator, int]:
+def _start_edit(page: Page, lab_server: LabServer, instruction: str, name: str) -> tuple[Locator, int]:
     """Put ORIGINAL in the cell, press Accel+K in it, send `instruction`; returns the
     review locator and how many edit requests the server had served before."""
     _set_source(page, ORIGINAL)
@@ -89,7 +89,7 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, shot: str) 
     prompt = cell.locator(".jp-assist-edit-input")
     expect(prompt).to_be_focused()
     prompt.fill(instruction)
-    shot(page, f"{shot}-instruction")
+    shot(page, f"{name}-instruction")
     before = len(lab_server.history("edit"))
     with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
         prompt.press("Enter")
