@@ -12,15 +12,15 @@ import { UUID } from '@lumino/coreutils';
 import type { EditorView } from '@codemirror/view';
 import { StateEffect } from '@codemirror/state';
 
-import { cancelRequest, requestAPI, streamAPI } from './api';
+import { cancelRequest, streamAPI } from './api';
 import { collectNotebook } from './context';
 import { nextEditExtension, setProposals } from './nexteditView';
+import { report } from './telemetry';
 import type { IShownProposal } from './nexteditView';
 import type {
   ICellEdit,
   INextEditProposal,
   INextEditRequest,
-  ITelemetryEvent,
   NextEditStreamEvent
 } from './types';
 
@@ -48,14 +48,6 @@ interface IEdit {
 
 function sameLines(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function telemetry(event: ITelemetryEvent): void {
-  // Fire-and-forget: the server records it only when the user opted in.
-  requestAPI('telemetry', {
-    method: 'POST',
-    body: JSON.stringify(event)
-  }).catch(() => undefined);
 }
 
 /** The CodeMirror view of a cell widget's editor, when it is one and exists. */
@@ -241,7 +233,7 @@ class NextEditSession {
         requestId,
         shownAt: performance.now()
       });
-      telemetry({
+      report({
         event: 'shown',
         request_id: requestId,
         task: 'next-edit',
@@ -398,7 +390,7 @@ class NextEditSession {
       }
     }
     this._moveTo(index, p.startLine + Math.max(p.new.length - 1, 0), p.new);
-    telemetry({
+    report({
       event: 'accepted',
       request_id: p.requestId,
       task: 'next-edit',
@@ -442,7 +434,7 @@ class NextEditSession {
     }
     if (event) {
       for (const p of this._pending) {
-        telemetry({ event, request_id: p.requestId, task: 'next-edit' });
+        report({ event, request_id: p.requestId, task: 'next-edit' });
       }
     }
     this._pending = [];

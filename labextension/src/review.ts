@@ -5,7 +5,7 @@
 import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
-import { requestAPI } from './api';
+import { report } from './telemetry';
 import { highlightingLike, ReviewEditor } from './reviewEditor';
 import type { ITelemetryEvent } from './types';
 
@@ -40,7 +40,7 @@ const TELEMETRY_TASK: Partial<Record<ReviewTask, ITelemetryEvent['task']>> = {
 };
 
 /** Local, opt-in telemetry: the server drops events when it is off. */
-function report(
+function reportReview(
   request: IReviewRequest,
   event: 'shown' | 'accepted' | 'rejected',
   latencyMs: number,
@@ -50,16 +50,13 @@ function report(
   if (!request.requestId || !task) {
     return;
   }
-  const body: ITelemetryEvent = {
+  report({
     event,
     request_id: request.requestId,
     task,
     latency_ms: Math.max(0, Math.round(latencyMs)),
     chars
-  };
-  requestAPI('telemetry', { method: 'POST', body: JSON.stringify(body) }).catch(
-    () => undefined // telemetry never bothers the user
-  );
+  });
 }
 
 /**
@@ -261,7 +258,7 @@ class Review {
       return;
     }
     this.setState('ready');
-    report(this.request, 'shown', performance.now() - this.opened, text.length);
+    reportReview(this.request, 'shown', performance.now() - this.opened, text.length);
   }
 
   private stop(): boolean {
@@ -389,7 +386,7 @@ class Review {
     this.root.remove();
     cell.node.classList.remove('jp-assist-mod-reviewing');
     if (outcome === 'accepted' || outcome === 'rejected') {
-      report(this.request, outcome, performance.now() - this.opened, chars);
+      reportReview(this.request, outcome, performance.now() - this.opened, chars);
     }
     if (!cell.isDisposed && outcome !== 'failed') {
       cell.editor?.focus(); // back to typing (Ctrl+Z undoes an accept)

@@ -8,6 +8,7 @@ JupyterLab's models (`window.jupyterapp`), not from the DOM.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -312,6 +313,15 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
     page.keyboard.press("ControlOrMeta+k")
     prompt = cell.locator(".jp-assist-edit-input")
     prompt.fill("add comments")
+
+    def sample(route: Any) -> None:
+        # Sampled, so the random-weight model writes on instead of closing the fence early
+        # (greedy may end in a few tokens, before Stop can land).
+        body = json.loads(route.request.post_data or "{}")
+        body["temperature"] = 1.5
+        route.continue_(post_data=json.dumps(body))
+
+    page.route(lambda url: urlsplit(url).path.endswith("/jupyter-assist/edit"), sample)
     with page.expect_request(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
         prompt.press("Enter")
     request_id = info.value.post_data_json["request_id"]
