@@ -51,6 +51,10 @@ class CompleteRequest(_WithContext):
     suffix: str = Field("", max_length=MAX_TEXT)
     language: str = "python"
     max_tokens: int | None = Field(None, ge=1, le=512)
+    # Start decoding this long after the request arrives: the client sends it before its
+    # debounce ends, so the prompt is built and prefilled meanwhile. A request cancelled
+    # (superseded) before then costs no decoding.
+    delay_ms: int = Field(0, ge=0, le=2000)
 
 
 class ChatMessage(_Model):

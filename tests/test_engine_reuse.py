@@ -66,10 +66,18 @@ def test_prefix_reuse_same_tokens(backend: Any) -> None:
 def test_warm_prefills_ahead(backend: Any) -> None:
     backend.prefix_cache.clear()
     prompt = NOTEBOOK + "z = "
+    with no_cache(backend):
+        cold = run(backend, prompt)[0]
     n = backend.warm(prompt)
     assert n > 100 and len(backend.prefix_cache) == 1
-    run(backend, prompt)
-    assert backend.last_timing["reused"] == n - 1  # everything but the last token came from the cache
+    assert run(backend, prompt)[0] == cold
+    # Everything came from the cache, the first token's logits included.
+    assert backend.last_timing["reused"] == n
+    # The answer's cache is kept for the prompt (with its logits): the same again reuses all.
+    assert run(backend, prompt)[0] == cold and backend.last_timing["reused"] == n
+    # A longer prompt reuses the prefix and feeds only the rest.
+    run(backend, prompt + "1")
+    assert n - 1 <= backend.last_timing["reused"] < len(backend.encode(prompt + "1"))
 
 
 def test_cache_respects_budget(backend: Any) -> None:

@@ -90,6 +90,7 @@ BAD = [
     ("complete", json.dumps({"prefix": "x"}), 400, "request_id"),
     ("complete", json.dumps({"request_id": "b", "prefix": "x", "cell_index": -1}), 400, "cell_index"),
     ("complete", json.dumps({"request_id": "b", "prefix": "x", "max_tokens": 10_000}), 400, "max_tokens"),
+    ("complete", json.dumps({"request_id": "b", "prefix": "x", "delay_ms": 60_000}), 400, "delay_ms"),
     ("complete", json.dumps({"request_id": "b", "prefix": "x", "cells": [{"source": "a"}], "cell_index": 1}), 400, "out of range"),
     ("chat", json.dumps({"request_id": "b", "messages": [{"role": "user", "content": "hi"}], "cell_index": 0}), 400, "out of range"),
     ("edit", json.dumps({"request_id": "b", "instruction": "x", "source": "a", "cells": [{"source": "a"}], "cell_index": 4}), 400, "out of range"),

@@ -194,6 +194,14 @@ class Engine:
         req.cancelled.set()
         return True
 
+    def reserve(self, req: Request) -> None:
+        """Make `req` cancellable by id before it is queued (a held completion)."""
+        with self._lock:
+            old = self._active.get(req.request_id)
+            if old is not None and old is not req:
+                old.cancelled.set()
+            self._active[req.request_id] = req
+
     async def stream(self, req: Request) -> AsyncIterator[Event]:
         """Queue `req` and yield its events; leaving early cancels it."""
         self.require_ready()
@@ -209,7 +217,7 @@ class Engine:
         req.emit = emit
         with self._lock:
             old = self._active.get(req.request_id)
-            if old is not None:  # same id again supersedes the old request
+            if old is not None and old is not req:  # same id again supersedes the old request
                 old.cancelled.set()
             self._active[req.request_id] = req
         self._queue.put(req)

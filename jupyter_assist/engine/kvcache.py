@@ -66,20 +66,24 @@ class PrefixCache:
     def __init__(self, max_bytes: int, min_reuse: int = 16) -> None:
         self.max_bytes = max_bytes
         self.min_reuse = min_reuse  # below this, reuse isn't worth keeping an entry busy
-        self._entries: OrderedDict[tuple[int, ...], tuple[Any, int]] = OrderedDict()
+        # key -> (cache, bytes, logits after the last key token or None)
+        self._entries: OrderedDict[tuple[int, ...], tuple[Any, int, Any]] = OrderedDict()
         self.stats = CacheStats()
 
     @property
     def bytes(self) -> int:
-        return sum(n for _, n in self._entries.values())
+        return sum(n for _, n, _ in self._entries.values())
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def take(self, ids: Sequence[int]) -> tuple[Any | None, int]:
-        """Remove and return the entry sharing the longest prefix with `ids`, cropped so at
-        least one prompt token remains to be fed (the model needs it for next-token logits).
-        Returns (cache or None, number of reused tokens)."""
+    def take(self, ids: Sequence[int]) -> tuple[Any | None, int, Any]:
+        """Remove and return the entry sharing the longest prefix with `ids`.
+
+        Returns (cache or None, reused tokens, logits or None). When the entry holds all
+        of `ids` with the logits after them (a warmed prompt), nothing is left to feed:
+        the first token comes straight from those logits. Otherwise the cache is cropped
+        so at least one prompt token remains to be fed (the model needs it for logits)."""
         self.stats.lookups += 1
         self.stats.prompt_tokens += len(ids)
         best_key, best = None, 0
@@ -87,25 +91,31 @@ class PrefixCache:
             n = common_prefix(key, ids)
             if n > best:
                 best_key, best = key, n
+        if best_key is not None and best == len(best_key) == len(ids) and self._entries[best_key][2] is not None:
+            cache, _, logits = self._entries.pop(best_key)
+            self.stats.hits += 1
+            self.stats.reused_tokens += best
+            return cache, best, logits
         best = min(best, len(ids) - 1)
         if best_key is None or best < self.min_reuse or self.max_bytes <= 0:
-            return None, 0
-        cache, _ = self._entries.pop(best_key)
+            return None, 0, None
+        cache, _, _ = self._entries.pop(best_key)
         truncate(cache, best)
         self.stats.hits += 1
         self.stats.reused_tokens += best
-        return cache, best
+        return cache, best, None
 
-    def put(self, ids: Sequence[int], cache: Any) -> None:
-        """Store `cache` (already holding exactly `ids`) and evict LRU entries over budget."""
+    def put(self, ids: Sequence[int], cache: Any, logits: Any = None) -> None:
+        """Store `cache` (already holding exactly `ids`), with the logits after `ids` when
+        known, and evict LRU entries over budget."""
         if self.max_bytes <= 0 or not ids:
             return
         key = tuple(ids)
-        size = cache_bytes(cache)
+        size = cache_bytes(cache) + (logits.numel() * logits.element_size() if logits is not None else 0)
         if size > self.max_bytes:
             return
         self._entries.pop(key, None)
-        self._entries[key] = (cache, size)
+        self._entries[key] = (cache, size, logits)
         while self.bytes > self.max_bytes and len(self._entries) > 1:
             self._entries.popitem(last=False)
 

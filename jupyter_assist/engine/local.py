@@ -104,6 +104,7 @@ class LocalBackend:
         self.spec_chunk = opts.spec_chunk
         self.spec_stats = {"proposed": 0, "accepted": 0}
         self.last_timing: dict[str, Any] = {}
+        self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
 
     @classmethod
     def load(
@@ -171,29 +172,38 @@ class LocalBackend:
 
     def prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
         """KV for `ids`, reusing the longest cached prefix: (cache, last logits, reused)."""
-        cache, reused = self.prefix_cache.take(ids)
+        cache, reused, logits = self.prefix_cache.take(ids)
         if cache is None:
             cache = self._new_cache()
-        logits = self._forward(ids[reused:], cache)[-1]
+        if logits is None:
+            logits = self._forward(ids[reused:], cache)[-1]
         return cache, logits, reused
 
     def warm(self, prompt: str) -> int:
         """Prefill `prompt` into the prefix cache ahead of a request; returns its tokens."""
         import torch
 
-        ids = self.encode(prompt)
+        ids = self._prompt_ids(prompt)
         if len(ids) < 2:
             return 0
         with torch.inference_mode():
-            cache, _, _ = self.prefill(ids)
-        self.prefix_cache.put(ids, cache)
+            cache, logits, _ = self.prefill(ids)
+        # With the logits: a request for this very prompt decodes its first token at once.
+        self.prefix_cache.put(ids, cache, logits)
         return len(ids)
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        """`encode(prompt)`, remembered for the last prompt: a held completion is
+        warmed, then generated, from the same text."""
+        if prompt != self._last_prompt[0]:
+            self._last_prompt = (prompt, self.encode(prompt))
+        return list(self._last_prompt[1])
 
     def generate(self, req: Request, emit: Emit) -> None:
         import torch
 
         params = req.params
-        ids = self.encode(req.prompt) or [self.tokenizer.bos_token_id or self.eos_ids[0]]
+        ids = self._prompt_ids(req.prompt) or [self.tokenizer.bos_token_id or self.eos_ids[0]]
         max_ctx = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(ids) + params.max_tokens > max_ctx:
             raise ValueError(
@@ -212,13 +222,14 @@ class LocalBackend:
             with torch.inference_mode():
                 t0 = time.perf_counter()
                 cache, logits, reused = self.prefill(ids)
+                first = logits
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
                 if req.draft is not None and params.temperature <= 0:
                     self._speculate(req, cache, logits, out)
                 else:
                     self._decode_plain(req, cache, logits, out)
             truncate(cache, len(ids))
-            self.prefix_cache.put(ids, cache)  # the next keystroke's prompt starts the same
+            self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
         finally:
             cache = None
         out.flush()

@@ -3,6 +3,7 @@ each feature does lives in `jupyter_assist.tasks`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request
-from ..engine.types import PRIORITY_WARM, Event
+from ..engine.types import PRIORITY_WARM, Event, GenerationParams
 from ..tasks import chat, complete, edit, fix, generate, next_edit
 from ..wire import (
     CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
@@ -179,6 +180,18 @@ class PromptHandler(TaskHandler):
         )
 
 
+_WARMING: set[asyncio.Future[None]] = set()
+
+
+async def _drain(events: Any) -> None:
+    """Run a warm-up stream to its end; a failure is the real request's to report."""
+    try:
+        async for _ in events:
+            pass
+    except Exception:
+        pass
+
+
 class StreamHandler(TaskHandler):
     """POST a task request; answer NDJSON events as the model produces them."""
 
@@ -199,6 +212,9 @@ class StreamHandler(TaskHandler):
         self._req = req
         if self.request.connection.stream.closed():  # type: ignore[union-attr]
             req.cancelled.set()
+        delay_ms = getattr(body, "delay_ms", 0)
+        if delay_ms and not req.cancelled.is_set():
+            await self._hold(req, t0 + delay_ms / 1000)
         stream = self.assist.engine.stream(req)
         head = TASKS[self.task].head
         try:
@@ -234,6 +250,21 @@ class StreamHandler(TaskHandler):
         finally:
             await stream.aclose()
         self.finish()
+
+    async def _hold(self, req: Request, until: float) -> None:
+        """Prefill `req`'s prompt into the KV cache, then wait until `until` (monotonic):
+        the client's debounce runs out while the prompt is built and prefilled. Cancelled
+        meanwhile (the user typed on), the engine ends `req` without decoding."""
+        engine = self.assist.engine
+        engine.reserve(req)
+        warm = Request(f"{req.request_id}/warm", req.prompt, GenerationParams(max_tokens=0),
+                       priority=PRIORITY_WARM, kind="warm")
+        task = asyncio.ensure_future(_drain(engine.stream(warm)))
+        _WARMING.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(_WARMING.discard)
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        if req.cancelled.is_set():
+            warm.cancelled.set()  # if still queued, skip it
 
     def _ndjson_headers(self) -> None:
         self.set_header("Content-Type", "application/x-ndjson")

@@ -22,6 +22,12 @@ import { completionLatency, report, watchSurvival } from './telemetry';
 import type { ISourceHolder } from './telemetry';
 import type { ICompleteRequest } from './types';
 
+/**
+ * How long before the request delay ends the POST goes out: enough for the
+ * server to build the prompt and prefill the few tokens the keystroke added.
+ */
+const PREPARE_MS = 100;
+
 /** JupyterLab's command behind Tab on ghost text. */
 const ACCEPT_COMMAND = 'inline-completer:accept';
 
@@ -38,7 +44,7 @@ interface IJob {
   /** Completion text so far. */
   text: string;
   done: boolean;
-  /** `performance.now()` at the key press (fetch), for latency. */
+  /** `performance.now()` at the key press (or fetch), for the delay and latency. */
   started: number;
   /** The cell being completed (survival check after an accept). */
   holder: ISourceHolder | null;
@@ -137,8 +143,10 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
       requestDelay: {
         title: 'Request delay',
         description:
-          'Milliseconds to wait after the last key press before asking ' +
-          'the server; requests replaced within that time are never sent.',
+          'Milliseconds after the last key press before the model starts ' +
+          'answering. The request goes out 100 ms earlier so the server can ' +
+          'prepare the prompt; one replaced before then is never sent, one ' +
+          'replaced later is cancelled before the model decodes anything.',
         type: 'number',
         minimum: 0
       },
@@ -167,6 +175,15 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
         this._accepted();
       }
     });
+    // The request delay counts from the key press; JupyterLab calls `fetch`
+    // some ms later, after the editor and the notebook model have updated.
+    document.addEventListener(
+      'keydown',
+      event => {
+        this._lastKey = event.timeStamp;
+      },
+      { capture: true, passive: true }
+    );
   }
 
   configure(settings: { [property: string]: JSONValue }): void {
@@ -226,7 +243,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
         pending: null,
         text: '',
         done: false,
-        started: performance.now(),
+        started: this._keyPressedAt(),
         holder: this._holder(context),
         shown: false
       };
@@ -244,9 +261,19 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     // Debounce here rather than with the completer's `debouncerDelay`: a
     // stale stream still running during that delay would overwrite the
     // completer's own trimming of the ghost text as the user types. A
-    // request replaced within the delay is never sent.
-    if (!(await wait(this._requestDelay, signal))) {
+    // request replaced early in the delay is never sent; one sent in its last
+    // PREPARE_MS waits out the rest on the server, which builds and prefills
+    // the prompt meanwhile (replaced then, it is cancelled before decoding).
+    const lead = Math.min(PREPARE_MS, this._requestDelay);
+    const waited = performance.now() - job.started;
+    if (!(await wait(this._requestDelay - lead - waited, signal))) {
       return NO_ITEMS;
+    }
+    const rest = Math.round(
+      this._requestDelay - (performance.now() - job.started)
+    );
+    if (rest > 0) {
+      job.body.delay_ms = rest;
     }
     job.sent = true;
     job.progress = streamText('complete', job.body, signal);
@@ -359,6 +386,13 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     if (this._job === job) {
       this._job = null;
     }
+  }
+
+  /** When the key press behind this request happened (now, if none did). */
+  private _keyPressedAt(): number {
+    const now = performance.now();
+    const since = now - this._lastKey;
+    return since >= 0 && since < this._requestDelay ? this._lastKey : now;
   }
 
   /** Stream token: which fetch asked, and how much of the text was typed. */
@@ -517,6 +551,8 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   private _lastWarning = '';
   private _maxTokens = 0;
   private _requestDelay = 150;
+  /** `performance.now()` time of the last key press anywhere on the page. */
+  private _lastKey = -Infinity;
   /** The completer's per-provider timeout (ms), from its settings. */
   private _timeout = 5000;
 }

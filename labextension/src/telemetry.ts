@@ -8,12 +8,26 @@ import type { ISignal } from '@lumino/signaling';
 import { requestAPI } from './api';
 import type { ITelemetryEvent } from './types';
 
-/** Fire and forget: telemetry must never disturb the user. */
+/** Later than the frame that shows a suggestion: a POST costs the page ms. */
+function later(task: () => void): void {
+  if (typeof window.requestIdleCallback === 'function') {
+    window.requestIdleCallback(task, { timeout: 1000 });
+  } else {
+    window.setTimeout(task, 200);
+  }
+}
+
+/**
+ * Fire and forget, when the page is idle: telemetry must never disturb the
+ * user (sending it in the same task as a ghost text delayed the ghost).
+ */
 export function report(event: ITelemetryEvent): void {
-  requestAPI('telemetry', {
-    method: 'POST',
-    body: JSON.stringify(event)
-  }).catch(() => undefined);
+  later(() => {
+    requestAPI('telemetry', {
+      method: 'POST',
+      body: JSON.stringify(event)
+    }).catch(() => undefined);
+  });
 }
 
 /** What the cell holds after an accepted suggestion (a cell's shared model). */
@@ -84,7 +98,7 @@ class LatencyLog {
     if (this._recent.length > LatencyLog.KEEP) {
       this._recent.shift();
     }
-    this._changed.emit(ms);
+    later(() => this._changed.emit(ms)); // the status bar redraws: not before the ghost
   }
 
   /** Median of the recent latencies, or null before any. */

@@ -42,6 +42,8 @@ export interface ICompleteRequest extends INotebookContext {
   suffix: string;
   language?: string;
   max_tokens?: number;
+  /** Start decoding this long after arrival (the prompt is prefilled meanwhile). */
+  delay_ms?: number;
 }
 
 /** Body of `POST chat`. */
