@@ -7,7 +7,11 @@ line in that cell so no two trials send the same prompt. The cell is focused fir
 user would, so the focus warm-up runs before the keystroke.
 
 Two servers in one run: the embedded model on CPU (`ghost_*`) and the tiny random-weight
-model, which answers in milliseconds (`overhead_*`: everything but the model).
+model, which answers in milliseconds (`overhead_*`: everything but the model). Each also
+reports a breakdown from the keydown (medians): the completion POST sent (the labextension
+sends it 100 ms before its 150 ms request delay ends; the server holds it until then while
+it prefills), the first response byte, and the ghost on screen (the last step is
+JupyterLab's inline completer drawing the ghost).
 
     python -m benchmarks ui --json [--trials 5] [--model embedded]
 """
@@ -29,7 +33,8 @@ LINE = 'total = revenue(df).groupby("region")'
 ARM_JS = """() => {
   window.__assistGhostMs = null;
   let t0 = null;
-  document.addEventListener('keydown', e => { if (e.key === '.') t0 = performance.now(); },
+  performance.clearResourceTimings();
+  document.addEventListener('keydown', e => { if (e.key === '.') { t0 = performance.now(); window.__assistT0 = t0; } },
                             { capture: true, once: true });
   const obs = new MutationObserver(() => {
     if (t0 === null) return;
@@ -37,6 +42,12 @@ ARM_JS = """() => {
     if (ghost.trim()) { window.__assistGhostMs = performance.now() - t0; obs.disconnect(); }
   });
   obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+# Resource Timing of the trial's completion POST, relative to the keydown.
+TIMING_JS = """() => {
+  const e = performance.getEntriesByType('resource').filter(e => e.name.includes('/jupyter-assist/complete')).pop();
+  return e ? { sent: e.requestStart - window.__assistT0, first_byte: e.responseStart - window.__assistT0 } : null;
 }"""
 
 # Once the kernel is up: activate a cell and run everything above it.
@@ -152,6 +163,7 @@ def run_trials(lab: Any, browser: Any, trials: int) -> dict[str, Any]:
     time.sleep(2)  # the labextension refreshes its variable summaries once the kernel is idle
     times: list[float] = []
     server_ms: list[float] = []
+    parts: list[dict[str, float]] = []
     body: dict[str, Any] = {}
     misses = 0
     for k in range(trials):
@@ -182,6 +194,9 @@ def run_trials(lab: Any, browser: Any, trials: int) -> dict[str, Any]:
             time.sleep(0.05)
         if entries:
             server_ms.append(entries[-1]["first_ms"])
+        timing = page.evaluate(TIMING_JS)  # the response has ended: its entry is there
+        if timing and ms is not None:
+            parts.append({"sent": timing["sent"], "first_byte": timing["first_byte"], "ghost": ms})
         if ms is None:
             misses += 1
         else:
@@ -189,7 +204,11 @@ def run_trials(lab: Any, browser: Any, trials: int) -> dict[str, Any]:
         page.keyboard.press("Escape")
     page.close()
     report = lab.api("prompt?task=complete", body)
+    med = lambda key: round(statistics.median(p[key] for p in parts), 1) if parts else None  # noqa: E731
     return {
+        # keystroke -> POST sent, -> first response byte, -> ghost (medians): what the
+        # client's delay, the server and JupyterLab's rendering each take
+        "breakdown_p50_ms": {"request_sent": med("sent"), "first_byte": med("first_byte"), "ghost": med("ghost")},
         "p50_ms": round(statistics.median(times), 1) if times else None,
         "all_ms": [round(t, 1) for t in times],
         "server_p50_ms": round(statistics.median(server_ms), 1) if server_ms else None,
@@ -245,6 +264,8 @@ def main(argv: list[str]) -> int:
         # request arrival -> first token on the server, for the same keystrokes
         "server_first_p50_ms": model["server_p50_ms"],
         "overhead_server_first_p50_ms": instant["server_p50_ms"],
+        "overhead_breakdown_p50_ms": instant["breakdown_p50_ms"],
+        "ghost_breakdown_p50_ms": model["breakdown_p50_ms"],
         "ghost_all_ms": model["all_ms"],
         "overhead_all_ms": instant["all_ms"],
         "no_ghost": {"model": model["no_ghost"], "instant": instant["no_ghost"]},
