@@ -33,7 +33,7 @@ def test_prompt_command_errors(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert main(["prompt", str(NOTEBOOK), "--cell", "99", "--model", "cl100k"]) == 2
     assert "out of range" in capsys.readouterr().err
     assert main(["prompt", str(NOTEBOOK), "--cell", "5", "--task", "fix", "--budget", "50", "--model", "cl100k"]) == 2
-    assert "mandatory parts of the prompt need" in capsys.readouterr().err
+    assert "does not fit the model's context" in capsys.readouterr().err
     assert main(["prompt", str(NOTEBOOK), "--cell", "0", "--model", str(tmp_path)]) == 2
     assert "Could not load a tokenizer" in capsys.readouterr().err
 

@@ -74,7 +74,7 @@ def test_empty_reserves_tokens_without_text() -> None:
     assert r.text == "q\ncontext\n" and r.tokens == 20 and r.reserved == 10
     r = render(tree, 19, chars)
     assert r.text == "q\n" and r.tokens == 12
-    with pytest.raises(PromptTooLarge, match=r"need 12 tokens but the budget is 11 \(answer 10\)"):
+    with pytest.raises(PromptTooLarge, match=r"needs 12 tokens \(answer 10\) but the budget is 11 tokens"):
         render(tree, 11, chars)
 
 

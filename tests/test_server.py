@@ -95,6 +95,9 @@ BAD = [
     ("chat", json.dumps({"request_id": "b", "messages": [{"role": "user", "content": "hi"}], "cell_index": 0}), 400, "out of range"),
     ("edit", json.dumps({"request_id": "b", "instruction": "x", "source": "a", "cells": [{"source": "a"}], "cell_index": 4}), 400, "out of range"),
     ("complete", json.dumps({"request_id": "b", "prefix": "x" * 300_000}), 413, "body over"),
+    # A cell longer than the tiny model's 4096-token context: said so, not a negative budget.
+    ("edit", json.dumps({"request_id": "b", "instruction": "x", "source": "value = compute(1)\n" * 1500}), 400, "too long for this model"),
+    ("fix", json.dumps({"request_id": "b", "cells": [{"source": "value = compute(1)\n" * 1500}], "cell_index": 0}), 400, "too long for this model"),
     ("chat", json.dumps({"request_id": "b", "messages": []}), 400, "messages"),
     ("chat", json.dumps({"request_id": "b", "messages": [{"role": "system", "content": "x"}]}), 400, "role"),
     ("generate", json.dumps({"request_id": "b", "instruction": ""}), 400, "instruction"),

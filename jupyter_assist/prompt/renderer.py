@@ -26,7 +26,11 @@ class PromptTooLarge(ValueError):
 
     def __init__(self, needed: int, budget: int, parts: Sequence[tuple[str, int]]) -> None:
         detail = ", ".join(f"{name} {n}" for name, n in parts) or "no named parts"
-        super().__init__(f"The mandatory parts of the prompt need {needed} tokens but the budget is {budget} ({detail}).")
+        short = f"the budget is {budget} tokens" if budget > 0 else f"no tokens are left for it (budget {budget})"
+        super().__init__(
+            f"The request does not fit the model's context: it needs {needed} tokens ({detail}) "
+            f"but {short}. Send less text (a shorter cell, selection or message)."
+        )
         self.needed, self.budget, self.parts = needed, budget, list(parts)
 
 

@@ -13,9 +13,28 @@ from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import edit_prompt, from_cells
 from ..prompt.tokens import for_backend
 from ..wire import EditRequest, NotebookCell
-from .chat import prompt_budget
+from .chat import context_window, prompt_budget
 
 OPEN = "```python\n"
+# Tokens the instructions, the chat template and the fences take besides the cell.
+REWRITE_OVERHEAD = 160
+
+
+def rewrite_answer(backend: Any, source: str, requested: int | None) -> int:
+    """Tokens a rewrite of `source` may take: twice the cell (it may grow) plus 64, or
+    `requested`, within what the model's context leaves next to the cell itself. A cell too
+    long for even a rewrite of its own length is a clear error (400), not a negative budget."""
+    cell = len(backend.encode(source))
+    window = context_window(backend)
+    room = window - cell - REWRITE_OVERHEAD
+    answer = requested or min(2 * cell + 64, room)
+    if answer > room or answer < min(cell + 16, requested or cell + 16):
+        raise ValueError(
+            f"The cell is too long for this model to rewrite: {cell} tokens, and the rewrite "
+            f"needs {'up to ' + str(requested) if requested else 'about as many'} more, but the "
+            f"model's context holds {window} tokens. Select part of the cell, or split it, and try again."
+        )
+    return answer
 
 
 def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request:
@@ -26,7 +45,7 @@ def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request
     else:  # what the user sees now, not a stale copy
         cells[index] = cells[index].model_copy(update={"source": req.source})
     book = from_cells(cells)
-    answer = req.max_tokens or 2 * len(backend.encode(req.source)) + 64
+    answer = rewrite_answer(backend, req.source, req.max_tokens)
     prompt = edit_prompt(
         book.cells, index, req.instruction, for_backend(backend), backend.chat_prompt,
         prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,

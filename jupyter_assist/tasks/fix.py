@@ -13,14 +13,14 @@ from ..notebook import fix_prompt, from_cells
 from ..prompt.tokens import for_backend
 from ..wire import FixRequest
 from .chat import prompt_budget
-from .edit import OPEN
+from .edit import OPEN, rewrite_answer
 
 
 def build(req: FixRequest, backend: Any, context_tokens: int = 3072) -> Request:
     # cell_index < len(cells) is checked by the wire type.
     book = from_cells(req.cells)
     source = req.cells[req.cell_index].source
-    answer = req.max_tokens or 2 * len(backend.encode(source)) + 64
+    answer = rewrite_answer(backend, source, req.max_tokens)
     prompt = fix_prompt(
         book.cells, req.cell_index, for_backend(backend), backend.chat_prompt,
         prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
