@@ -143,7 +143,7 @@ class Engine:
                 emit(Event("done", finish_reason="stop", prompt_tokens=self.backend.warm(req.prompt)))
             else:
                 self.backend.generate(req, emit)
-            if finish == ["cancelled"]:
+            if finish == ["cancelled"] and req.kind == "generate":  # a skipped warm-up is no cancelled request
                 self.status.cancelled += 1
             elif finish and req.kind == "generate":
                 self.status.served += 1
