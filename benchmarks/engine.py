@@ -70,6 +70,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-new", type=int, default=400, help="cap on tokens per edit")
+    ap.add_argument("--spec-chunk", type=int, default=0, help="most draft tokens verified per pass (0: the default)")
     args = ap.parse_args(argv)
 
     import torch
@@ -80,7 +81,9 @@ def main(argv: list[str]) -> int:
     from jupyter_assist.tasks import edit as edit_task
 
     torch.set_num_threads(args.threads)
-    engine = Engine(args.model, LoadOptions(threads=args.threads), default_cache_dir())
+    opts = LoadOptions(threads=args.threads)
+    opts.spec_chunk = args.spec_chunk or opts.spec_chunk
+    engine = Engine(args.model, opts, default_cache_dir())
     engine.start()
     while engine.status.state == "loading":
         time.sleep(0.1)
@@ -88,7 +91,8 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"model failed to load: {engine.status.error}")
     backend = engine.backend
     rng = random.Random(args.seed)
-    results: dict[str, Any] = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": args.threads}
+    results: dict[str, Any] = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": args.threads,
+                               "spec_chunk": opts.spec_chunk}
 
     def run(prompt: str, max_tokens: int, draft: Any = None, stop: tuple[str, ...] = ()) -> tuple[str, float, int]:
         events: list[Any] = []
