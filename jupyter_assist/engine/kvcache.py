@@ -91,19 +91,19 @@ class PrefixCache:
             n = common_prefix(key, ids)
             if n > best:
                 best_key, best = key, n
-        if best_key is not None and best == len(best_key) == len(ids) and self._entries[best_key][2] is not None:
-            cache, _, logits = self._entries.pop(best_key)
-            self.stats.hits += 1
-            self.stats.reused_tokens += best
-            return cache, best, logits
-        best = min(best, len(ids) - 1)
-        if best_key is None or best < self.min_reuse or self.max_bytes <= 0:
-            return None, 0, None
-        cache, _, _ = self._entries.pop(best_key)
-        truncate(cache, best)
+        exact = best_key is not None and best == len(best_key) == len(ids) and self._entries[best_key][2] is not None
+        if not exact:
+            best = min(best, len(ids) - 1)
+            if best_key is None or best < self.min_reuse or self.max_bytes <= 0:
+                return None, 0, None
+        assert best_key is not None
+        cache, _, logits = self._entries.pop(best_key)
+        if not exact:
+            truncate(cache, best)
+            logits = None
         self.stats.hits += 1
         self.stats.reused_tokens += best
-        return cache, best, None
+        return cache, best, logits
 
     def put(self, ids: Sequence[int], cache: Any, logits: Any = None) -> None:
         """Store `cache` (already holding exactly `ids`), with the logits after `ids` when

@@ -28,7 +28,7 @@ def rewrite_answer(backend: Any, source: str, requested: int | None) -> int:
     window = context_window(backend)
     room = window - cell - REWRITE_OVERHEAD
     answer = requested or min(2 * cell + 64, room)
-    if answer > room or answer < min(cell + 16, requested or cell + 16):
+    if answer > room or (not requested and answer < cell + 16):
         raise ValueError(
             f"The cell is too long for this model to rewrite: {cell} tokens, and the rewrite "
             f"needs {'up to ' + str(requested) if requested else 'about as many'} more, but the "
