@@ -116,6 +116,11 @@ class LocalBackend:
         if opts.threads > 0:
             torch.set_num_threads(opts.threads)
         device = pick_device(opts.device)
+        if device.startswith("cuda"):
+            # SDPA's cuDNN backend builds a plan for every new KV length, i.e. at every
+            # decode step: ~3 ms of CPU per layer (H100, torch 2.11; `benchmarks/gpu.py`
+            # measures both). Flash and memory-efficient attention have no such cost.
+            torch.backends.cuda.enable_cudnn_sdp(False)
         dtype = pick_dtype(device, opts.dtype)
         quant = pick_quantization(device, opts.quantization)
         source = materialize(spec, cache_dir, progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
@@ -27,11 +28,10 @@ def _corpus() -> list[str]:
     return [inspect.getsource(m) for m in (collections, json_mod.decoder, os, textwrap)]
 
 
-def build_tiny_model(dest: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
-    """Write a tokenizer + random 2-layer Llama to `dest` (a HF folder) and return it."""
-    import torch
+def build_tokenizer(dest: Path, *, vocab_size: int = 1024) -> Any:
+    """Train the byte-level BPE tokenizer (with a chat template) and save it to `dest`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -54,6 +54,16 @@ def build_tiny_model(dest: Path, *, vocab_size: int = 1024, seed: int = 0) -> Pa
     )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(dest)
+    return fast
+
+
+def build_tiny_model(dest: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
+    """Write a tokenizer + random 2-layer Llama to `dest` (a HF folder) and return it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    dest = Path(dest)
+    fast = build_tokenizer(dest, vocab_size=vocab_size)
 
     torch.manual_seed(seed)
     config = LlamaConfig(
