@@ -165,6 +165,8 @@ export async function* streamAPI(
 export interface ITextProgress {
   text: string;
   done: boolean;
+  /** With `done`: the server's time from the request's arrival to its first event. */
+  firstMs?: number;
 }
 
 /**
@@ -186,7 +188,7 @@ export async function* streamText(
         yield { text, done: false };
         break;
       case 'done':
-        yield { text: event.text ?? text, done: true };
+        yield { text: event.text ?? text, done: true, firstMs: event.first_ms };
         return;
       case 'error':
         throw new Error(event.message);

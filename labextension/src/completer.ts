@@ -28,6 +28,12 @@ import type { ICompleteRequest } from './types';
  */
 const PREPARE_MS = 100;
 
+/**
+ * At most this much of the request delay is taken off for the HTTP round trip
+ * (see `_transport`), so a slow link cannot shorten the debounce much.
+ */
+const MAX_TRANSPORT_MS = 30;
+
 /** JupyterLab's command behind Tab on ghost text. */
 const ACCEPT_COMMAND = 'inline-completer:accept';
 
@@ -46,6 +52,11 @@ interface IJob {
   done: boolean;
   /** `performance.now()` at the key press (or fetch), for the delay and latency. */
   started: number;
+  /** `performance.now()` when the POST went out, and when its first event came. */
+  sentAt: number;
+  firstAt: number;
+  /** The server's arrival -> first event time, from its `done` event. */
+  serverFirstMs: number;
   /** The cell being completed (survival check after an accept). */
   holder: ISourceHolder | null;
   /** Whether the suggestion reached the screen (telemetry `shown`). */
@@ -99,8 +110,10 @@ function readNext(job: IJob): Promise<void> {
         if (result.done) {
           job.done = true;
         } else {
+          job.firstAt ||= performance.now();
           job.text = result.value.text;
           job.done = result.value.done;
+          job.serverFirstMs = result.value.firstMs ?? job.serverFirstMs;
         }
       },
       error => {
@@ -244,6 +257,9 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
         text: '',
         done: false,
         started: this._keyPressedAt(),
+        sentAt: 0,
+        firstAt: 0,
+        serverFirstMs: -1,
         holder: this._holder(context),
         shown: false
       };
@@ -269,13 +285,16 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     if (!(await wait(this._requestDelay - lead - waited, signal))) {
       return NO_ITEMS;
     }
+    // The server holds the request for `delay_ms` from its arrival; the round
+    // trip is taken off so that the answer arrives as the delay ends.
     const rest = Math.round(
-      this._requestDelay - (performance.now() - job.started)
+      this._requestDelay - (performance.now() - job.started) - this._transport
     );
     if (rest > 0) {
       job.body.delay_ms = rest;
     }
     job.sent = true;
+    job.sentAt = performance.now();
     job.progress = streamText('complete', job.body, signal);
     try {
       while (!job.done && !job.text.trim()) {
@@ -386,6 +405,22 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     if (this._job === job) {
       this._job = null;
     }
+    this._learnTransport(job);
+  }
+
+  /**
+   * The HTTP round trip of a finished request: its first event reached us
+   * this long after the POST, minus the server's own arrival -> first event
+   * time (which includes its hold and any model work). Smoothed, capped.
+   */
+  private _learnTransport(job: IJob): void {
+    if (!job.sentAt || !job.firstAt || job.serverFirstMs < 0) {
+      return;
+    }
+    const sample = job.firstAt - job.sentAt - job.serverFirstMs;
+    job.serverFirstMs = -1; // learn from each request once
+    const smoothed = this._transport * 0.7 + Math.max(0, sample) * 0.3;
+    this._transport = Math.min(MAX_TRANSPORT_MS, smoothed);
   }
 
   /** When the key press behind this request happened (now, if none did). */
@@ -555,4 +590,6 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   private _lastKey = -Infinity;
   /** The completer's per-provider timeout (ms), from its settings. */
   private _timeout = 5000;
+  /** Smoothed HTTP round trip (ms) of completion requests; see `_learnTransport`. */
+  private _transport = 0;
 }
