@@ -71,6 +71,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-new", type=int, default=400, help="cap on tokens per edit")
     ap.add_argument("--spec-chunk", type=int, default=0, help="most draft tokens verified per pass (0: the default)")
+    ap.add_argument("--quantization", default="auto", help="auto | nf4 | 8bit | none (CUDA only)")
+    ap.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
     args = ap.parse_args(argv)
 
     import torch
@@ -81,7 +83,7 @@ def main(argv: list[str]) -> int:
     from jupyter_assist.tasks import edit as edit_task
 
     torch.set_num_threads(args.threads)
-    opts = LoadOptions(threads=args.threads)
+    opts = LoadOptions(threads=args.threads, quantization=args.quantization, dtype=args.dtype)
     opts.spec_chunk = args.spec_chunk or opts.spec_chunk
     engine = Engine(args.model, opts, default_cache_dir())
     engine.start()
@@ -130,7 +132,7 @@ def main(argv: list[str]) -> int:
         cap = min(r.params.max_tokens, args.max_new)
         g_text, g_t, g_n = run(r.prompt, cap, None, r.params.stop)
         s_text, s_t, s_n = run(r.prompt, cap, src, r.params.stop)
-        ids = torch.tensor([backend.encode(r.prompt)])
+        ids = torch.tensor([backend.encode(r.prompt)], device=backend.device)
         t0 = time.perf_counter()
         with torch.inference_mode():
             backend.model.generate(ids, max_new_tokens=max(g_n, 1), min_new_tokens=max(g_n, 1), do_sample=False, prompt_lookup_num_tokens=20)
