@@ -134,6 +134,40 @@ def test_completion_runs_before_queued_chat(engine: Engine) -> None:
     assert order == ["blocker", "complete", "chat"]
 
 
+def test_out_of_memory_clears_the_kv_cache_and_the_engine_goes_on(engine: Engine) -> None:
+    import torch
+
+    backend = engine.backend
+    prompt = "import json\n" * 20
+    asyncio.run(collect(engine, Request("fill", prompt, GenerationParams(max_tokens=2))))
+    assert len(backend.prefix_cache) > 0
+
+    real = backend._forward
+    calls = []
+
+    def failing(ids, cache):  # the second forward (a decode step) runs out of memory
+        calls.append(len(ids))
+        if len(calls) == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(ids, cache)
+
+    backend._forward = failing
+    try:
+        # Another prompt: the cached entry stays in the cache while this one runs.
+        events = asyncio.run(_events(engine, Request("oom", "def f():\n" * 10, GenerationParams(max_tokens=8))))
+    finally:
+        backend._forward = real
+    assert events[-1].kind == "error" and "Out of memory" in events[-1].message, events[-1]
+    assert "KV cache was cleared" in events[-1].message
+    assert len(backend.prefix_cache) == 0
+    _, done = asyncio.run(collect(engine, Request("after", prompt, GenerationParams(max_tokens=4))))
+    assert done["reason"] in ("length", "eos", "stop") and done["n"] > 0
+
+
+async def _events(engine: Engine, req: Request) -> list:
+    return [ev async for ev in engine.stream(req)]
+
+
 def test_load_failure_is_reported(tmp_path: Path) -> None:
     bad = tmp_path / "broken"
     bad.mkdir()

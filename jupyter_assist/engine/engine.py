@@ -149,8 +149,7 @@ class Engine:
                 self.status.served += 1
         except Exception as e:
             log.exception("jupyter-assist: generation failed")
-            _recover_memory()
-            emit(Event("error", message=f"{type(e).__name__}: {e}"))
+            emit(Event("error", message=self._recover(e)))
         finally:
             with self._lock:
                 if self._active.get(req.request_id) is req:
@@ -167,6 +166,19 @@ class Engine:
         if self.backend is not None:
             self.backend.close()
             self.backend = None
+
+    def _recover(self, error: Exception) -> str:
+        """After a failed request: free what it held and say what happened. Out of memory,
+        the KV prefix cache goes too (it is only a speed-up), so the next request fits."""
+        oom = type(error).__name__ == "OutOfMemoryError"
+        cache = getattr(self.backend, "prefix_cache", None)
+        if oom and cache is not None:
+            cache.clear()
+        _recover_memory()
+        if oom:
+            return (f"Out of memory while generating ({error}). The KV cache was cleared; "
+                    "try again with a shorter context, a smaller model or 4-bit quantization.")
+        return f"{type(error).__name__}: {error}"
 
     # -- requests -------------------------------------------------------------------
     def _not_ready_message(self) -> str:
