@@ -158,6 +158,7 @@ def main(argv: list[str]) -> int:
     results["spec_edit_identical"] = identical
     results["spec_vs_prompt_lookup"] = round(lookup_s / spec_s, 2)
     results["spec_acceptance"] = backend.stats()["spec_acceptance"]
+    results["spec_lookup_acceptance"] = backend.stats()["spec_lookup_acceptance"]
     results["spec_edits"] = per_edit
 
     # -- cancellation through the real worker ------------------------------------------------

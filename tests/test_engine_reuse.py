@@ -139,3 +139,15 @@ def test_speculation_accepts_an_unchanged_draft(backend: Any) -> None:
     accepted = backend.spec_stats["accepted"] - before["accepted"]
     proposed = backend.spec_stats["proposed"] - before["proposed"]
     assert proposed > 0 and accepted / proposed > 0.6, (accepted, proposed)
+
+
+def test_off_the_draft_the_text_so_far_is_looked_up(backend: Any) -> None:
+    # Code that repeats itself and a draft with nothing in common: every proposal comes
+    # from prompt lookup, and the answer is still exactly greedy.
+    prompt = "Rewrite the code:\n" + "".join(f"total_{i} = revenue(df_{i}).sum()\n" for i in range(8))
+    with no_cache(backend):
+        greedy, _ = run(backend, prompt, max_tokens=64)
+        before = dict(backend.spec_stats)
+        spec, _ = run(backend, prompt, max_tokens=64, draft="zzz")
+    assert spec == greedy
+    assert backend.spec_stats["lookup_proposed"] > before["lookup_proposed"]

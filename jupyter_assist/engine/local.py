@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .decoding import Output, StopRule
 from .kvcache import PrefixCache, cache_len, truncate
 from .models import ModelError, ModelSpec, Progress, materialize
-from .speculative import DraftCursor
+from .speculative import DraftCursor, NgramLookup
 from .types import Event, Request
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class LocalBackend:
         self.eos_ids = _eos_ids(model, tokenizer)
         self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)
         self.spec_chunk = opts.spec_chunk
-        self.spec_stats = {"proposed": 0, "accepted": 0}
+        self.spec_stats = {"proposed": 0, "accepted": 0, "lookup_proposed": 0, "lookup_accepted": 0}
         self.last_timing: dict[str, Any] = {}
         self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
 
@@ -230,7 +230,7 @@ class LocalBackend:
                 first = logits
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
                 if req.draft is not None and params.temperature <= 0:
-                    self._speculate(req, cache, logits, out)
+                    self._speculate(req, ids, cache, logits, out)
                 else:
                     self._decode_plain(req, cache, logits, out)
             truncate(cache, len(ids))
@@ -260,30 +260,39 @@ class LocalBackend:
                 return
             logits = self._forward([tok], cache)[-1]
 
-    def _speculate(self, req: Request, cache: Any, logits: Any, out: Output) -> None:
+    def _speculate(self, req: Request, prompt: list[int], cache: Any, logits: Any, out: Output) -> None:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
+        lookup = NgramLookup(prompt)  # off the draft: what the text so far repeats
         tok = int(logits.argmax())
         while True:
             if req.cancelled.is_set():
                 out.finish = "cancelled"
                 return
+            done_before = len(out.ids)
             if out.push(tok):
                 return
             draft.observe(tok, out.ids)
+            lookup.extend(out.ids[done_before:])
             chunk = draft.chunk()
+            from_draft = bool(chunk)
+            if not from_draft:
+                chunk = lookup.propose()
             base = cache_len(cache)
             preds = self._forward([tok, *chunk], cache).argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
             truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted draft tokens
-            draft.advance(len(chunk), n)
-            self.spec_stats["proposed"] += len(chunk)
-            self.spec_stats["accepted"] += n
+            if from_draft:
+                draft.advance(len(chunk), n)
+            kind = "" if from_draft else "lookup_"
+            self.spec_stats[kind + "proposed"] += len(chunk)
+            self.spec_stats[kind + "accepted"] += n
             for t in chunk[:n]:
                 if out.push(t):
                     return
+            lookup.extend(chunk[:n])
             tok = preds[n]
 
     def stats(self) -> dict[str, Any]:
@@ -298,6 +307,7 @@ class LocalBackend:
             "kv_hit_rate": round(c.stats.hit_rate, 3),
             "kv_token_reuse": round(c.stats.token_reuse, 3),
             "spec_acceptance": round(self.spec_stats["accepted"] / max(self.spec_stats["proposed"], 1), 3),
+            "spec_lookup_acceptance": round(self.spec_stats["lookup_accepted"] / max(self.spec_stats["lookup_proposed"], 1), 3),
         }
 
     def close(self) -> None:

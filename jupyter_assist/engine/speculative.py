@@ -6,6 +6,10 @@ prefix, and continue from the model's own token at the first disagreement. While
 output diverges we decode one token at a time and watch for the last few output tokens to
 reappear in the original; there we re-align and speculate again. Greedy only: the output
 is exactly what plain greedy decoding gives.
+
+Where the model writes text of its own (the edit itself), the original has nothing to
+offer, but code repeats itself: `NgramLookup` proposes what followed the last earlier
+occurrence of the output's last few tokens in the prompt or the output (prompt lookup).
 """
 
 from __future__ import annotations
@@ -57,3 +61,37 @@ class DraftCursor:
                 if self.draft[i : i + self.n] == tail:
                     self.pos, self.aligned = i + self.n, True
                     return
+
+
+class NgramLookup:
+    """Prompt lookup over a growing token sequence (the prompt, then the output).
+
+    Indexes every n-gram (n_min..n_max tokens) by where its latest occurrence ends, one
+    token behind the end of the sequence, so the sequence's own tail never matches itself.
+    """
+
+    def __init__(self, tokens: Sequence[int], size: int = 8, n_min: int = 2, n_max: int = 4) -> None:
+        self.tokens: list[int] = []
+        self.size, self.n_min, self.n_max = size, n_min, n_max
+        self._ends: dict[tuple[int, ...], int] = {}
+        self.extend(tokens)
+
+    def extend(self, tokens: Sequence[int]) -> None:
+        for tok in tokens:
+            self._index(len(self.tokens))  # n-grams ending before the new token
+            self.tokens.append(tok)
+
+    def _index(self, end: int) -> None:
+        for n in range(self.n_min, min(self.n_max, end) + 1):
+            self._ends[tuple(self.tokens[end - n : end])] = end
+
+    def propose(self) -> list[int]:
+        """Up to `size` tokens that followed the longest recurring tail; [] if none."""
+        for n in range(self.n_max, self.n_min - 1, -1):
+            if len(self.tokens) <= n:
+                continue
+            end = self._ends.get(tuple(self.tokens[-n:]))
+            if end is not None:
+                return self.tokens[end : end + self.size]
+        return []
+
