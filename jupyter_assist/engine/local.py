@@ -269,11 +269,10 @@ class LocalBackend:
             if req.cancelled.is_set():
                 out.finish = "cancelled"
                 return
-            done_before = len(out.ids)
             if out.push(tok):
                 return
             draft.observe(tok, out.ids)
-            lookup.extend(out.ids[done_before:])
+            lookup.extend([tok])
             chunk = draft.chunk()
             from_draft = bool(chunk)
             if not from_draft:
