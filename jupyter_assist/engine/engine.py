@@ -170,7 +170,7 @@ class Engine:
     def _recover(self, error: Exception) -> str:
         """After a failed request: free what it held and say what happened. Out of memory,
         the KV prefix cache goes too (it is only a speed-up), so the next request fits."""
-        oom = type(error).__name__ == "OutOfMemoryError"
+        oom = type(error).__name__ == "OutOfMemoryError"  # torch's, by name: no torch import here
         cache = getattr(self.backend, "prefix_cache", None)
         if oom and cache is not None:
             cache.clear()

@@ -282,7 +282,7 @@ class LocalBackend:
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
-            truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted draft tokens
+            truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted tokens
             if from_draft:
                 draft.advance(len(chunk), n)
             kind = "" if from_draft else "lookup_"

@@ -94,4 +94,3 @@ class NgramLookup:
             if end is not None:
                 return self.tokens[end : end + self.size]
         return []
-
