@@ -136,7 +136,7 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         events: list[Any] = []
         sync()
         t0 = time.perf_counter()
-        backend.generate(Request("b", prompt, GenerationParams(max_tokens=max_tokens, loop_guard=False), draft=draft), events.append)
+        backend.generate(Request("b", prompt, GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=draft is not None), draft=draft), events.append)
         return events[-1].text, time.perf_counter() - t0, events[-1].completion_tokens
 
     r: dict[str, Any] = {}

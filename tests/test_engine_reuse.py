@@ -28,9 +28,10 @@ def backend(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     e.shutdown()
 
 
-def run(backend: Any, prompt: str, max_tokens: int = 24, draft: str | None = None) -> tuple[str, list[str]]:
+def run(backend: Any, prompt: str, max_tokens: int = 24, draft: str | None = None, lookup: bool | None = None) -> tuple[str, list[str]]:
+    """Plain greedy decoding unless a draft is given (or `lookup` asks for prompt lookup)."""
     events: list[Event] = []
-    params = GenerationParams(max_tokens=max_tokens, loop_guard=False)
+    params = GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=draft is not None if lookup is None else lookup)
     backend.generate(Request("t", prompt, params, draft=draft), events.append)
     assert events[-1].kind == "done"
     return events[-1].text, [e.text for e in events[:-1]]
@@ -150,4 +151,16 @@ def test_off_the_draft_the_text_so_far_is_looked_up(backend: Any) -> None:
         before = dict(backend.spec_stats)
         spec, _ = run(backend, prompt, max_tokens=64, draft="zzz")
     assert spec == greedy
+    assert backend.spec_stats["lookup_proposed"] > before["lookup_proposed"]
+
+
+def test_greedy_requests_use_prompt_lookup_and_keep_every_token(backend: Any) -> None:
+    # No draft (completion, chat): lookup alone proposes, and the answer is plain greedy.
+    before = dict(backend.spec_stats)
+    with no_cache(backend):
+        for start in (0, 7, 19):
+            prompt = "\n".join(NOTEBOOK.splitlines()[start : start + 12]) + "\n"
+            plain, _ = run(backend, prompt, max_tokens=48)
+            looked, deltas = run(backend, prompt, max_tokens=48, lookup=True)
+            assert looked == plain and "".join(deltas) == looked
     assert backend.spec_stats["lookup_proposed"] > before["lookup_proposed"]

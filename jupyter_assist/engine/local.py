@@ -229,7 +229,7 @@ class LocalBackend:
                 cache, logits, reused = self.prefill(ids)
                 first = logits
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
-                if req.draft is not None and params.temperature <= 0:
+                if params.temperature <= 0 and (req.draft is not None or params.lookup):
                     self._speculate(req, ids, cache, logits, out)
                 else:
                     self._decode_plain(req, cache, logits, out)
@@ -263,7 +263,7 @@ class LocalBackend:
     def _speculate(self, req: Request, prompt: list[int], cache: Any, logits: Any, out: Output) -> None:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
-        lookup = NgramLookup(prompt)  # off the draft: what the text so far repeats
+        lookup = NgramLookup(prompt) if req.params.lookup else None  # off the draft: what the text so far repeats
         tok = int(logits.argmax())
         while True:
             if req.cancelled.is_set():
@@ -272,10 +272,11 @@ class LocalBackend:
             if out.push(tok):
                 return
             draft.observe(tok, out.ids)
-            lookup.extend([tok])
+            if lookup:
+                lookup.extend([tok])
             chunk = draft.chunk()
             from_draft = bool(chunk)
-            if not from_draft:
+            if not from_draft and lookup:
                 chunk = lookup.propose()
             base = cache_len(cache)
             preds = self._forward([tok, *chunk], cache).argmax(-1).tolist()
@@ -291,7 +292,8 @@ class LocalBackend:
             for t in chunk[:n]:
                 if out.push(t):
                     return
-            lookup.extend(chunk[:n])
+            if lookup:
+                lookup.extend(chunk[:n])
             tok = preds[n]
 
     def stats(self) -> dict[str, Any]:

@@ -26,6 +26,9 @@ class GenerationParams:
     top_p: float = 1.0
     seed: int | None = None
     loop_guard: bool = True  # stop when the output repeats itself (small models loop)
+    # Greedy only: verify what the text so far predicts (prompt lookup) in chunks. Same
+    # output, fewer forward passes; off for timing plain decoding.
+    lookup: bool = True
 
 
 @dataclass
