@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .cpu_linear import prepack_linears
 from .decoding import Output, StopRule
 from .kvcache import PrefixCache, cache_len, truncate
 from .models import ModelError, ModelSpec, Progress, materialize
@@ -138,12 +139,16 @@ class LocalBackend:
         if quant == "none":
             model.to(device)
         model.eval()
+        parameters = sum(p.numel() for p in model.parameters())
+        if device == "cpu" and quant == "none":
+            packed = prepack_linears(model, getattr(model.config, "vocab_size", 0) or len(tokenizer))
+            log.info("jupyter-assist: %d linear layers prepacked for the CPU", packed)
         info = {
             "model": spec.display,
             "device": str(device),
             "dtype": str(dtype).removeprefix("torch."),
             "quantization": None if quant == "none" else quant,
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": parameters,
         }
         return cls(model, tokenizer, info, opts)
 
