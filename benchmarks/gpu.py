@@ -198,7 +198,7 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         out, t, _ = run(base, new_tokens, draft)
         outs.append(out)
         t_spec.append(t)
-    backend.spec_chunk = 16
+    backend.spec_chunk = 32
     acc = backend.spec_stats["accepted"] - stats0["accepted"]
     prop = backend.spec_stats["proposed"] - stats0["proposed"]
     r["spec_edit_tokens"] = n_plain

@@ -25,12 +25,12 @@ class DraftCursor:
     the draft wastes little compute on verifying tokens it will not take.
     """
 
-    def __init__(self, draft: Sequence[int], max_chunk: int = 16, min_chunk: int = 2, realign_ngram: int = 4) -> None:
+    def __init__(self, draft: Sequence[int], max_chunk: int = 32, min_chunk: int = 4, realign_ngram: int = 4) -> None:
         self.draft = list(draft)
         self.pos = 0
         self.aligned = True
         self.n = realign_ngram
-        self.max_chunk, self.min_chunk = max_chunk, min_chunk
+        self.max_chunk, self.min_chunk = max_chunk, min(min_chunk, max_chunk)
         self.size = max_chunk
 
     def chunk(self) -> list[int]:

@@ -50,7 +50,7 @@ class AssistExtension(ExtensionApp):
     )
     torch_threads = Int(0, config=True, help="CPU threads for torch; 0 keeps torch's default.")
     kv_cache_mb = Int(512, config=True, help="Memory for the KV prefix cache shared across requests (MB); 0 disables reuse.")
-    spec_chunk = Int(16, config=True, help="Draft tokens verified per forward pass in speculative edits.")
+    spec_chunk = Int(32, config=True, help="Most draft tokens verified per forward pass in speculative edits (prompt lookup proposes half as many).")
     cache_dir = Unicode(config=True, help="Where converted models are cached.")
     load_on_start = Bool(True, config=True, help="Load the model in the background when the server starts.")
     completion_max_tokens = Int(48, config=True, help="Cap on inline completion length (tokens).")
