@@ -99,9 +99,11 @@ class EditRequest(_WithContext):
 
 
 class WarmRequest(_WithContext):
-    """Prefill the completion context of a cell before the user types (cell focus)."""
+    """Prefill a prompt before the user finishes typing: a cell's completion context (cell
+    focus), or the edit prompt of the cell at `cell_index` while its instruction is typed."""
 
     request_id: str = Field("warm", min_length=1, max_length=200)
+    task: Literal["complete", "edit"] = "complete"
     prefix: str = Field("", max_length=MAX_TEXT)
     suffix: str = Field("", max_length=MAX_TEXT)
 

@@ -144,6 +144,25 @@ async def test_warm_then_complete_reuses_prefill(jp_fetch: Any) -> None:
     assert after["kv_cache_entries"] >= 1 and after["kv_cache_bytes"] > 0
 
 
+async def test_warm_edit_then_edit_reuses_all_but_the_instruction(jp_fetch: Any) -> None:
+    await wait_ready(jp_fetch)
+    cells = [{"cell_type": "code", "source": f"value_{i} = load({i})"} for i in range(20)]
+    cells.append({"cell_type": "code", "source": "total = 0\nfor v in values:\n    total += v\n"})
+    warm = json.loads((await post(jp_fetch, "warm", {"task": "edit", "cells": cells, "cell_index": 20})).body)
+    assert warm["prompt_tokens"] > 100
+    before = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]["kv_reused_tokens"]
+    body = {"request_id": "we", "cells": cells, "cell_index": 20, "source": cells[20]["source"], "instruction": "use sum()", "max_tokens": 4}
+    assert ndjson((await post(jp_fetch, "edit", body)).body)[-1]["type"] == "done"
+    reused = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]["kv_reused_tokens"] - before
+    # Everything before the instruction came from the warm-up: the prompt's last tokens
+    # are the instruction, the end of the turn and the answer's fence.
+    assert warm["prompt_tokens"] - 16 <= reused < warm["prompt_tokens"]
+
+    with pytest.raises(HTTPClientError) as e:  # which cell? (a clear 400, not a 500)
+        await post(jp_fetch, "warm", {"task": "edit", "cells": cells})
+    assert e.value.code == 400 and "cell_index" in json.loads(e.value.response.body)["error"]
+
+
 async def test_fix_proposes_a_diff_for_the_failing_cell(jp_fetch: Any) -> None:
     await wait_ready(jp_fetch)
     err = {"output_type": "error", "ename": "KeyError", "evalue": "'price'", "traceback": ["\x1b[0;31mKeyError\x1b[0m: 'price'"]}

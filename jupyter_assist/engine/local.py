@@ -321,6 +321,7 @@ class LocalBackend:
             **mem,
             "kv_hit_rate": round(c.stats.hit_rate, 3),
             "kv_token_reuse": round(c.stats.token_reuse, 3),
+            "kv_reused_tokens": c.stats.reused_tokens,
             "spec_acceptance": round(self.spec_stats["accepted"] / max(self.spec_stats["proposed"], 1), 3),
             "spec_lookup_acceptance": round(self.spec_stats["lookup_accepted"] / max(self.spec_stats["lookup_proposed"], 1), 3),
         }

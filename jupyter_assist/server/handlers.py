@@ -305,7 +305,8 @@ class StreamHandler(TaskHandler):
 
 
 class WarmHandler(AssistHandler):
-    """Prefill a cell's completion context; answers once the KV cache holds it."""
+    """Prefill a cell's completion context (or its edit prompt, `task: "edit"`); answers
+    once the KV cache holds it."""
 
     @tornado.web.authenticated
     @authorized
@@ -316,7 +317,13 @@ class WarmHandler(AssistHandler):
             backend = engine.require_ready()
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
-        req = complete.build(CompleteRequest(**body.model_dump()), backend, self.assist.completion_settings)
+        try:
+            if body.task == "edit":
+                req = edit.warm(body, backend)
+            else:
+                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), backend, self.assist.completion_settings)
+        except ValueError as e:
+            raise tornado.web.HTTPError(400, str(e)) from None
         req.kind, req.priority = "warm", PRIORITY_WARM
         tokens = 0
         async for ev in engine.stream(req):

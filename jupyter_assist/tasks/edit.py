@@ -12,7 +12,7 @@ from typing import Any
 from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import edit_prompt, from_cells
 from ..prompt.tokens import for_backend
-from ..wire import EditRequest, NotebookCell
+from ..wire import EditRequest, NotebookCell, WarmRequest
 from .chat import context_window, prompt_budget
 
 OPEN = "```python\n"
@@ -54,6 +54,17 @@ def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request
     # and the original (the speculative draft) lines up from the first token.
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
     return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source, inspect=prompt.report)
+
+
+def warm(req: WarmRequest, backend: Any, context_tokens: int = 3072) -> Request:
+    """The edit prompt of the cell at `cell_index` with the instruction still empty, to
+    prefill while the user types it. The instruction comes last in the prompt, so the
+    edit request then reuses everything before it: only the instruction is left to feed."""
+    if req.cell_index is None:  # (an index past the cells is refused by the wire type)
+        raise ValueError("An edit warm-up needs cell_index: the cell whose edit prompt to prefill.")
+    context = req.model_dump(include={"cells", "cell_index", "variables"})
+    edit = EditRequest(**context, request_id=req.request_id, instruction=" ", source=req.cells[req.cell_index].source)
+    return build(edit, backend, context_tokens)
 
 
 def new_source(text: str, original: str) -> str:

@@ -11,6 +11,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { collectNotebook } from './context';
 import { streamProposals } from './proposals';
 import { focusReview, isReviewing, openReview } from './review';
+import { warmEdit } from './warm';
 
 export const EDIT_COMMAND = 'jupyter-assist:edit-cell';
 const PROMPT_CLASS = 'jp-assist-edit-prompt';
@@ -82,6 +83,10 @@ async function editCell(panel: NotebookPanel, cell: Cell): Promise<void> {
   if (pending) {
     pending.focus();
     return;
+  }
+  const at = panel.content.widgets.indexOf(cell);
+  if (at >= 0) {
+    warmEdit(panel, at); // prefilled while the instruction is typed
   }
   const instruction = await askInstruction(cell);
   if (!instruction || cell.isDisposed || isReviewing(cell)) {

@@ -89,9 +89,10 @@ export interface IFixRequest extends INotebookContext {
   max_tokens?: number;
 }
 
-/** Body of `POST warm` (cell focus). */
+/** Body of `POST warm`: cell focus, or an edit instruction being typed. */
 export interface IWarmRequest extends INotebookContext {
   request_id?: string;
+  task?: 'complete' | 'edit';
   prefix?: string;
   suffix?: string;
 }

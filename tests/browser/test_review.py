@@ -90,7 +90,15 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, name: str) 
     _set_source(page, ORIGINAL)
     cell = _cell(page)
     cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
+
+    def edit_warm(r: Any) -> bool:
+        return urlsplit(r.url).path.endswith("/jupyter-assist/warm") and (r.request.post_data_json or {}).get("task") == "edit"
+
+    # Opening the instruction prefills the cell's edit prompt while it is typed.
+    with page.expect_response(edit_warm) as warm:
+        page.keyboard.press("ControlOrMeta+k")
+    assert warm.value.status == 200 and warm.value.json()["prompt_tokens"] > 0
+    assert warm.value.request.post_data_json["cell_index"] == CELL
     prompt = cell.locator(".jp-assist-edit-input")
     expect(prompt).to_be_focused()
     prompt.fill(instruction)
