@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
 
     from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
     from jupyter_assist.engine.models import default_cache_dir
-    from jupyter_assist.wire import EditRequest
+    from jupyter_assist.wire import EditRequest, WarmRequest
     from jupyter_assist.tasks import edit as edit_task
 
     torch.set_num_threads(args.threads)
@@ -194,6 +194,22 @@ def main(argv: list[str]) -> int:
     results["spec_acceptance"] = backend.stats()["spec_acceptance"]
     results["spec_lookup_acceptance"] = backend.stats()["spec_lookup_acceptance"]
     results["spec_edits"] = per_edit
+
+    # -- an edit's first token, cold and after the edit warm-up (instruction input opened) ------
+    backend.prefix_cache.max_bytes = 1 << 30
+    ctx = [{"source": f"df_{i} = pd.read_csv('data/sales_{i}.csv')\nprint(df_{i}.head())"} for i in range(12)]
+    firsts: dict[str, list[float]] = {"cold": [], "warm": []}
+    for src in _cells_for_edits(args.edits, random.Random(args.seed)):
+        cells = ctx + [{"source": src}]
+        req = EditRequest(request_id="e", instruction=_edit_instruction(src, rng), source=src, cells=cells, cell_index=len(ctx))
+        r = edit_task.build(req, backend)
+        for arm in firsts:
+            backend.prefix_cache.clear()
+            if arm == "warm":
+                backend.warm(edit_task.warm(WarmRequest(cells=cells, cell_index=len(ctx), task="edit"), backend).prompt)
+            firsts[arm].append(run(r.prompt, 1, src, r.params.stop)[1])
+    results["edit_first_token_cold_ms"] = round(statistics.median(firsts["cold"]) * 1000)
+    results["edit_first_token_warmed_ms"] = round(statistics.median(firsts["warm"]) * 1000)
 
     # -- cancellation through the real worker ------------------------------------------------
     import asyncio
