@@ -63,6 +63,16 @@ def test_a_model_that_reads_weights_itself_keeps_plain_layers(tiny_model_dir: Pa
         assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.shape[-1] == model.config.vocab_size
 
 
+def test_no_packing_without_the_memory_for_a_second_copy(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_assist.engine import cpu_linear
+
+    model = _load(tiny_model_dir)
+    n_linear = _linears(model)
+    monkeypatch.setattr(cpu_linear, "_available_memory", lambda: 4096)  # far less than the weights
+    assert prepack_linears(model, model.config.vocab_size) == 0
+    assert _linears(model) == n_linear
+
+
 def test_the_engine_prepacks_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
     from jupyter_assist.engine import Engine, LoadOptions
 

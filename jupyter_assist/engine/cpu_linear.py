@@ -32,6 +32,15 @@ def _packed_linear_type() -> Any:
     return PackedLinear
 
 
+def _available_memory() -> int | None:
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # unknown: don't guess
+        return None
+
+
 def prepack_linears(model: Any, vocab_size: int) -> int:
     """Swap the model's `nn.Linear`s for prepacked ones; returns how many were swapped.
 
@@ -50,6 +59,13 @@ def prepack_linears(model: Any, vocab_size: int) -> int:
         if type(child) is torch.nn.Linear  # exactly: not a quantized subclass
     ]
     if not swaps:
+        return 0
+    # The packed copies exist next to the plain weights until the probe has passed: skip
+    # (slower, not broken) where that peak would not fit in free memory.
+    extra = sum(child.weight.numel() * child.weight.element_size() for _, _, child in swaps)
+    free = _available_memory()
+    if free is not None and extra * 3 // 2 > free:
+        log.info("jupyter-assist: plain CPU linear layers (%d MB to pack, %d MB free)", extra >> 20, free >> 20)
         return 0
     probe = torch.arange(1, 6).clamp(max=max(vocab_size - 1, 0)).unsqueeze(0)
     try:
