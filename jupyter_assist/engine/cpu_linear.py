@@ -2,10 +2,10 @@
 
 `nn.Linear` on the CPU calls a BLAS GEMM that re-packs the weight on every call; for the
 few rows a decode step or a speculative verify feeds, that costs about as much as reading
-the weight once per row: measured with the embedded model on 2 cores, a forward pass of
-17 tokens took 2.8 single steps. oneDNN's linear with the weight reordered once at load
-(the prepacking torch's own inductor uses on CPU) reads it once per call: 2.0 steps, and
-9 tokens cost 1.6 steps instead of 2.4 (`python -m benchmarks engine` times a verify).
+the weight once per row. oneDNN's linear with the weight reordered once at load (the
+prepacking torch's own inductor uses on CPU) reads it once per call. Embedded model, 2
+cores, after a 2K-token prompt: a forward pass of 17 tokens costs 2.3 single steps instead
+of 3.2, one of 9 tokens 1.7 instead of 2.6 (`verify_cost_steps` in `benchmarks/engine.py`).
 """
 
 from __future__ import annotations
