@@ -62,28 +62,13 @@ def _edit_instruction(src: str, rng: random.Random) -> str:
     return "Apply these changes:\n" + "\n".join(f"- change `{l.strip()}` to `{l.strip()}  # checked`" for l in picks)
 
 
-def _verify_costs(model: Any, prompt_ids: list[int], fed: tuple[int, ...] = (1, 5, 9, 17, 33)) -> dict[int, float]:
+def _verify_costs(backend: Any, prompt_ids: list[int], fed: tuple[int, ...] = (5, 9, 17, 33)) -> dict[int, float]:
     """What a forward pass of n tokens costs after the prompt, in single decode steps: the
     price of verifying n - 1 draft or lookup tokens at once."""
-    import torch
-    from transformers import DynamicCache
+    from .gpu import forward_ms
 
-    from jupyter_assist.engine.kvcache import truncate
-
-    cache = DynamicCache(config=model.config)
-    ids = torch.tensor([prompt_ids], device=model.device)
-    times: dict[int, list[float]] = {n: [] for n in fed}
-    with torch.inference_mode():
-        model(input_ids=ids, past_key_values=cache, use_cache=True)
-        length = len(prompt_ids)
-        for _ in range(5):  # interleaved, so drift hits every size alike
-            for n in fed:
-                t0 = time.perf_counter()
-                model(input_ids=ids[:, -n:], past_key_values=cache, use_cache=True)
-                times[n].append(time.perf_counter() - t0)
-                truncate(cache, length)
-    step = statistics.median(times[1])
-    return {n: round(statistics.median(t) / step, 2) for n, t in times.items()}
+    step = forward_ms(backend, prompt_ids, 1, reps=5)
+    return {1: 1.0, **{n: round(forward_ms(backend, prompt_ids, n, reps=5) / step, 2) for n in fed}}
 
 
 def main(argv: list[str]) -> int:
@@ -147,12 +132,14 @@ def main(argv: list[str]) -> int:
 
     # -- what a verify costs, with the engine's CPU linears and with plain nn.Linear ------------
     base_ids = backend.encode(base)
-    results["verify_cost_steps"] = _verify_costs(backend.model, base_ids)
+    results["verify_cost_steps"] = _verify_costs(backend, base_ids)
     if backend.device.type == "cpu":
         from transformers import AutoModelForCausalLM
 
+        from jupyter_assist.engine.local import LocalBackend
+
         plain = AutoModelForCausalLM.from_pretrained(backend.model.config._name_or_path, dtype=backend.model.dtype, attn_implementation="sdpa").eval()
-        results["verify_cost_steps_plain_linear"] = _verify_costs(plain, base_ids)
+        results["verify_cost_steps_plain_linear"] = _verify_costs(LocalBackend(plain, backend.tokenizer, backend.info), base_ids)
         del plain
 
     # -- speculative edits vs greedy vs transformers' prompt lookup --------------------------

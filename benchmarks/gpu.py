@@ -36,10 +36,10 @@ SHAPES: dict[str, dict[str, Any]] = {
 DEVICE = "cuda"
 
 
-def sync() -> None:
+def sync(device: Any = None) -> None:
     import torch
 
-    if DEVICE.startswith("cuda"):
+    if str(device if device is not None else DEVICE).startswith("cuda"):
         torch.cuda.synchronize()
 
 
@@ -116,10 +116,10 @@ def forward_ms(backend: Any, ids: list[int], k: int, reps: int = 20) -> float:
         extra = ids[:k]
         times = []
         for i in range(reps + 3):
-            sync()
+            sync(backend.device)
             t0 = time.perf_counter()
             backend._forward(extra, cache)  # .float() on logits; the loop's argmax syncs likewise
-            sync()
+            sync(backend.device)
             if i >= 3:
                 times.append(time.perf_counter() - t0)
             truncate(cache, len(ids))
