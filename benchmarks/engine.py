@@ -67,8 +67,8 @@ def _verify_costs(backend: Any, prompt_ids: list[int], fed: tuple[int, ...] = (5
     price of verifying n - 1 draft or lookup tokens at once."""
     from .gpu import forward_ms
 
-    step = forward_ms(backend, prompt_ids, 1, reps=5)
-    return {1: 1.0, **{n: round(forward_ms(backend, prompt_ids, n, reps=5) / step, 2) for n in fed}}
+    ms = forward_ms(backend, prompt_ids, (1, *fed), reps=5)
+    return {n: round(t / ms[1], 2) for n, t in ms.items()}
 
 
 def main(argv: list[str]) -> int:
