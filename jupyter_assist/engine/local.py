@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .cpu_linear import prepack_linears
 from .decoding import Output, StopRule
@@ -19,6 +19,9 @@ from .kvcache import PrefixCache, cache_len, truncate
 from .models import ModelError, ModelSpec, Progress, materialize
 from .speculative import DraftCursor, NgramLookup
 from .types import Event, Request
+
+if TYPE_CHECKING:
+    from .cuda_graphs import GraphRunner
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ class LoadOptions:
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     kv_cache_mb: int = 512  # prefix cache budget; 0 disables reuse
     spec_chunk: int = 32  # most draft tokens verified per forward pass (prompt lookup: half)
+    cuda_graphs: bool = True  # replay decode steps and verify passes as CUDA graphs
+    graph_max_tokens: int = 8192  # prompt + answer positions the graphs' K/V buffers hold
 
 
 def pick_device(device: str) -> str:
@@ -107,6 +112,7 @@ class LocalBackend:
         self.spec_stats = {"proposed": 0, "accepted": 0, "lookup_proposed": 0, "lookup_accepted": 0}
         self.last_timing: dict[str, Any] = {}
         self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
+        self.graphs: GraphRunner | None = None  # CUDA graphs for requests that fit them
 
     @classmethod
     def load(
@@ -157,7 +163,16 @@ class LocalBackend:
             "quantization": None if quant == "none" else quant,
             "parameters": parameters,
         }
-        return cls(model, tokenizer, info, opts)
+        backend = cls(model, tokenizer, info, opts)
+        if device.startswith("cuda") and opts.cuda_graphs:
+            from .cuda_graphs import BUCKETS, build_runner
+
+            progress("capturing", None)
+            max_len = min(opts.graph_max_tokens, getattr(model.config, "max_position_embeddings", 0) or opts.graph_max_tokens)
+            probe = backend.encode("def mean(values):\n    return sum(values) / len(values)\n")
+            backend.graphs = build_runner(model, max_len, (*BUCKETS, opts.spec_chunk + 1), probe)
+        info["cuda_graphs"] = backend.graphs is not None
+        return backend
 
     # -- text helpers used by tasks -------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -181,6 +196,14 @@ class LocalBackend:
         inp = torch.tensor([ids], device=self.device)
         out = self.model(input_ids=inp, past_key_values=cache, use_cache=True)
         return out.logits[0].float()
+
+    def _session(self, cache: Any, prompt_len: int, max_tokens: int) -> "Session":
+        """Where the answer's tokens are fed: the CUDA graphs when the request fits their
+        buffers (the prompt's K/V is copied in; `cache` keeps just the prompt), else `cache`."""
+        if self.graphs is not None and self.graphs.fits(prompt_len + max_tokens):
+            self.graphs.load(cache, prompt_len)
+            return self.graphs
+        return DynamicSession(self._forward, cache)
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -241,10 +264,11 @@ class LocalBackend:
                 cache, logits, reused = self.prefill(ids)
                 first = logits
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
+                session = self._session(cache, len(ids), params.max_tokens)
                 if params.temperature <= 0 and (req.draft is not None or params.lookup):
-                    self._speculate(req, ids, cache, logits, out)
+                    self._speculate(req, ids, session, logits, out)
                 else:
-                    self._decode_plain(req, cache, logits, out)
+                    self._decode_plain(req, session, logits, out)
             truncate(cache, len(ids))
             self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
         finally:
@@ -260,7 +284,7 @@ class LocalBackend:
             )
         )
 
-    def _decode_plain(self, req: Request, cache: Any, logits: Any, out: Output) -> None:
+    def _decode_plain(self, req: Request, session: "Session", logits: Any, out: Output) -> None:
         params = req.params
         gen = _generator(params.seed)
         while True:
@@ -270,9 +294,9 @@ class LocalBackend:
             tok = _sample(logits, params.temperature, params.top_p, gen)
             if out.push(tok):
                 return
-            logits = self._forward([tok], cache)[-1]
+            logits = session.feed([tok])[-1]
 
-    def _speculate(self, req: Request, prompt: list[int], cache: Any, logits: Any, out: Output) -> None:
+    def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> None:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         # Off the draft: what the text so far repeats. Shorter than a draft chunk, as a
@@ -292,12 +316,12 @@ class LocalBackend:
             from_draft = bool(chunk)
             if not from_draft and lookup:
                 chunk = lookup.propose()
-            base = cache_len(cache)
-            preds = self._forward([tok, *chunk], cache).argmax(-1).tolist()
+            base = session.length
+            preds = session.feed([tok, *chunk]).argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
-            truncate(cache, base + 1 + n)  # keep KV of `tok` and the accepted tokens
+            session.truncate(base + 1 + n)  # keep KV of `tok` and the accepted tokens
             if from_draft:
                 draft.advance(len(chunk), n)
             kind = "" if from_draft else "lookup_"
@@ -317,6 +341,8 @@ class LocalBackend:
         mem: dict[str, Any] = {"kv_cache_bytes": c.bytes, "kv_cache_entries": len(c)}
         if self.device.type == "cuda":
             mem["cuda_allocated_bytes"] = torch.cuda.memory_allocated(self.device)
+        if self.graphs is not None:
+            mem["cuda_graph_passes"] = self.graphs.replays
         return {
             **mem,
             "kv_hit_rate": round(c.stats.hit_rate, 3),
@@ -333,10 +359,36 @@ class LocalBackend:
 
         import torch
 
+        self.graphs = None
         del self.model
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+class Session(Protocol):
+    """The running request's K/V: feed tokens after it, roll it back."""
+
+    length: int
+
+    def feed(self, ids: list[int]) -> Any: ...
+
+    def truncate(self, n: int) -> None: ...
+
+
+class DynamicSession:
+    def __init__(self, forward: Callable[[list[int], Any], Any], cache: Any) -> None:
+        self._forward, self.cache = forward, cache
+
+    @property
+    def length(self) -> int:
+        return cache_len(self.cache)
+
+    def feed(self, ids: list[int]) -> Any:
+        return self._forward(ids, self.cache)
+
+    def truncate(self, n: int) -> None:
+        truncate(self.cache, n)
 
 
 def _generator(seed: int | None) -> Any:

@@ -51,6 +51,8 @@ class AssistExtension(ExtensionApp):
     torch_threads = Int(0, config=True, help="CPU threads for torch; 0 keeps torch's default.")
     kv_cache_mb = Int(512, config=True, help="Memory for the KV prefix cache shared across requests (MB); 0 disables reuse.")
     spec_chunk = Int(32, config=True, help="Most draft tokens verified per forward pass in speculative edits (prompt lookup proposes half as many).")
+    cuda_graphs = Bool(True, config=True, help="On CUDA, replay decode steps and verify passes as captured CUDA graphs.")
+    graph_max_tokens = Int(8192, config=True, help="Prompt + answer tokens the CUDA graphs' K/V buffers hold; longer requests decode eagerly.")
     cache_dir = Unicode(config=True, help="Where converted models are cached.")
     load_on_start = Bool(True, config=True, help="Load the model in the background when the server starts.")
     completion_max_tokens = Int(48, config=True, help="Cap on inline completion length (tokens).")
@@ -79,6 +81,7 @@ class AssistExtension(ExtensionApp):
         opts = LoadOptions(
             device=self.device, dtype=self.dtype, quantization=self.quantization, threads=self.torch_threads,
             kv_cache_mb=self.kv_cache_mb, spec_chunk=self.spec_chunk,
+            cuda_graphs=self.cuda_graphs, graph_max_tokens=self.graph_max_tokens,
         )
         remote = None
         if self.backend == "openai":
