@@ -145,11 +145,11 @@ def test_out_of_memory_clears_the_kv_cache_and_the_engine_goes_on(engine: Engine
     real = backend._forward
     calls = []
 
-    def failing(ids, cache):  # the second forward (a decode step) runs out of memory
+    def failing(ids, cache, **kw):  # the second forward (a decode step) runs out of memory
         calls.append(len(ids))
         if len(calls) == 2:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(ids, cache)
+        return real(ids, cache, **kw)
 
     backend._forward = failing
     graphs, backend.graphs = backend.graphs, None  # (on a GPU) decode steps through `_forward`
