@@ -114,7 +114,7 @@ def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20
     times: dict[int, list[float]] = {k: [] for k in ks}
     with torch.inference_mode():
         cache = backend._new_cache()
-        backend._forward(ids, cache)
+        backend._forward(ids, cache, last=True)
         for i in range(reps + 3):
             for k in ks:
                 sync(backend.device)
@@ -135,7 +135,7 @@ def graph_forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: in
     times: dict[int, list[float]] = {k: [] for k in ks}
     with torch.inference_mode():
         cache = backend._new_cache()
-        backend._forward(ids, cache)
+        backend._forward(ids, cache, last=True)
         runner.load(cache, len(ids))
         for i in range(reps + 3):
             for k in ks:

@@ -125,7 +125,8 @@ class GraphRunner:
         self.spans = spans(max_len, first_span)
         self.steps = {(q, s): _Step(self, q, s) for q in self.buckets for s in self.spans}
         self.length = 0
-        self.replays = 0  # passes run through the runner (status)
+        self.passes = 0  # passes run through the buffers
+        self.replays = 0  # of which replayed as graphs (status)
         self._build()
 
     @property
@@ -151,21 +152,27 @@ class GraphRunner:
                 step.out = step.run()  # allocates the K/V buffers on the first pass
             if not self.capture:
                 return
-            # Capture needs warmed-up kernels (cuBLAS workspaces, autotuning) on a side stream.
-            stream = torch.cuda.Stream(self.device)
-            stream.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(stream):
-                for step in self.steps.values():
-                    step.run()
-            torch.cuda.current_stream(self.device).wait_stream(stream)
-            pool = None
-            for key in sorted(self.steps, reverse=True):  # largest first: the pool fits the rest
-                step = self.steps[key]
-                step.graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(step.graph, pool=pool):
-                    step.out = step.run()
-                pool = step.graph.pool()
-            torch.cuda.synchronize(self.device)
+            with torch.cuda.device(self.device):  # capture runs on the current device's streams
+                self._capture()
+
+    def _capture(self) -> None:
+        import torch
+
+        # Capture needs warmed-up kernels (cuBLAS workspaces, autotuning) on a side stream.
+        stream = torch.cuda.Stream(self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream):
+            for step in self.steps.values():
+                step.run()
+        torch.cuda.current_stream(self.device).wait_stream(stream)
+        pool = None
+        for key in sorted(self.steps, reverse=True):  # largest first: the pool fits the rest
+            step = self.steps[key]
+            step.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(step.graph, pool=pool):
+                step.out = step.run()
+            pool = step.graph.pool()
+        torch.cuda.synchronize(self.device)
 
     def fits(self, tokens: int) -> bool:
         return tokens + self.largest <= self.max_len
@@ -196,12 +203,13 @@ class GraphRunner:
             step.start.fill_(self.length)
             if step.graph is not None and replay:
                 step.graph.replay()
+                self.replays += 1
                 out = step.out
             else:
                 out = step.run()
         self.length += n
         self.slots.length = self.length
-        self.replays += 1
+        self.passes += 1
         return out[:n].clone()  # a step's `out` is its buffer: the next pass of its size rewrites it
 
     def truncate(self, n: int) -> None:
