@@ -158,6 +158,18 @@ class GraphRunner:
     def _capture(self) -> None:
         import torch
 
+        # A pass that waits on the GPU (`.item()`, `nonzero`: bitsandbytes 8-bit's outlier
+        # split) can't be captured, and a capture that fails midway leaves torch's CUDA RNG
+        # unusable for the process. Find out eagerly, before capturing anything.
+        mode = torch.cuda.get_sync_debug_mode()
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            for q in (self.buckets[0], self.buckets[-1]):
+                self.steps[q, self.spans[0]].run()
+        except RuntimeError as e:
+            raise RuntimeError(f"a forward pass synchronizes with the host ({e})") from e
+        finally:
+            torch.cuda.set_sync_debug_mode(mode)
         # Capture needs warmed-up kernels (cuBLAS workspaces, autotuning) on a side stream.
         stream = torch.cuda.Stream(self.device)
         stream.wait_stream(torch.cuda.current_stream(self.device))

@@ -164,7 +164,8 @@ class LocalBackend:
             "parameters": parameters,
         }
         backend = cls(model, tokenizer, info, opts)
-        if device.startswith("cuda") and opts.cuda_graphs:
+        # bitsandbytes 8-bit splits outliers out on the host at every matmul: not capturable.
+        if device.startswith("cuda") and opts.cuda_graphs and quant != "8bit":
             from .cuda_graphs import BUCKETS, build_runner
 
             progress("capturing", None)
