@@ -1,6 +1,7 @@
 """GPU figures at real model shapes with random weights (issue #4): decode speed against
-the memory-bandwidth bound, prefill speed, the cost of verifying k tokens in one pass,
-and speculative edits, all through the product's own loader and decode loop.
+the memory-bandwidth bound (with the engine's CUDA graphs and eager, side by side), prefill
+speed, the cost of verifying k tokens in one pass, and speculative edits, all through the
+product's own loader and decode loop.
 
     python -m benchmarks gpu --json [--shapes qwen2.5-coder-1.5b,qwen2.5-coder-7b]
                                     [--quant bf16,nf4] [--dest /tmp/assist-gpu]
