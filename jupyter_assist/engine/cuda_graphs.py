@@ -11,7 +11,7 @@ running count: rolling back a rejected verify is just moving `length`, and stale
 it is masked out, then overwritten. One graph per pass size ("bucket") and attention span:
 a pass of n tokens runs the smallest bucket >= n, padded (padded positions are written and
 ignored), attending over the smallest span that holds it, so a short request doesn't read
-or copy (GQA heads) all `max_len` slots.
+all `max_len` slots. Attention there is `graph_attention.span_attention`, not SDPA.
 The prefix cache keeps its `DynamicCache` entries; a request copies the prompt's K/V in.
 
 Without `capture` the same buffers and masks run eagerly: that is how CPU tests check
@@ -109,7 +109,7 @@ class GraphRunner:
 
     def __init__(
         self, model: Any, max_len: int, buckets: tuple[int, ...] = BUCKETS, capture: bool = True, first_span: int = 1024,
-        sdpa: bool = False,  # the model's SDPA instead of `span_attention` (benchmarks compare)
+        sdpa: bool = False,  # the model's SDPA instead of `span_attention` (`benchmarks gpu` compares)
     ) -> None:
         import torch
 
