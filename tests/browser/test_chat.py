@@ -73,6 +73,19 @@ def _focus_cell(page: Page, i: int) -> None:
     expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
 
 
+def _type_at_the_end(field: Locator, key: str) -> None:
+    """Type `key` into `field`. JupyterLab can move focus back to the notebook between the
+    focus and the key (seen once in CI: the `@` never reached the chat input, which kept
+    its text); then type it again. A key that arrives is never repeated: if the field has
+    it, what the product does with it is checked by the caller."""
+    before = field.input_value()
+    for _ in range(3):
+        field.press_sequentially(key)  # focuses the field first
+        if field.input_value() != before:
+            break
+    assert field.input_value() == before + key, field.input_value()
+
+
 def _inspect(page: Page, chat: Locator) -> str:
     """Press "Show context"; returns the rendered prompt, checked against what the panel shows."""
     panels = page.locator(".jp-assist-inspector-prompt")
@@ -214,7 +227,7 @@ def test_mention_a_file(lab_page: Page, lab_server: LabServer) -> None:
     chat_input = chat.locator(".jp-assist-chat-input")
     # fill() needs no focus; the `@` is typed, and keys go to the input (locator.press).
     chat_input.fill("What is in ")
-    chat_input.press_sequentially("@")
+    _type_at_the_end(chat_input, "@")
     items = chat.locator(".jp-assist-chat-mention")
     expect(items.first).to_be_visible()
     labels = items.locator(".jp-assist-chat-mention-label").all_text_contents()
