@@ -105,48 +105,30 @@ def decode_bytes(model: Any) -> int:
     return int(total)
 
 
-def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20) -> dict[int, float]:
-    """Median time (ms) of feeding k tokens after a KV cache of `ids`, for each k in `ks`.
-    One prefill for all; the sizes take turns, so drift hits every size alike."""
+def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20, graphs: bool = False) -> dict[int, float]:
+    """Median time (ms) of feeding k tokens after a KV cache of `ids`, for each k in `ks`
+    (`graphs`: through the backend's CUDA graphs). One prefill for all; the sizes take
+    turns, so drift hits every size alike."""
     import torch
 
-    from jupyter_assist.engine.kvcache import truncate
+    from jupyter_assist.engine.local import DynamicSession
 
     times: dict[int, list[float]] = {k: [] for k in ks}
     with torch.inference_mode():
         cache = backend._new_cache()
         backend._forward(ids, cache, last=True)
+        session = backend.graphs if graphs else DynamicSession(backend._forward, cache)
+        if graphs:
+            session.load(cache, len(ids))
         for i in range(reps + 3):
             for k in ks:
                 sync(backend.device)
                 t0 = time.perf_counter()
-                backend._forward(ids[:k], cache)  # .float() on logits; the loop's argmax syncs likewise
+                session.feed(ids[:k])  # .float() on logits; the loop's argmax syncs likewise
                 sync(backend.device)
                 if i >= 3:
                     times[k].append(time.perf_counter() - t0)
-                truncate(cache, len(ids))
-    return {k: statistics.median(t) * 1000 for k, t in times.items()}
-
-
-def graph_forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20) -> dict[int, float]:
-    """`forward_ms` through the CUDA graphs: k tokens fed after the K/V of `ids`."""
-    import torch
-
-    runner = backend.graphs
-    times: dict[int, list[float]] = {k: [] for k in ks}
-    with torch.inference_mode():
-        cache = backend._new_cache()
-        backend._forward(ids, cache, last=True)
-        runner.load(cache, len(ids))
-        for i in range(reps + 3):
-            for k in ks:
-                sync(backend.device)
-                t0 = time.perf_counter()
-                runner.feed(ids[:k])
-                sync(backend.device)
-                if i >= 3:
-                    times[k].append(time.perf_counter() - t0)
-                runner.truncate(len(ids))
+                session.truncate(len(ids))
     return {k: statistics.median(t) * 1000 for k, t in times.items()}
 
 
@@ -215,9 +197,9 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         from jupyter_assist.engine.cuda_graphs import GraphRunner
 
         ks = (1, 16, graphs.largest)
-        gfed = graph_forward_ms(backend, ids, ks)
+        gfed = forward_ms(backend, ids, ks, graphs=True)
         backend.graphs = GraphRunner(backend.model, graphs.max_len, tuple(graphs.buckets), sdpa=True)
-        sfed = graph_forward_ms(backend, ids, ks)
+        sfed = forward_ms(backend, ids, ks, graphs=True)
         backend.graphs = graphs
         r["graph_forward_ms_by_tokens_fed_after_2k"] = {k: round(ms, 2) for k, ms in gfed.items()}
         r["graph_forward_ms_with_sdpa_attention"] = {k: round(ms, 2) for k, ms in sfed.items()}

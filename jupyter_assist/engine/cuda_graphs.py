@@ -125,10 +125,18 @@ class GraphRunner:
         self.buckets = sorted(set(buckets))
         self.spans = spans(max_len, first_span)
         self.steps = {(q, s): _Step(self, q, s) for q in self.buckets for s in self.spans}
-        self.length = 0
         self.passes = 0  # passes run through the buffers
         self.replays = 0  # of which replayed as graphs (status)
         self._build()
+
+    @property
+    def length(self) -> int:
+        """Positions of the running request held (the layers read it as their length)."""
+        return self.slots.length
+
+    @length.setter
+    def length(self, n: int) -> None:
+        self.slots.length = n
 
     @property
     def largest(self) -> int:
@@ -221,13 +229,11 @@ class GraphRunner:
             else:
                 out = step.run()
         self.length += n
-        self.slots.length = self.length
         self.passes += 1
         return out[:n].clone()  # a step's `out` is its buffer: the next pass of its size rewrites it
 
     def truncate(self, n: int) -> None:
         self.length = min(self.length, n)
-        self.slots.length = self.length
 
 
 def spans(max_len: int, first: int = 1024) -> list[int]:
