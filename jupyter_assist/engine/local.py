@@ -172,7 +172,6 @@ class LocalBackend:
             max_len = min(opts.graph_max_tokens, getattr(model.config, "max_position_embeddings", 0) or opts.graph_max_tokens)
             probe = backend.encode("def mean(values):\n    return sum(values) / len(values)\n")
             backend.graphs = build_runner(model, max_len, (*BUCKETS, opts.spec_chunk + 1), probe)
-        info["cuda_graphs"] = backend.graphs is not None
         return backend
 
     # -- text helpers used by tasks -------------------------------------------------
