@@ -42,8 +42,13 @@ async def collect(engine: Engine, req: Request) -> tuple[list[str], dict]:
 
 
 def test_status_reports_model(engine: Engine) -> None:
+    import torch
+
     s = engine.status
-    assert s.device == "cpu" and s.dtype in ("float32", "bfloat16") and s.quantization is None
+    if torch.cuda.is_available():  # device=auto picks CUDA there, with NF4 by default
+        assert s.device == "cuda" and s.dtype in ("bfloat16", "float16") and s.quantization == "nf4"
+    else:
+        assert s.device == "cpu" and s.dtype in ("float32", "bfloat16") and s.quantization is None
     assert s.load_seconds is not None
 
 
