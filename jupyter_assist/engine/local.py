@@ -109,7 +109,7 @@ class LocalBackend:
         self.eos_ids = _eos_ids(model, tokenizer)
         self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)
         self.spec_chunk = opts.spec_chunk
-        self.spec_stats = {"proposed": 0, "accepted": 0, "lookup_proposed": 0, "lookup_accepted": 0}
+        self.spec_stats = {"proposed": 0, "accepted": 0, "lookup_proposed": 0, "lookup_accepted": 0, "passes": 0}
         self.last_timing: dict[str, Any] = {}
         self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
         self.graphs: GraphRunner | None = None  # CUDA graphs for requests that fit them
@@ -330,6 +330,7 @@ class LocalBackend:
             kind = "" if from_draft else "lookup_"
             self.spec_stats[kind + "proposed"] += len(chunk)
             self.spec_stats[kind + "accepted"] += n
+            self.spec_stats["passes"] += 1
             for t in chunk[:n]:
                 if out.push(t):
                     return
@@ -353,7 +354,14 @@ class LocalBackend:
             "kv_reused_tokens": c.stats.reused_tokens,
             "spec_acceptance": round(self.spec_stats["accepted"] / max(self.spec_stats["proposed"], 1), 3),
             "spec_lookup_acceptance": round(self.spec_stats["lookup_accepted"] / max(self.spec_stats["lookup_proposed"], 1), 3),
+            "spec_tokens_per_pass": self.tokens_per_pass(),
         }
+
+    def tokens_per_pass(self) -> float:
+        """Tokens each forward pass of a speculative request produced: its accepted
+        proposals plus the model's own next token (plain decoding makes 1)."""
+        s = self.spec_stats
+        return round((s["accepted"] + s["lookup_accepted"] + s["passes"]) / max(s["passes"], 1), 2)
 
     def close(self) -> None:
         import gc
