@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from jupyter_assist.engine.decoding import IncrementalDetokenizer, StopRule
 from jupyter_assist.engine.decoding import held_back as _held_back
 
@@ -42,3 +44,27 @@ def test_output_push_text_cuts_and_holds_back_like_tokens() -> None:
     assert out.push_text("\ny = 2") == "stop"
     out.flush()
     assert out.text == "x = 1" and "".join(streamed) == "x = 1"
+
+
+def test_streamed_decoding_gives_the_text_of_decoding_every_id_again(tiny_model_dir: Path) -> None:
+    import random
+
+    from transformers import AutoTokenizer
+
+    from jupyter_assist.engine.local import decode_stream
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rng = random.Random(0)
+    # Real text with multi-byte characters, then random ids: specials, lone bytes of a
+    # UTF-8 sequence, sequences that never become valid.
+    texts = [tok.encode("def f(x):\n    return 'é → 日本語 🙂'  # ok\n"), *([rng.randrange(len(tok)) for _ in range(60)] for _ in range(200))]
+    for k, ids in enumerate(texts):
+        step = decode_stream(tok)
+        assert step is not None
+        streamed = IncrementalDetokenizer(lambda _: "", step)
+        again = IncrementalDetokenizer(lambda x: tok.decode(x, skip_special_tokens=True))
+        for i in ids:
+            assert streamed.push(i) == again.push(i)
+            assert streamed.text == again.text
+        if k == 0:
+            assert streamed.text.endswith("日本語 🙂'  # ok\n")

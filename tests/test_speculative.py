@@ -1,6 +1,47 @@
-"""Pure pieces of speculative edits: prompt lookup over the text so far."""
+"""Pure pieces of speculative edits: re-aligning with the draft, prompt lookup over the
+text so far."""
 
-from jupyter_assist.engine.speculative import NgramLookup
+import random
+
+from jupyter_assist.engine.speculative import DraftCursor, NgramLookup
+
+
+def test_off_the_draft_the_cursor_realigns_ahead_first_then_anywhere() -> None:
+    draft = [1, 2, 3, 4, 9, 9, 1, 2, 3, 4, 7, 8]
+    cur = DraftCursor(draft, max_chunk=4)
+    cur.observe(5, [5])  # off the draft
+    assert not cur.aligned and cur.chunk() == []
+    cur.pos = 5  # it had copied past the first [1, 2, 3, 4]
+    cur.observe(4, [0, 1, 2, 3, 4])
+    assert cur.aligned and cur.pos == 10 and cur.chunk() == [7, 8]  # the match ahead
+    cur = DraftCursor(draft, max_chunk=4)
+    cur.pos, cur.aligned = 11, False
+    cur.observe(4, [1, 2, 3, 4])
+    assert cur.pos == 4 and cur.chunk() == [9, 9, 1, 2]  # none ahead: the first one
+
+
+def test_realigning_picks_what_scanning_the_draft_picks() -> None:
+    # The scan it replaced: the first match at or after pos - n, else the first anywhere.
+    def scanned(draft: list[int], pos: int, tail: list[int], n: int) -> int | None:
+        for start in (pos, 0):
+            for i in range(max(start - n, 0), len(draft) - n + 1):
+                if draft[i : i + n] == tail:
+                    return i + n
+        return None
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        draft = [rng.randrange(3) for _ in range(rng.randint(0, 40))]
+        out = [rng.randrange(3) for _ in range(rng.randint(1, 8))]
+        cur = DraftCursor(draft)
+        cur.pos, cur.aligned = rng.randint(0, len(draft)), False
+        j = cur.pos + rng.randint(-6, 2)
+        if rng.random() < 0.5 and 0 <= j <= len(draft) - 4:  # a tail from near pos
+            out += draft[j : j + 4]
+        want = scanned(draft, cur.pos, out[-4:], 4) if len(out) >= 4 else None
+        before = cur.pos
+        cur.observe(out[-1], out)
+        assert (cur.pos if cur.aligned else None) == want, (draft, out, before)
 
 
 def test_lookup_proposes_what_followed_the_earlier_occurrence() -> None:

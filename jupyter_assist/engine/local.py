@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .cpu_linear import prepack_linears
-from .decoding import Output, StopRule
+from .decoding import Output, Step, StopRule
 from .kvcache import PrefixCache, cache_len, truncate
 from .models import ModelError, ModelSpec, Progress, materialize
 from .speculative import DraftCursor, NgramLookup
@@ -259,6 +259,7 @@ class LocalBackend:
             self.eos_ids,
             params.loop_guard,
             lambda text: emit(Event("delta", text=text)),
+            decode_stream(self.tokenizer),
         )
         cache = None
         try:
@@ -400,6 +401,19 @@ class DynamicSession:
 
     def truncate(self, n: int) -> None:
         truncate(self.cache, n)
+
+
+def decode_stream(tokenizer: Any) -> Step | None:
+    """An incremental `decode` for one answer (tokenizers' `DecodeStream`), or None where it
+    would not give the same text: a slow tokenizer, or one that cleans up spaces after
+    decoding."""
+    fast = getattr(tokenizer, "backend_tokenizer", None)
+    if fast is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        return None
+    from tokenizers.decoders import DecodeStream
+
+    stream = DecodeStream(skip_special_tokens=True)
+    return lambda tok: stream.step(fast, tok)
 
 
 def _generator(seed: int | None) -> Any:

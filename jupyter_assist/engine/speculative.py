@@ -14,6 +14,7 @@ occurrence of the output's last few tokens in the prompt or the output (prompt l
 
 from __future__ import annotations
 
+import bisect
 from typing import Sequence
 
 
@@ -32,6 +33,11 @@ class DraftCursor:
         self.n = realign_ngram
         self.max_chunk, self.min_chunk = max_chunk, min(min_chunk, max_chunk)
         self.size = max_chunk
+        # Where each n-gram of the draft starts, in order: off the draft, every token
+        # looks its output tail up here instead of scanning the whole draft.
+        self._starts: dict[tuple[int, ...], list[int]] = {}
+        for i in range(len(self.draft) - self.n + 1):
+            self._starts.setdefault(tuple(self.draft[i : i + self.n]), []).append(i)
 
     def chunk(self) -> list[int]:
         return self.draft[self.pos : self.pos + self.size] if self.aligned else []
@@ -53,14 +59,13 @@ class DraftCursor:
     def _realign(self, output: Sequence[int]) -> None:
         if len(output) < self.n:
             return
-        tail = list(output[-self.n :])
+        starts = self._starts.get(tuple(output[-self.n :]))
+        if not starts:
+            return
         # Prefer the nearest match ahead of where we were (edits mostly keep order), then
-        # anywhere (a line moved up).
-        for start in (self.pos, 0):
-            for i in range(max(start - self.n, 0), len(self.draft) - self.n + 1):
-                if self.draft[i : i + self.n] == tail:
-                    self.pos, self.aligned = i + self.n, True
-                    return
+        # the first anywhere (a line moved up).
+        k = bisect.bisect_left(starts, max(self.pos - self.n, 0))
+        self.pos, self.aligned = (starts[k] if k < len(starts) else starts[0]) + self.n, True
 
 
 class NgramLookup:
