@@ -27,6 +27,7 @@ import pytest
 
 from jupyter_assist.testing.lab import CHROMIUM, CHROMIUM_ARGS
 from jupyter_assist.testing.processes import free_port
+from jupyter_assist.testing.scripted import write_answers, write_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -59,6 +60,7 @@ class LabServer:
     log_path: Path
     proc: subprocess.Popen[bytes]
     telemetry_file: Path | None = None
+    answers: Path | None = None  # the scripted model's answers file (SCRIPTED_MODEL = True)
 
     def telemetry(self) -> list[dict[str, Any]]:
         """The local telemetry events recorded so far (the server runs with telemetry on)."""
@@ -120,6 +122,11 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
                 "disabledLanguages": ["markdown"]}
     inline.write_text(json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}}))
     _write_notebook(dirs["root"] / NOTEBOOK_NAME)
+    # A test module with SCRIPTED_MODEL = True gets the scripted model (jupyter_assist.testing.
+    # scripted), installed by a server config file; its tests write the answers (`script`).
+    answers = base / "answers.json" if getattr(request.module, "SCRIPTED_MODEL", False) else None
+    if answers is not None:
+        write_config(dirs["config"], answers)
     # This checkout's labextension build and Python package, not whichever one the venv was
     # installed from (the first labextension found on the Jupyter path wins; the data dir
     # comes before sys.prefix).
@@ -179,7 +186,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
         start_new_session=True,
     )
     server = LabServer(
-        f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl"
+        f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl", answers
     )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -216,6 +223,16 @@ def jp_asyncio_loop() -> None:
 @pytest.fixture
 def jp_server_cleanup() -> None:
     return None
+
+
+@pytest.fixture
+def script(lab_server: LabServer) -> Any:
+    """`script(rules, delay_ms=0)` writes the scripted model's answers for the next requests
+    (see jupyter_assist.testing.scripted); the test module sets SCRIPTED_MODEL = True."""
+    answers = lab_server.answers
+    if answers is None:
+        pytest.fail("this lab serves the tiny model: set SCRIPTED_MODEL = True in the test module")
+    return lambda rules, delay_ms=0: write_answers(answers, rules, delay_ms)
 
 
 @pytest.fixture(scope="module")
