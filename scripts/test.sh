@@ -10,4 +10,6 @@ labext=$(jupyter labextension list 2>&1)
 servext=$(jupyter server extension list 2>&1)
 grep -q "jupyter-assist v.*enabled.*OK" <<<"$labext" || { echo "$labext"; echo "labextension not enabled"; exit 1; }
 grep -q "jupyter_assist.*OK" <<<"$servext" || { echo "$servext"; echo "server extension not OK"; exit 1; }
+# The labextension's unit tests (jest) first: no browser or server needed.
+(cd labextension && jlpm install && jlpm test)
 exec python -m pytest -v --timeout=600 "$@"

@@ -15,6 +15,7 @@ import { StateEffect } from '@codemirror/state';
 import { cancelRequest, streamAPI } from './api';
 import { collectNotebook } from './context';
 import { nextEditExtension, setProposals } from './nexteditView';
+import { replaceSource } from './sourceEdit';
 import { report } from './telemetry';
 import type { IShownProposal } from './nexteditView';
 import type {
@@ -358,26 +359,9 @@ class NextEditSession {
       ...lines.slice(p.endLine)
     ].join('\n');
     // Only the differing span is replaced: one small change, one undo step.
-    let from = 0;
-    while (from < source.length && from < next.length && source[from] === next[from]) {
-      from++;
-    }
-    let tail = 0;
-    while (
-      tail < source.length - from &&
-      tail < next.length - from &&
-      source[source.length - 1 - tail] === next[next.length - 1 - tail]
-    ) {
-      tail++;
-    }
-    const shared = cell.sharedModel as unknown as {
-      undoManager?: { stopCapturing(): void } | null;
-    };
     this._applying = true;
     try {
-      shared.undoManager?.stopCapturing();
-      cell.sharedModel.updateSource(from, source.length - tail, next.slice(from, next.length - tail));
-      shared.undoManager?.stopCapturing();
+      replaceSource(cell.sharedModel, next);
     } finally {
       this._applying = false;
     }

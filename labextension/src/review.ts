@@ -5,6 +5,7 @@
 import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
+import { replaceSource } from './sourceEdit';
 import { report } from './telemetry';
 import { highlightingLike, ReviewEditor } from './reviewEditor';
 import type { ITelemetryEvent } from './types';
@@ -57,34 +58,6 @@ function reportReview(
     latency_ms: Math.max(0, Math.round(latencyMs)),
     chars
   });
-}
-
-/**
- * Replace the cell's `old` text by `next` in one shared-model transaction:
- * one undo step restores `old` exactly. Only the differing middle is
- * replaced so collaborators' cursors outside it stay put.
- */
-function writeSource(cell: Cell, old: string, next: string): void {
-  let start = 0;
-  const limit = Math.min(old.length, next.length);
-  while (start < limit && old[start] === next[start]) {
-    start++;
-  }
-  let end = 0;
-  while (
-    end < limit - start &&
-    old[old.length - 1 - end] === next[next.length - 1 - end]
-  ) {
-    end++;
-  }
-  const shared = cell.model.sharedModel;
-  // Not merged with typing just before or after (Yjs groups edits by time).
-  const undo = (
-    shared as unknown as { undoManager?: { stopCapturing(): void } | null }
-  ).undoManager;
-  undo?.stopCapturing();
-  shared.updateSource(start, old.length - end, next.slice(start, next.length - end));
-  undo?.stopCapturing();
 }
 
 function button(
@@ -282,7 +255,8 @@ class Review {
     }
     const text = this.editor.text;
     if (text !== this.snapshot) {
-      writeSource(this.request.cell, this.snapshot, text);
+      // checkConflict above: the cell still holds the snapshot.
+      replaceSource(this.request.cell.model.sharedModel, text);
     }
     this.close('accepted', text.length);
     return true;
