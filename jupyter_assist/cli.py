@@ -78,6 +78,13 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     from .prompt import PromptTooLarge, cl100k, from_hf
     from .prompt.fim import for_tokenizer
 
+    if args.budget is not None and args.budget <= 0:
+        print(f"error: --budget {args.budget} cannot hold a prompt: give a positive token count "
+              "(or leave it out for the server's defaults)", file=sys.stderr)
+        return 2
+    if args.answer < 0:
+        print(f"error: --answer {args.answer} must be 0 or more tokens", file=sys.stderr)
+        return 2
     book = from_ipynb(Path(args.notebook).read_bytes())
     if not 0 <= args.cell < len(book.cells):
         print(f"error: --cell {args.cell} is out of range (the notebook has {len(book.cells)} cells, 0-based)", file=sys.stderr)
@@ -93,11 +100,17 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         if args.task == "complete":
             prefix, suffix = split_cursor(cell.source, args.line, args.col)
             overhead = tokens.count((fim.prefix + fim.suffix + fim.middle) if fim else "") + tokens.count("# %%\n")
-            budgets = Budgets.split(max(args.budget - overhead, 0)) if args.budget else Budgets()
+            if args.budget is not None and Budgets.split(args.budget - overhead).prefix < 1:
+                need = next(n for n in range(overhead + 1, overhead + 100) if Budgets.split(n - overhead).prefix >= 1)
+                print(f"error: --budget {args.budget} cannot hold a completion prompt: its fixed parts (FIM "
+                      f"sentinels, cell marker) take {overhead} tokens and the text before the cursor gets "
+                      f"none; give at least {need}", file=sys.stderr)
+                return 2
+            budgets = Budgets.split(args.budget - overhead) if args.budget else Budgets()
             result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes)
             total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
         else:
-            budget = args.budget or 3072 + args.answer
+            budget = args.budget or 3072 + args.answer  # not positive: refused above
             if args.task == "chat":
                 msgs = [{"role": "user", "content": args.instruction or "Explain the current cell."}]
                 result = chat_prompt(book.cells, args.cell, msgs, tokens, template, budget, args.answer, notes=book.notes)
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--line", type=int, default=0, help="cursor line in the cell, 0-based")
     pr.add_argument("--col", type=int, default=0, help="cursor column, 0-based")
     pr.add_argument("--task", choices=["complete", "edit", "chat", "fix"], default="complete")
-    pr.add_argument("--budget", type=int, default=0, help="prompt token budget (default: the server's defaults)")
+    pr.add_argument("--budget", type=int, help="prompt token budget, positive (default: the server's defaults)")
     pr.add_argument("--model", help="local HF model folder whose tokenizer counts tokens, or 'cl100k'")
     pr.add_argument("--instruction", default="", help="the user's words for chat and edit")
     pr.add_argument("--answer", type=int, default=512, help="tokens kept for the answer (chat, edit, fix)")

@@ -42,3 +42,22 @@ def test_prompt_command_with_a_model_folder(tiny_model_dir: Path, capsys: pytest
     assert main(["prompt", str(NOTEBOOK), "--cell", "7", "--task", "chat", "--model", str(tiny_model_dir)]) == 0
     out = capsys.readouterr().out
     assert "<|im_start|>system" in out and f"tokenizer {tiny_model_dir}" in out
+
+
+@pytest.mark.parametrize("task", ["complete", "chat"])
+@pytest.mark.parametrize("budget", ["-10", "0"])
+def test_prompt_command_rejects_a_budget_that_holds_nothing(task: str, budget: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prompt", str(NOTEBOOK), "--cell", "7", "--task", task, "--budget", budget, "--model", "cl100k"]) == 2
+    captured = capsys.readouterr()
+    assert f"--budget {budget} cannot hold a prompt" in captured.err and captured.out == ""
+
+
+def test_prompt_command_rejects_a_budget_below_the_fixed_parts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prompt", str(NOTEBOOK), "--cell", "7", "--line", "4", "--col", "19", "--budget", "3", "--model", "cl100k"]) == 2
+    err = capsys.readouterr().err
+    assert "--budget 3 cannot hold a completion prompt" in err
+    need = int(err.rsplit("give at least ", 1)[1])
+    # The least budget it names does hold a prompt with text before the cursor.
+    assert main(["prompt", str(NOTEBOOK), "--cell", "7", "--line", "4", "--col", "19", "--budget", str(need), "--model", "cl100k", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert 0 < data["tokens"] <= need and data["prompt"].strip()

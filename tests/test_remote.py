@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, RemoteOptions, Request
+from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, RemoteOptions, Request
 from jupyter_assist.testing.processes import free_port, stop
 
 from .test_engine import wait_loaded
-
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +108,105 @@ def test_remote_cancel_stops_stream(served: str, tiny_model_dir: Path) -> None:
         e.shutdown()
 
 
-def test_remote_down_gives_clear_error(tiny_model_dir: Path) -> None:
-    e = _engine(str(tiny_model_dir), f"http://127.0.0.1:{free_port()}", str(tiny_model_dir))
+class FakeOpenAI:
+    """A minimal OpenAI-compatible server (GET /v1/models, streaming POST /v1/completions)
+    that can be stopped and started again on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = json.dumps({"object": "list", "data": [{"id": "fake"}]}).encode()
+                self.send_response(200 if self.path == "/v1/models" else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in ({"text": "1", "finish_reason": None}, {"text": "2", "finish_reason": "length"}):
+                    self.wfile.write(f"data: {json.dumps({'choices': [chunk]})}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def _wait_state(engine: Engine, state: str, timeout: float) -> float:
+    """Seconds until the engine's status reaches `state` (fails past `timeout`)."""
+    t0 = time.monotonic()
+    while engine.status.state != state:
+        assert time.monotonic() - t0 < timeout, f"status {engine.status.state!r} ({engine.status.error}), wanted {state!r}"
+        time.sleep(0.05)
+    return time.monotonic() - t0
+
+
+@pytest.mark.parametrize("model,tokenizer", [("embedded", ""), ("embedded", "nobody-here/no-such-tokenizer-4f2a")])
+def test_remote_without_a_loadable_tokenizer_fails_fast(model: str, tokenizer: str) -> None:
+    # No tokenizer named (the embedded default is not what the server serves), or a hub id
+    # that is not cached here: a clear error at once, not ~50 s of hub retries.
+    from transformers import AutoTokenizer  # noqa: F401  (the bound is on retries, not on a cold import on a busy box)
+
+    e = Engine(model, LoadOptions(), Path("/nonexistent"), RemoteOptions(f"http://127.0.0.1:{free_port()}/v1", tokenizer=tokenizer))
+    e.start()
     try:
-        _, done = asyncio.run(_collect(e, Request("d", "x = ", GenerationParams(max_tokens=3))))
-        assert "unreachable" in done["error"]
-        assert e.status.state == "ready"  # the engine keeps serving; the next request may succeed
+        _wait_state(e, "error", 15)
+        assert "remote_tokenizer" in (e.status.error or ""), e.status.error
+        with pytest.raises(EngineNotReady):
+            e.require_ready()
     finally:
         e.shutdown()
+
+
+def test_remote_unreachable_at_load_is_an_error_until_it_comes_up(tiny_model_dir: Path) -> None:
+    fake = FakeOpenAI(free_port())
+    e = Engine(str(tiny_model_dir), LoadOptions(), Path("/nonexistent"), RemoteOptions(fake.url + "/v1"))
+    e.remote_recheck_s = 0.5
+    e.start()
+    try:
+        _wait_state(e, "error", 15)
+        assert "unreachable" in (e.status.error or "") and fake.url in (e.status.error or "")
+        fake.start()
+        _wait_state(e, "ready", 15)  # the idle worker's re-check saw it come up
+        assert e.status.error is None
+        _, done = asyncio.run(_collect(e, Request("u", "x = ", GenerationParams(max_tokens=3))))
+        assert done.get("text") == "12", done
+    finally:
+        e.shutdown()
+        fake.stop()
+
+
+def test_remote_down_turns_status_to_error_and_a_request_brings_it_back(tiny_model_dir: Path) -> None:
+    fake = FakeOpenAI(free_port())
+    fake.start()
+    e = Engine(str(tiny_model_dir), LoadOptions(), Path("/nonexistent"), RemoteOptions(fake.url + "/v1"))
+    e.remote_recheck_s = 600  # no re-check in this test: the request itself must notice
+    e.start()
+    try:
+        _wait_state(e, "ready", 30)
+        fake.stop()
+        _, done = asyncio.run(_collect(e, Request("d", "x = ", GenerationParams(max_tokens=3))))
+        assert "unreachable" in done["error"]
+        assert e.status.state == "error" and "unreachable" in (e.status.error or "")
+        fake.start()
+        _, done = asyncio.run(_collect(e, Request("d2", "x = ", GenerationParams(max_tokens=3))))
+        assert done.get("text") == "12", done
+        assert e.status.state == "ready" and e.status.error is None
+    finally:
+        e.shutdown()
+        fake.stop()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
 
 from .models import ModelError, ModelSpec, resolve
+from .remote import RemoteBackend, RemoteUnreachable
 from .types import Event, GenerationParams, Request
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class RemoteOptions:
 
     url: str
     api_key: str = ""
-    tokenizer: str = ""  # local folder or hub id; default: the model name
+    tokenizer: str = ""  # local folder or hub id; default: the model name, unless that is "embedded"
 
 
 class EngineNotReady(RuntimeError):
@@ -62,6 +63,8 @@ class EngineStatus:
 
 
 class Engine:
+    remote_recheck_s = 5.0  # while the remote server is unreachable, the idle worker checks it this often
+
     def __init__(self, model: str, load_options: Any, cache_dir: Path, remote: RemoteOptions | None = None) -> None:
         self.model_name = model
         self.remote = remote
@@ -92,8 +95,6 @@ class Engine:
         t0 = time.monotonic()
         try:
             if self.remote is not None:
-                from .remote import RemoteBackend
-
                 self._progress("tokenizer", None)
                 r = self.remote
                 self.backend = RemoteBackend.load(r.url, self.model_name, r.tokenizer, r.api_key)
@@ -110,14 +111,24 @@ class Engine:
         info = self.backend.info
         s = self.status
         s.model, s.device, s.dtype, s.quantization = info["model"], info["device"], info["dtype"], info["quantization"]
+        if isinstance(self.backend, RemoteBackend):
+            self._progress("connecting", None)
+            self._check_remote(self.backend)  # unreachable: state error, with the cause
         s.stage, s.fraction, s.load_seconds = None, None, round(time.monotonic() - t0, 2)
+        if s.state == "error":
+            return
         s.state = "ready"
         log.info("jupyter-assist: %s ready on %s (%s) in %.1fs", s.model, s.device, s.dtype, s.load_seconds)
 
     def _run(self) -> None:
         self._load()
         while not self._stopping:
-            req = self._queue.get()
+            try:
+                req = self._queue.get(timeout=self.remote_recheck_s if self._remote_down() else None)
+            except queue.Empty:
+                assert isinstance(self.backend, RemoteBackend)
+                self._check_remote(self.backend)
+                continue
             if self._stopping:
                 break
             try:
@@ -134,19 +145,27 @@ class Engine:
                 finish.append(ev.finish_reason)
             req.emit(ev)
 
+        def answered(ev: Event) -> None:  # output came: a remote server is reachable (again)
+            self._remote_reachable(None)
+            emit(ev)
+
         try:
             if req.cancelled.is_set():
                 emit(Event("done", finish_reason="cancelled"))
             elif self.backend is None:
                 emit(Event("error", message=self._not_ready_message()))
             elif req.kind == "warm":
-                emit(Event("done", finish_reason="stop", prompt_tokens=self.backend.warm(req.prompt)))
+                answered(Event("done", finish_reason="stop", prompt_tokens=self.backend.warm(req.prompt)))
             else:
-                self.backend.generate(req, emit)
+                self.backend.generate(req, answered)
             if finish == ["cancelled"] and req.kind == "generate":  # a skipped warm-up is no cancelled request
                 self.status.cancelled += 1
             elif finish and req.kind == "generate":
                 self.status.served += 1
+        except RemoteUnreachable as e:
+            log.warning("jupyter-assist: %s", e)
+            self._remote_reachable(e)
+            emit(Event("error", message=str(e)))
         except Exception as e:
             log.exception("jupyter-assist: generation failed")
             emit(Event("error", message=self._recover(e)))
@@ -166,6 +185,27 @@ class Engine:
         if self.backend is not None:
             self.backend.close()
             self.backend = None
+
+    def _remote_down(self) -> bool:
+        return isinstance(self.backend, RemoteBackend) and self.status.state == "error"
+
+    def _remote_reachable(self, error: RemoteUnreachable | None) -> None:
+        """The status follows the remote server: error with the cause while it cannot be
+        reached, ready again once a request or check gets through."""
+        if error is not None:
+            self.status.state, self.status.error = "error", str(error)
+        elif self._remote_down():
+            self.status.state, self.status.error = "ready", None
+            log.info("jupyter-assist: remote model server %s reachable again", self.remote and self.remote.url)
+
+    def _check_remote(self, backend: RemoteBackend) -> None:
+        try:
+            backend.check()
+        except RemoteUnreachable as e:
+            log.warning("jupyter-assist: %s", e)
+            self._remote_reachable(e)
+            return
+        self._remote_reachable(None)
 
     def _recover(self, error: Exception) -> str:
         """After a failed request: free what it held and say what happened. Out of memory,
@@ -187,6 +227,8 @@ class Engine:
         return f"The model is still loading ({self.status.stage or 'starting'})."
 
     def require_ready(self) -> Backend:
+        if self._remote_down():  # let requests retry: the server may be back
+            return self.backend  # type: ignore[return-value]
         if self.status.state != "ready" or self.backend is None:
             raise EngineNotReady(self._not_ready_message())
         return self.backend

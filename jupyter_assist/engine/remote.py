@@ -13,19 +13,72 @@ import json
 import logging
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any, Callable
 
 from .decoding import Output, StopRule
-from .models import ModelError
+from .models import EMBEDDED, ModelError
 from .types import Event, Request
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
 
 
+CHECK_TIMEOUT_S = 5.0  # a reachability check; generation itself keeps the longer timeout
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
 class RemoteError(RuntimeError):
     """The remote server is unreachable or answered with an error."""
+
+
+class RemoteUnreachable(RemoteError):
+    """No connection to the remote server (refused, timed out, unknown host)."""
+
+
+def load_tokenizer(source: str, model: str) -> Any:
+    """The tokenizer that renders prompts for the remote model: `source`, else `model`, but
+    never the embedded default's name (the server does not serve it). Local files first;
+    the hub only when it is reachable, since offline huggingface_hub retries for ~50 s."""
+    name = source or ("" if model == EMBEDDED else model)
+    if not name:
+        raise ModelError(
+            "backend='openai' needs the remote model's tokenizer to render prompts: set "
+            "AssistExtension.remote_tokenizer to a local folder (or hub id) holding it, or "
+            "AssistExtension.model to the model the server serves (a local folder or hub id)."
+        )
+    import huggingface_hub.constants
+    from transformers import AutoTokenizer
+
+    hint = "set AssistExtension.remote_tokenizer (or AssistExtension.model) to a local folder with the tokenizer"
+    try:
+        return AutoTokenizer.from_pretrained(name, local_files_only=True)
+    except (OSError, ValueError) as e:
+        local_error: Exception = e
+    if Path(name).expanduser().exists() or name.startswith(("/", ".", "~")):  # a path, not a hub id
+        raise ModelError(f"Could not load the tokenizer for the remote model from {name!r}; {hint}: {local_error}")
+    if huggingface_hub.constants.HF_HUB_OFFLINE or not _hub_reachable():
+        raise ModelError(f"The tokenizer {name!r} for the remote model is not in the local Hugging Face cache "
+                         f"and the hub is offline or unreachable; {hint}.")
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"Could not load the tokenizer {name!r} for the remote model; {hint}: {e}") from e
+
+
+def _hub_reachable() -> bool:
+    import huggingface_hub.constants
+
+    url = urllib.parse.urlsplit(huggingface_hub.constants.ENDPOINT)
+    if urllib.request.getproxies().get(url.scheme):  # a direct probe says nothing behind a proxy
+        return True
+    try:
+        socket.create_connection((url.hostname or "", url.port or 443), timeout=HUB_PROBE_TIMEOUT_S).close()
+        return True
+    except OSError:
+        return False
 
 
 class RemoteBackend:
@@ -41,18 +94,22 @@ class RemoteBackend:
 
     @classmethod
     def load(cls, url: str, model: str, tokenizer_source: str, api_key: str = "") -> "RemoteBackend":
-        from transformers import AutoTokenizer
-
         if not url:
             raise ModelError("backend='openai' needs AssistExtension.remote_url (e.g. http://127.0.0.1:8000/v1).")
+        return cls(url, model, load_tokenizer(tokenizer_source, model), api_key)
+
+    def check(self) -> None:
+        """Raise RemoteUnreachable unless the server answers `GET /models` (any HTTP answer
+        counts: the server is there) within a few seconds."""
+        req = urllib.request.Request(f"{self.base}/models", method="GET")
+        if self.api_key:
+            req.add_header("Authorization", f"Bearer {self.api_key}")
         try:
-            tok = AutoTokenizer.from_pretrained(tokenizer_source or model)
-        except (OSError, ValueError) as e:
-            raise ModelError(
-                f"Could not load the tokenizer {tokenizer_source or model!r} for the remote model "
-                f"(set AssistExtension.remote_tokenizer to a local folder or hub id): {e}"
-            ) from e
-        return cls(url, model, tok, api_key)
+            urllib.request.urlopen(req, timeout=CHECK_TIMEOUT_S).close()
+        except urllib.error.HTTPError as e:
+            e.close()
+        except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
+            raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {getattr(e, 'reason', e)}") from None
 
     # -- text helpers (same contract as LocalBackend) ---------------------------------
     def encode(self, text: str) -> list[int]:
@@ -91,7 +148,7 @@ class RemoteBackend:
             raise RemoteError(f"Remote model server answered HTTP {e.code}: {detail}") from None
         except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
             reason = getattr(e, "reason", e)
-            raise RemoteError(f"Remote model server {self.base} unreachable: {reason}") from None
+            raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {reason}") from None
 
     def generate(self, req: Request, emit: Emit) -> None:
         p = req.params

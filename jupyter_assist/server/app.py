@@ -36,10 +36,18 @@ class AssistExtension(ExtensionApp):
         ["local", "openai"], "local", config=True,
         help="local: load `model` here. openai: use an OpenAI-compatible server (vLLM, SGLang, transformers serve...) at remote_url, serving `model`.",
     )
-    remote_url = Unicode("", config=True, help="Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    remote_url = Unicode(
+        "", config=True,
+        help="""Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Checked at load
+        (GET /models); while it cannot be reached the status is 'error' with the cause, and ready again
+        once a request or the periodic check gets through.""",
+    )
     remote_api_key = Unicode("", config=True, help="API key for the remote server (sent as a Bearer token).")
     remote_tokenizer = Unicode(
-        "", config=True, help="Tokenizer (local folder or hub id) used to render prompts for the remote model; default: `model`."
+        "", config=True,
+        help="""Tokenizer (local folder or hub id) used to render prompts for the remote model; default:
+        `model`, unless that is 'embedded' (then this must be set). Loaded from local files first; a hub
+        id not in the local cache is downloaded only when the hub is reachable.""",
     )
     device = Unicode("auto", config=True, help="auto | cpu | cuda | cuda:N | mps")
     dtype = Unicode(
