@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import threading
@@ -12,11 +14,14 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, RemoteOptions, Request
+from jupyter_assist.engine.remote import DEFAULT_WINDOW, served_window
+from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
+from jupyter_assist.tasks.chat import context_window
 from jupyter_assist.testing.processes import free_port, stop
 
 from .test_engine import wait_loaded
@@ -110,32 +115,66 @@ def test_remote_cancel_stops_stream(served: str, tiny_model_dir: Path) -> None:
 
 class FakeOpenAI:
     """A minimal OpenAI-compatible server (GET /v1/models, streaming POST /v1/completions)
-    that can be stopped and started again on the same port."""
+    that can be stopped and started again on the same port. Every answer is "1" then "2";
+    with `hold` cleared, a stream sends "1" and waits there until `hold` is set (or the
+    client closes the connection: `aborted`). It counts the streams open at once."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, models: list[dict] | None = None) -> None:
         self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.models = models if models is not None else [{"id": "fake"}]
+        self.hold = threading.Event()
+        self.hold.set()
+        self.active = self.peak = self.aborted = 0
+        self.prompts: list[str] = []  # in the order requests arrived
+        self._count = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
+        fake = self
+
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: object) -> None:
                 pass
 
             def do_GET(self) -> None:
-                body = json.dumps({"object": "list", "data": [{"id": "fake"}]}).encode()
+                body = json.dumps({"object": "list", "data": fake.models}).encode()
                 self.send_response(200 if self.path == "/v1/models" else 404)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _client_gone(self) -> bool:
+                if not select.select([self.connection], [], [], 0)[0]:
+                    return False
+                try:
+                    return self.connection.recv(1, socket.MSG_PEEK) == b""
+                except ConnectionError:
+                    return True
+
+            def _chunk(self, text: str, reason: str | None) -> None:
+                self.wfile.write(f"data: {json.dumps({'choices': [{'text': text, 'finish_reason': reason}]})}\n\n".encode())
+
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for chunk in ({"text": "1", "finish_reason": None}, {"text": "2", "finish_reason": "length"}):
-                    self.wfile.write(f"data: {json.dumps({'choices': [chunk]})}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")
+                prompt = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["prompt"]
+                with fake._count:
+                    fake.active += 1
+                    fake.peak = max(fake.peak, fake.active)
+                    fake.prompts.append(prompt)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self._chunk("1", None)
+                    while not fake.hold.wait(0.02):
+                        if self._client_gone():
+                            with fake._count:
+                                fake.aborted += 1
+                            return
+                    self._chunk("2", "length")
+                    self.wfile.write(b"data: [DONE]\n\n")
+                finally:
+                    with fake._count:
+                        fake.active -= 1
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -207,6 +246,167 @@ def test_remote_down_turns_status_to_error_and_a_request_brings_it_back(tiny_mod
         _, done = asyncio.run(_collect(e, Request("d2", "x = ", GenerationParams(max_tokens=3))))
         assert done.get("text") == "12", done
         assert e.status.state == "ready" and e.status.error is None
+    finally:
+        e.shutdown()
+        fake.stop()
+
+
+async def _until(cond: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(free_port())
+    server.start()
+    yield server
+    server.hold.set()
+    server.stop()
+
+
+def _fake_engine(fake: FakeOpenAI, tokenizer: Path, **options: int) -> Engine:
+    e = Engine(str(tokenizer), LoadOptions(), Path("/nonexistent"), RemoteOptions(fake.url + "/v1", **options))
+    e.start()
+    wait_loaded(e)
+    assert e.status.state == "ready", e.status.error
+    return e
+
+
+def test_remote_requests_stream_at_once(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    e = _fake_engine(fake, tiny_model_dir)
+    fake.hold.clear()  # each stream sends "1", then waits
+
+    async def scenario() -> list[tuple[str, dict]]:
+        both = [asyncio.ensure_future(_collect(e, Request(f"c{i}", f"x{i} = ", GenerationParams(max_tokens=3)))) for i in range(2)]
+        await _until(lambda: fake.active == 2, f"the server saw {fake.active} streams at once, not 2")
+        assert e.stats()["running"] == 2 and e.queue_length() == 0
+        fake.hold.set()
+        return list(await asyncio.wait_for(asyncio.gather(*both), 20))
+
+    try:
+        for _, done in asyncio.run(scenario()):
+            assert done.get("text") == "12", done
+        assert e.stats()["running"] == 0 and e.status.served == 2
+    finally:
+        e.shutdown()
+
+
+def test_remote_concurrency_is_bounded_and_completions_go_first(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    e = _fake_engine(fake, tiny_model_dir, max_concurrency=2)
+    fake.hold.clear()
+
+    def send(name: str, priority: int) -> asyncio.Future[tuple[str, dict]]:
+        return asyncio.ensure_future(_collect(e, Request(name, name, GenerationParams(max_tokens=3), priority=priority)))
+
+    async def scenario() -> list[tuple[str, dict]]:
+        first = [send("chat-a", PRIORITY_CHAT), send("chat-b", PRIORITY_CHAT)]
+        await _until(lambda: fake.active == 2, "two streams open")
+        later = [send("chat-c", PRIORITY_CHAT), send("complete-d", PRIORITY_COMPLETE)]
+        await _until(lambda: e.queue_length() == 2, f"queue_length {e.queue_length()}, wanted 2 waiting")
+        stats = e.stats()
+        assert (stats["running"], stats["queued"], stats["max_concurrency"]) == (2, 2, 2)
+        assert fake.active == 2
+        fake.hold.set()
+        return list(await asyncio.wait_for(asyncio.gather(*first, *later), 20))
+
+    try:
+        for _, done in asyncio.run(scenario()):
+            assert done.get("text") == "12", done
+        assert fake.peak == 2
+        assert fake.prompts[2] == "complete-d", fake.prompts  # queued after chat-c, sent before it
+        assert e.queue_length() == 0
+    finally:
+        e.shutdown()
+
+
+def test_remote_cancel_closes_a_stalled_stream(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    # The server sends one chunk, then nothing: cancelling must not wait for a next chunk.
+    e = _fake_engine(fake, tiny_model_dir)
+    fake.hold.clear()
+
+    async def scenario() -> dict:
+        done: dict = {}
+        async for ev in e.stream(Request("stall", "x = ", GenerationParams(max_tokens=50))):
+            if ev.kind == "delta":
+                assert e.cancel("stall")
+            elif ev.kind == "done":
+                done.update(reason=ev.finish_reason, text=ev.text)
+        return done
+
+    try:
+        assert asyncio.run(asyncio.wait_for(scenario(), 10)) == {"reason": "cancelled", "text": "1"}
+        asyncio.run(_until(lambda: fake.aborted == 1, "the server saw the connection closed"))
+        assert e.status.cancelled == 1
+    finally:
+        e.shutdown()
+
+
+def test_remote_streams_at_once_against_transformers_serve(served: str, tiny_model_dir: Path) -> None:
+    e = _engine(str(tiny_model_dir), served, str(tiny_model_dir))
+    params = GenerationParams(max_tokens=16)
+    prompt = "def walk(path):\n"
+
+    async def scenario() -> tuple[dict, tuple[str, dict]]:
+        cut: dict = {}
+
+        async def long() -> None:
+            async for ev in e.stream(Request("long", "import os\n", GenerationParams(max_tokens=4000))):
+                if ev.kind == "delta" and "other" not in cut:
+                    cut["other"] = asyncio.ensure_future(_collect(e, Request("other", prompt, params)))
+                    await _until(lambda: e.stats()["running"] == 2, "two streams in flight")
+                    assert e.cancel("long")
+                elif ev.kind == "done":
+                    cut.update(reason=ev.finish_reason)
+
+        await asyncio.wait_for(long(), 60)
+        return cut, await asyncio.wait_for(cut["other"], 60)
+
+    try:
+        _, alone = asyncio.run(_collect(e, Request("alone", prompt, params)))
+        cut, (streamed, other) = asyncio.run(scenario())
+        assert cut["reason"] == "cancelled"
+        assert "error" not in other and alone["text"], (alone, other)
+        assert other["text"] == streamed == alone["text"] and other["reason"] == alone["reason"]
+    finally:
+        e.shutdown()
+
+
+@pytest.mark.parametrize("models,window", [
+    ([{"id": "fake", "max_model_len": 3000}], 3000),
+    ([{"id": "other", "max_model_len": 1000}, {"id": "fake", "max_model_len": 3000}], 3000),
+    ([{"id": "a", "max_model_len": 1000}, {"id": "b", "max_model_len": 3000}], None),  # which one is ours?
+    ([{"id": "fake", "max_model_len": "lots"}], None),
+    ([{"id": "fake"}], None),
+])
+def test_served_window_reads_max_model_len(models: list[dict], window: int | None) -> None:
+    assert served_window({"object": "list", "data": models}, "fake") == window
+
+
+def _tokenizer_with_window(tiny_model_dir: Path, dest: Path, n: int | None) -> Path:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    if n is not None:
+        tok.model_max_length = n
+    tok.save_pretrained(dest)
+    return dest
+
+
+@pytest.mark.parametrize("served_len,tokenizer_len,window", [
+    (3000, 2048, 3000),  # the server says
+    (None, 2048, 2048),  # else the tokenizer
+    (None, None, DEFAULT_WINDOW),  # the tiny tokenizer does not know (1e30)
+])
+def test_remote_context_window(tiny_model_dir: Path, tmp_path: Path, served_len: int | None, tokenizer_len: int | None, window: int) -> None:
+    fake = FakeOpenAI(free_port(), [{"id": "fake", **({"max_model_len": served_len} if served_len else {})}])
+    fake.start()
+    e = _fake_engine(fake, _tokenizer_with_window(tiny_model_dir, tmp_path / "tok", tokenizer_len))
+    try:
+        assert context_window(e.backend) == window  # what chat and edit prompts are budgeted by
+        assert e.stats()["context_window"] == window
     finally:
         e.shutdown()
         fake.stop()

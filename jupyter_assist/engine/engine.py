@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Protocol
 
 from .models import ModelError, ModelSpec, resolve
 from .remote import RemoteBackend, RemoteUnreachable
+from .remote_dispatch import RemoteDispatch
 from .types import Event, GenerationParams, Request
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class RemoteOptions:
     url: str
     api_key: str = ""
     tokenizer: str = ""  # local folder or hub id; default: the model name, unless that is "embedded"
+    max_concurrency: int = 8  # requests streaming at once; the rest wait by priority
 
 
 class EngineNotReady(RuntimeError):
@@ -77,6 +79,7 @@ class Engine:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
         self._stopping = False
+        self._remote_dispatch: RemoteDispatch | None = None  # remote requests skip the worker
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -98,6 +101,7 @@ class Engine:
                 self._progress("tokenizer", None)
                 r = self.remote
                 self.backend = RemoteBackend.load(r.url, self.model_name, r.tokenizer, r.api_key)
+                self._remote_dispatch = RemoteDispatch(self.backend, r.max_concurrency, self._remote_reachable)
             else:
                 spec: ModelSpec = resolve(self.model_name)
                 self.status.model = spec.display
@@ -235,10 +239,14 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Memory, cache and speculation figures (empty until the model is loaded)."""
-        return self.backend.stats() if self.backend is not None else {}
+        if self.backend is None:
+            return {}
+        remote = self._remote_dispatch.stats() if self._remote_dispatch is not None else {}
+        return {**self.backend.stats(), **remote}
 
     def queue_length(self) -> int:
-        return self._queue.qsize()
+        remote = self._remote_dispatch.queued if self._remote_dispatch is not None else 0
+        return self._queue.qsize() + remote
 
     def cancel(self, request_id: str) -> bool:
         with self._lock:
@@ -259,6 +267,10 @@ class Engine:
     async def stream(self, req: Request) -> AsyncIterator[Event]:
         """Queue `req` and yield its events; leaving early cancels it."""
         self.require_ready()
+        if self._remote_dispatch is not None:
+            async for ev in self._stream_remote(self._remote_dispatch, req):
+                yield ev
+            return
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event] = asyncio.Queue()
 
@@ -283,6 +295,27 @@ class Engine:
                     return
         finally:
             req.cancelled.set()
+
+    async def _stream_remote(self, dispatch: RemoteDispatch, req: Request) -> AsyncIterator[Event]:
+        """A remote request runs on the event loop, beside the others (remote_dispatch.py),
+        cancellable by id like a queued one."""
+        with self._lock:
+            old = self._active.get(req.request_id)
+            if old is not None and old is not req:  # same id again supersedes the old request
+                old.cancelled.set()
+            self._active[req.request_id] = req
+        try:
+            async for ev in dispatch.stream(req):
+                if ev.kind == "done" and req.kind == "generate":
+                    if ev.finish_reason == "cancelled":
+                        self.status.cancelled += 1
+                    else:
+                        self.status.served += 1
+                yield ev
+        finally:
+            with self._lock:
+                if self._active.get(req.request_id) is req:
+                    del self._active[req.request_id]
 
 
 def _recover_memory() -> None:

@@ -3,20 +3,26 @@ Ollama, llama.cpp) through its streaming `/v1/completions` route.
 
 Prompts are rendered here exactly as for the local model (the model's own tokenizer and
 chat template, FIM sentinels included), so every task works unchanged and the server's
-prefix caching sees the same stable-first prompts. Cancelling closes the HTTP stream,
-which makes vLLM and friends abort the generation.
+prefix caching sees the same stable-first prompts. Each request streams on its own
+connection (httpx, async, on the event loop: see remote_dispatch.py for how many at once);
+cancelling closes that connection, which makes vLLM and friends abort the generation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
+
+import httpx
 
 from .decoding import Output, StopRule
 from .models import EMBEDDED, ModelError
@@ -28,6 +34,8 @@ Emit = Callable[[Event], None]
 
 CHECK_TIMEOUT_S = 5.0  # a reachability check; generation itself keeps the longer timeout
 HUB_PROBE_TIMEOUT_S = 3.0
+DEFAULT_WINDOW = 8192  # context tokens when neither the server nor the tokenizer says
+SANE_WINDOW = 1_000_000  # tokenizers that do not know say 1e30 (transformers' VERY_LARGE_INTEGER)
 
 
 class RemoteError(RuntimeError):
@@ -81,6 +89,19 @@ def _hub_reachable() -> bool:
         return False
 
 
+def served_window(models: Any, model: str) -> int | None:
+    """`max_model_len` of `model` in a `GET /models` answer (vLLM reports it), or of the only
+    model served when none has that id (the server may name a local folder differently)."""
+    entries = models.get("data") if isinstance(models, dict) else None
+    if not isinstance(entries, list):
+        return None
+    entries = [m for m in entries if isinstance(m, dict)]
+    named = [m for m in entries if m.get("id") == model]
+    entry = named[0] if named else entries[0] if len(entries) == 1 else None
+    n = entry.get("max_model_len") if entry is not None else None
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
 class RemoteBackend:
     def __init__(self, url: str, model: str, tokenizer: Any, api_key: str = "", timeout: float = 60.0) -> None:
         self.base = url.rstrip("/")
@@ -91,6 +112,9 @@ class RemoteBackend:
         self.api_key = api_key
         self.timeout = timeout
         self.info = {"model": model, "device": f"remote {self.base}", "dtype": None, "quantization": None}
+        self.server_window: int | None = None  # from GET /models, once the server answered it
+        # One connection pool per event loop (httpx clients belong to the loop that opened them).
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
     @classmethod
     def load(cls, url: str, model: str, tokenizer_source: str, api_key: str = "") -> "RemoteBackend":
@@ -98,18 +122,40 @@ class RemoteBackend:
             raise ModelError("backend='openai' needs AssistExtension.remote_url (e.g. http://127.0.0.1:8000/v1).")
         return cls(url, model, load_tokenizer(tokenizer_source, model), api_key)
 
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def check(self) -> None:
         """Raise RemoteUnreachable unless the server answers `GET /models` (any HTTP answer
-        counts: the server is there) within a few seconds."""
-        req = urllib.request.Request(f"{self.base}/models", method="GET")
-        if self.api_key:
-            req.add_header("Authorization", f"Bearer {self.api_key}")
+        counts: the server is there) within a few seconds; note the context window it says."""
+        req = urllib.request.Request(f"{self.base}/models", method="GET", headers=self._headers())
         try:
-            urllib.request.urlopen(req, timeout=CHECK_TIMEOUT_S).close()
+            with urllib.request.urlopen(req, timeout=CHECK_TIMEOUT_S) as resp:
+                body = resp.read(1 << 20)
         except urllib.error.HTTPError as e:
             e.close()
+            return
         except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
             raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {getattr(e, 'reason', e)}") from None
+        try:
+            self.server_window = served_window(json.loads(body), self.model_name) or self.server_window
+        except ValueError:  # not JSON: the server is there, it just does not say
+            pass
+
+    @property
+    def context_window(self) -> int:
+        """Prompt + answer tokens the served model takes: what the server says, else the
+        tokenizer's `model_max_length` when it is a real figure, else DEFAULT_WINDOW."""
+        if self.server_window:
+            return self.server_window
+        n = getattr(self.tokenizer, "model_max_length", None)
+        return n if isinstance(n, int) and 0 < n < SANE_WINDOW else DEFAULT_WINDOW
+
+    @property
+    def model(self) -> Any:
+        """Tasks read a local model's window from `backend.model.config.max_position_embeddings`:
+        the same attribute, for the served model."""
+        return SimpleNamespace(config=SimpleNamespace(max_position_embeddings=self.context_window))
 
     # -- text helpers (same contract as LocalBackend) ---------------------------------
     def encode(self, text: str) -> list[int]:
@@ -120,77 +166,97 @@ class RemoteBackend:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
 
-    def warm(self, prompt: str) -> int:
-        """A 1-token request: servers with prefix caching (vLLM) keep the prompt's KV."""
-        events: list[Event] = []
-        from .types import GenerationParams
-
-        self.generate(Request("warm", prompt, GenerationParams(max_tokens=1)), events.append)
-        return events[-1].prompt_tokens if events and events[-1].kind == "done" else 0
-
     def stats(self) -> dict[str, Any]:
-        return {}
+        return {"context_window": self.context_window}
 
     def close(self) -> None:
-        pass
+        """Close the connection pools (each on its own loop, where that loop still runs)."""
+        clients, self._clients = list(self._clients.items()), weakref.WeakKeyDictionary()
+        for loop, client in clients:
+            if loop.is_closed():
+                continue
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if loop is running:
+                _CLOSING.add(task := loop.create_task(client.aclose()))
+                task.add_done_callback(_CLOSING.discard)
+            elif loop.is_running():
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
 
     # -- generation -------------------------------------------------------------------
-    def _open(self, body: dict[str, Any]) -> Any:
-        req = urllib.request.Request(f"{self.base}/completions", data=json.dumps(body).encode(), method="POST")
-        req.add_header("Content-Type", "application/json")
-        req.add_header("Accept", "text/event-stream")
-        if self.api_key:
-            req.add_header("Authorization", f"Bearer {self.api_key}")
-        try:
-            return urllib.request.urlopen(req, timeout=self.timeout)
-        except urllib.error.HTTPError as e:
-            detail = e.read()[:500].decode("utf-8", "replace")
-            raise RemoteError(f"Remote model server answered HTTP {e.code}: {detail}") from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
-            reason = getattr(e, "reason", e)
-            raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {reason}") from None
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            timeout = httpx.Timeout(self.timeout, connect=CHECK_TIMEOUT_S * 2)
+            # No pool cap here: RemoteDispatch bounds the streams in flight.
+            client = httpx.AsyncClient(timeout=timeout, headers=self._headers(), limits=httpx.Limits(max_connections=None))
+            self._clients[loop] = client
+        return client
 
-    def generate(self, req: Request, emit: Emit) -> None:
+    def _body(self, req: Request) -> dict[str, Any]:
         p = req.params
+        warm = req.kind == "warm"
         body: dict[str, Any] = {
             "model": self.model_name,
             "prompt": req.prompt,
-            "max_tokens": p.max_tokens,
+            # A warm-up is a 1-token request: servers with prefix caching (vLLM) keep the prompt's KV.
+            "max_tokens": 1 if warm else p.max_tokens,
             "temperature": p.temperature,
             "top_p": p.top_p,
             "stream": True,
         }
-        if p.stop:
+        if p.stop and not warm:
             body["stop"] = list(p.stop)[:4]  # the OpenAI limit; the rest we apply ourselves
         if p.seed is not None:
             body["seed"] = p.seed
+        return body
+
+    def _counts(self, prompt: str, text: str) -> tuple[int, int]:
+        return len(self.encode(prompt)), len(self.encode(text)) if text else 0
+
+    async def generate(self, req: Request, emit: Emit) -> None:
+        """Stream `req` from the server and end with `done`. Cancelling the calling task
+        closes the connection (the server aborts) and still ends with `done` (cancelled)
+        carrying the text so far. A warm-up streams no deltas."""
+        p = req.params
+        warm = req.kind == "warm"
         # The server counts tokens for max_tokens; stop strings beyond its 4 are ours.
-        out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=p.stop), (), False,
-                     lambda text: emit(Event("delta", text=text)))
+        out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=() if warm else p.stop), (), False,
+                     (lambda text: None) if warm else (lambda text: emit(Event("delta", text=text))))
         finish = "length"
-        prompt_tokens = len(self.encode(req.prompt))
-        resp = self._open(body)
         try:
-            for raw in resp:
-                if req.cancelled.is_set():
-                    finish = "cancelled"
-                    break
-                line = raw.decode("utf-8", "replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                choice = (json.loads(data).get("choices") or [{}])[0]
-                if out.push_text(choice.get("text") or ""):
-                    finish = "stop"
-                    break
-                reason = choice.get("finish_reason")
-                if reason:
-                    finish = "stop" if reason == "stop" else "length"
-        finally:
-            resp.close()  # closing the stream aborts the generation on the server
+            async with self._client().stream("POST", f"{self.base}/completions", json=self._body(req),
+                                             headers={"Accept": "text/event-stream"}) as resp:
+                if resp.status_code >= 400:
+                    detail = (await resp.aread())[:500].decode("utf-8", "replace")
+                    raise RemoteError(f"Remote model server answered HTTP {resp.status_code}: {detail}")
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    choice = (json.loads(data).get("choices") or [{}])[0]
+                    if out.push_text(choice.get("text") or ""):
+                        finish = "stop"
+                        break
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        finish = "stop" if reason == "stop" else "length"
+            # Leaving the block closes the response; unread, its connection is closed, not pooled.
+        except asyncio.CancelledError:  # our dispatcher's cancel: the connection is closed above
+            finish = "cancelled"
+        except (httpx.TimeoutException, httpx.NetworkError) as e:
+            raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {type(e).__name__}: {e}") from None
+        if warm:
+            out.detok.text = ""
         out.flush()
-        text = out.text
-        completion = len(self.encode(text)) if text else 0
-        emit(Event("done", text=text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion))  # type: ignore[arg-type]
+        # Tokenizing grows with the prompt: off the event loop.
+        prompt_tokens, completion = await asyncio.to_thread(self._counts, req.prompt, out.text)
+        emit(Event("done", text=out.text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion))  # type: ignore[arg-type]
+
+
+_CLOSING: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks

@@ -42,6 +42,11 @@ class AssistExtension(ExtensionApp):
         (GET /models); while it cannot be reached the status is 'error' with the cause, and ready again
         once a request or the periodic check gets through.""",
     )
+    remote_max_concurrency = Int(
+        8, min=1, config=True,
+        help="""Requests streaming to the remote server at once, each on its own connection (a server that
+        batches, such as vLLM, runs them together); more wait, completions first.""",
+    )
     remote_api_key = Unicode("", config=True, help="API key for the remote server (sent as a Bearer token).")
     remote_tokenizer = Unicode(
         "", config=True,
@@ -93,7 +98,7 @@ class AssistExtension(ExtensionApp):
         )
         remote = None
         if self.backend == "openai":
-            remote = RemoteOptions(self.remote_url, self.remote_api_key, self.remote_tokenizer)
+            remote = RemoteOptions(self.remote_url, self.remote_api_key, self.remote_tokenizer, self.remote_max_concurrency)
         self.engine = Engine(self.model, opts, Path(self.cache_dir), remote)
         self.history: deque[dict[str, Any]] = deque(maxlen=self.history_size)
         self.completion_settings = CompletionSettings(
