@@ -48,7 +48,6 @@ SAVE_JS = """async () => {
   try { await window.jupyterapp.commands.execute('docmanager:save'); return null; }
   catch (e) { return String(e && (e.message || e)); }
 }"""
-DIRTY_JS = "() => window.jupyterapp.shell.currentWidget.context.model.dirty"
 
 
 def _sources(page: Page) -> list[str]:
@@ -61,15 +60,16 @@ def _broken(text: str) -> list[str]:
 
 
 def _save_and_read(page: Page, path: Path) -> list[str]:
-    """Save with JupyterLab's command, wait until the model is clean, and return the cell
-    sources of the file on disk."""
-    error = page.evaluate(SAVE_JS)
-    cells = _sources(page)
-    if error is not None:
-        pytest.fail(f"save failed: {error}; broken characters: {[_broken(s) for s in cells]}; cells: {[ascii(s) for s in cells]}")
-    wait_for(lambda: page.evaluate(DIRTY_JS) is False, 30,
-             f"the notebook to save (save error: {error!r}; broken characters: {[_broken(s) for s in cells]}; "
-             f"cells: {[ascii(s) for s in cells]})")
+    """Save with JupyterLab's command and return the cell sources of the file on disk. The
+    save's own PUT tells when it landed (the model may turn dirty again at once: the kernel
+    connecting writes the notebook's language_info)."""
+    with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{path.name}" in r.url,
+                              timeout=30_000) as put:
+        error = page.evaluate(SAVE_JS)
+    if put.value.status != 200:
+        cells = _sources(page)
+        pytest.fail(f"save failed: HTTP {put.value.status} {put.value.text()[:300]!r} ({error}); broken characters: "
+                    f"{[_broken(s) for s in cells]}; cells: {[ascii(s) for s in cells]}")
     return [c.source for c in nbformat.read(str(path), as_version=4).cells]
 
 
@@ -174,3 +174,41 @@ def test_next_edit_rename_of_astral_name_saves_exactly(lab_page: Page, lab_serve
     # One accepted proposal is one undo step, back to the exact original.
     page.keyboard.press("ControlOrMeta+z")
     wait_for(lambda: _sources(page)[1] == USE, 10, f"one undo of the accept (cell 1: {ascii(_sources(page)[1])})")
+
+
+RUN_CELL_JS = """(i) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.content.model.cells.get(i).executionCount = null;  // set again when the run ends
+  panel.content.activeCellIndex = i;
+  return window.jupyterapp.commands.execute('notebook:run-cell');
+}"""
+COUNT_JS = "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get(i).executionCount"
+
+
+def _run(page: Page, index: int, source: str) -> int:
+    """Put `source` in cell `index`, run it in place; its execution count."""
+    page.evaluate(SET_SOURCE_JS, [index, source])
+    wait_for(lambda: _sources(page)[index] == source, 10, f"cell {index}'s source to be set")
+    page.evaluate(RUN_CELL_JS, index)
+    return wait_for(lambda: page.evaluate(COUNT_JS, index), 90, f"cell {index} to run")
+
+
+def test_kernel_widget_replace_of_astral_code_saves_exactly(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    # The bridge path: `%assist --edit N` in the kernel, Accept in its widget, the labextension
+    # rewrites cell N through the comm.
+    page = lab_page
+    script([{"match": INSTRUCTION, "answers": [ACCEPTED + "\n```\n"]}])
+    _run(page, 2, "%load_ext jupyter_assist")
+    n = _run(page, 1, ORIGINAL)  # run with the extension loaded: the kernel knows its cell
+    _run(page, 2, f"%assist --edit {n} {INSTRUCTION}")
+    widget = page.locator(f"{NOTEBOOK} .jp-Cell").nth(2).locator(".jp-OutputArea .widget-vbox")
+    expect(widget).to_contain_text("edit: ready", timeout=60_000)
+    assert lab_server.history("edit")[-1]["text"] == ACCEPTED
+    shot(page, "test_astral_kernel_widget-proposal")
+    widget.locator("button", has_text="Accept: replace the cell").click()
+    wait_for(lambda: _sources(page)[1] != ORIGINAL, 30, "the target cell to be rewritten")
+    shot(page, "test_astral_kernel_widget-accepted")
+
+    saved = _save_and_read(page, lab_server.root_dir / lab_server.notebook)[1]
+    assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {ascii(saved)}"
+    assert _sources(page)[1] == ACCEPTED
