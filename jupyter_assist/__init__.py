@@ -7,9 +7,13 @@ the kernel side through `load_ipython_extension`.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-__version__ = "0.1.0"
+try:  # one version source: labextension/package.json, through the package metadata
+    __version__ = version("jupyter-assist")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

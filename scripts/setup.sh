@@ -23,9 +23,11 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
     pip install $TORCH_SPEC
 fi
 # Build tools for the labextension (jlpm comes with jupyterlab), then the package itself.
-pip install -c requirements/constraints.txt "jupyterlab>=4.1,<5" "hatchling>=1.21" "hatch-jupyter-builder>=0.9" editables
+pip install -c requirements/constraints.txt "jupyterlab>=4.6.4,<5" "hatchling>=1.27" "hatch-jupyter-builder>=0.9" "hatch-nodejs-version>=0.3.2" editables
 extra=""
 [ "$MODE" = test ] && extra="[test]"
+# scripts/check_dist.sh builds the sdist and wheels with `python -m build`.
+[ "$MODE" = test ] && pip install -c requirements/constraints.txt build
 pip install -c requirements/constraints.txt --no-build-isolation -e ".$extra"
 # Link the built labextension instead of the installed copy: `jlpm build` in
 # labextension/ then takes effect on the next page load.
