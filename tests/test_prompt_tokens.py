@@ -84,6 +84,34 @@ def test_cl100k_works_offline() -> None:
     assert enc.chunked and enc.count(SAMPLE) == len(enc.encode(SAMPLE))
 
 
+def test_cl100k_is_tiktokens_own_encoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped file, pattern and special tokens are what tiktoken's cl100k_base constructor
+    builds, with the sha256 it expects for the downloaded file (its loader stands in here)."""
+    from tiktoken_ext import openai_public
+
+    ours = T.cl100k_spec()
+    asked: list[tuple[str, str | None]] = []
+
+    def load(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+        asked.append((url, expected_hash))
+        return ours["mergeable_ranks"]
+
+    monkeypatch.setattr(openai_public, "load_tiktoken_bpe", load)
+    theirs = openai_public.cl100k_base()
+    assert asked == [("https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken", T.CL100K_SHA256)]
+    assert theirs == ours and len(ours["mergeable_ranks"]) == 100_256
+
+
+def test_cl100k_refuses_a_file_with_another_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "cl100k_base.tiktoken"
+    data = T.CL100K_FILE.read_bytes()
+    bad.write_bytes(data.replace(b" 100\n", b" 101\n", 1))  # one rank changed
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(T, "CL100K_FILE", bad)
+    with pytest.raises(ValueError, match="Hash mismatch"):
+        T.cl100k_spec()
+
+
 def test_unsupported_tokenizers_fall_back_to_hf() -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast

