@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache
 from ..prompt.tokens import Tokens
 from . import renames as R
 from .cells import Cell
 from .instruct import InstructPrompt, _fenced, _one_request
+from .linediff import changed_blocks
 from .proposals import Proposal, UserEdit, lines_of
 
 NEXT = (
@@ -26,6 +27,14 @@ NEXT = (
 REGION_BEFORE = 3  # lines above the last change the model may rewrite
 REGION_AFTER = 8  # and below it
 MAX_DIFF_LINES = 60  # per edit, in the prompt
+# More than the model's answer (next_edit_max_tokens) could ever rewrite: the rest of a
+# longer region stays as it is (proposals keep a region's tail the rewrite did not reach).
+MAX_REGION_LINES = 200
+# Rename analysis reads cells up to this size (the wire's cap on an edit's snapshots);
+# bigger cells get no rename proposals, and the renames found stop at this many
+# characters read in all (tokenizing is pure Python, ~3 us a character).
+MAX_ANALYSED_CHARS = 100_000
+MAX_SCANNED_CHARS = 500_000
 
 
 @dataclass(frozen=True)
@@ -45,19 +54,33 @@ def code_sources(cells: Sequence[Cell]) -> list[str | None]:
     return [c.source if c.kind == "code" else None for c in cells]
 
 
-def rename_proposals(cells: Sequence[Cell], edits: Sequence[UserEdit]) -> list[Proposal]:
-    """Every line, in every code cell, where a rename the user made has yet to follow."""
-    found = R.chain(r for e in edits for r in R.detect(e.before, e.after, e.cell_index))
-    out: list[Proposal] = []
+def rename_candidates(cells: Sequence[Cell], edits: Sequence[UserEdit]) -> Iterator[Proposal]:
+    """Every line, in every code cell, where a rename the user made has yet to follow, in
+    cell and line order, found lazily (the caller stops once it has enough). Cells over
+    MAX_ANALYSED_CHARS are not analysed: they neither give renames nor take proposals;
+    nor are cells once MAX_SCANNED_CHARS have been read."""
+    found = R.chain(r for e in edits if _analysed(e.before) and _analysed(e.after) for r in R.detect(e.before, e.after, e.cell_index))
     if not found:
-        return out
+        return
+    scanned = 0
     for cell in cells:
-        if cell.kind != "code":
+        if cell.kind != "code" or not _analysed(cell.source):
             continue
+        if any(r.old in cell.source for r in found):  # else line_edits reads nothing
+            scanned += len(cell.source)
+            if scanned > MAX_SCANNED_CHARS:
+                return
         for line, old, new in R.line_edits(cell.source, found, cell.index):
             names = ", ".join(f"{r.old} -> {r.new}" for r in found if r.old in old)
-            out.append(Proposal(cell.index, line, line + 1, (old,), (new,), f"rename {names}"))
-    return out
+            yield Proposal(cell.index, line, line + 1, (old,), (new,), f"rename {names}")
+
+
+def rename_proposals(cells: Sequence[Cell], edits: Sequence[UserEdit]) -> list[Proposal]:
+    return list(rename_candidates(cells, edits))
+
+
+def _analysed(source: str) -> bool:
+    return len(source) <= MAX_ANALYSED_CHARS
 
 
 def region(cells: Sequence[Cell], edit: UserEdit) -> Region | None:
@@ -65,12 +88,12 @@ def region(cells: Sequence[Cell], edit: UserEdit) -> Region | None:
     if not 0 <= edit.cell_index < len(cells) or cells[edit.cell_index].kind != "code":
         return None
     current = lines_of(cells[edit.cell_index].source)
-    ops = difflib.SequenceMatcher(a=lines_of(edit.before), b=lines_of(edit.after), autojunk=False).get_opcodes()
-    changed = [(j1, j2) for tag, _, _, j1, j2 in ops if tag != "equal"]
+    changed = [(j1, j2) for _, _, j1, j2 in changed_blocks(lines_of(edit.before), lines_of(edit.after))]
     if not changed:
         return None
     first, last = changed[0][0], max(changed[-1][1], changed[-1][0] + 1)
-    start, end = max(0, first - REGION_BEFORE), min(len(current), last + REGION_AFTER)
+    start = max(0, first - REGION_BEFORE)
+    end = min(len(current), last + REGION_AFTER, start + MAX_REGION_LINES)
     if start >= end:
         return None
     return Region(edit.cell_index, start, end, tuple(current[start:end]))

@@ -20,13 +20,14 @@ proposal is shown to the user, who accepts or dismisses it.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import io
 import keyword
 import tokenize
 from dataclasses import dataclass
 from typing import Iterable, Sequence
+
+from .linediff import changed_blocks
 
 # What a proposal looks like is in proposals.py; this module only finds the line edits.
 Line = tuple[int, str, str]  # (0-based line, old line, new line)
@@ -119,9 +120,8 @@ def detect(before: str, after: str, cell: int | None = None) -> list[Rename]:
     known = {n.text for _, n in a if n is not None}
     found: dict[tuple[str, str, str | None], Rename] = {}
     # Aligned on every token, so brackets and operators anchor the positions.
-    sm = difflib.SequenceMatcher(a=[t for t, _ in a], b=[t for t, _ in b], autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag != "replace" or i2 - i1 != j2 - j1:
+    for i1, i2, j1, j2 in changed_blocks([t for t, _ in a], [t for t, _ in b]):
+        if i1 == i2 or i2 - i1 != j2 - j1:  # a replacement, one for one
             continue
         for (_, old), (_, new) in zip(a[i1:i2], b[j1:j2]):
             if old is None or new is None or new.text in known or old.base != new.base or old.keyword_arg or new.keyword_arg:

@@ -7,17 +7,20 @@ and its answer becomes proposals only if they pass `proposals.valid` (`finish`).
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import from_cells
 from ..notebook.cells import Cell
-from ..notebook.next_edit import Region, code_sources, next_edit_prompt, region, rename_proposals
-from ..notebook.proposals import Proposal, UserEdit, from_rewrite, merge, valid
+from ..notebook.next_edit import Region, code_sources, next_edit_prompt, region, rename_candidates
+from ..notebook.proposals import MAX_PROPOSALS, Proposal, UserEdit, Validator, from_rewrite, merge
 from ..prompt.tokens import for_backend
 from ..wire import NextEditRequest
 from .chat import prompt_budget
 from .edit import OPEN
+
+MAX_CANDIDATES = 10 * MAX_PROPOSALS  # rename candidates checked per request (most pass)
 
 
 def _edits(req: NextEditRequest) -> list[UserEdit]:
@@ -53,9 +56,13 @@ def build(req: NextEditRequest, backend: Any, max_tokens: int, context_tokens: i
 
 
 def renames(req: NextEditRequest) -> list[Proposal]:
+    """The rename proposals, capped before they are checked: candidates come in cell and
+    line order and never overlap, so the first MAX_PROPOSALS valid ones are what merging
+    them all would keep. At most MAX_CANDIDATES are looked at."""
     cells, edits = _cells(req), _edits(req)
-    sources = code_sources(cells)
-    return merge(p for p in rename_proposals(cells, edits) if valid(p, sources, edits))
+    check = Validator(code_sources(cells), edits)
+    found = (p for p in islice(rename_candidates(cells, edits), MAX_CANDIDATES) if check.valid(p))
+    return merge(islice(found, MAX_PROPOSALS))
 
 
 def model_proposals(req: NextEditRequest, text: str) -> list[Proposal]:
@@ -64,9 +71,9 @@ def model_proposals(req: NextEditRequest, text: str) -> list[Proposal]:
     where = region(cells, edits[-1])
     if where is None:
         return []
-    sources = code_sources(cells)
+    check = Validator(code_sources(cells), edits)
     found = from_rewrite(where.cell_index, where.start, where.lines, text, "model")
-    return [p for p in found if valid(p, sources, edits, syntax=True)]
+    return [p for p in found if check.valid(p, syntax=True)]
 
 
 def head(req: NextEditRequest) -> dict[str, Any]:
