@@ -249,5 +249,8 @@ def main(argv: list[str]) -> int:
     results["cancel_ms"] = round(statistics.median(cancels) * 1000, 1)
     results["decode_step_ms"] = round(1000 / results["decode_tok_s"], 1)
     engine.shutdown()
+    from .remote import remote_concurrent_speedup  # a real `transformers serve --continuous-batching`
+
+    results.update(remote_concurrent_speedup(args.model, args.threads, reps=1))
     print(json.dumps(results, indent=None if args.json else 2))
     return 0
