@@ -31,3 +31,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .kernel import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext` / `%reload_ext`: closes the bridge comms, so a reload's handshake is the bridge."""
+    from .kernel import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -26,7 +27,19 @@ from .test_kernel import server_env  # noqa: F401  (fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
-VARS_EXPR = "__import__('jupyter_assist.kernel.variables', fromlist=['for_frontend']).for_frontend()"
+
+
+def probe_expression() -> str:
+    """The labextension's variables probe (labextension/src/variables.ts), as it sends it."""
+    ts = (REPO_ROOT / "labextension" / "src" / "variables.ts").read_text()
+    loader = re.search(r"const LOADER = `(.*?)`;", ts, re.S)
+    assert loader, "LOADER not found in variables.ts"
+    # The same template as the TS: JSON.stringify of the ASCII loader is json.dumps of it.
+    assert "const EXPRESSION = `(lambda ns: (exec(${JSON.stringify(LOADER)}, ns), ns['load']())[1])({}).for_frontend()`;" in ts
+    return f"(lambda ns: (exec({json.dumps(loader.group(1))}, ns), ns['load']())[1])({{}}).for_frontend()"
+
+
+VARS_EXPR = probe_expression()
 
 
 class Kernel:
@@ -37,6 +50,7 @@ class Kernel:
         self.kc = kc
         self.comm_opens: list[dict[str, Any]] = []  # every comm_open the kernel sent
         self.comm_msgs: list[dict[str, Any]] = []  # every comm_msg the kernel sent
+        self.comm_closes: list[str] = []  # comm ids the kernel closed
 
     def _send(self, msg_type: str, content: dict[str, Any], metadata: dict[str, Any] | None = None) -> str:
         msg = self.kc.session.msg(msg_type, content, metadata=metadata or {})
@@ -56,6 +70,8 @@ class Kernel:
                 self.comm_opens.append(m)
             elif kind == "comm_msg":
                 self.comm_msgs.append(m)
+            elif kind == "comm_close":
+                self.comm_closes.append(m["content"]["comm_id"])
             elif kind == "status" and m["content"]["execution_state"] == "idle":
                 return got
 
@@ -93,6 +109,14 @@ class Kernel:
                 return str(m["content"]["comm_id"])
         raise AssertionError("no Accept button was displayed")
 
+    def accept_id(self, button: str) -> str:
+        """The one-time id an Accept button shows the frontend in its DOM classes."""
+        opened = next(m for m in self.comm_opens if m["content"]["comm_id"] == button)
+        classes = opened["content"]["data"]["state"]["_dom_classes"]
+        ids = [c.removeprefix("jp-assist-accept-") for c in classes if re.fullmatch(r"jp-assist-accept-[0-9a-f]{32}", c)]
+        assert "jp-assist-accept" in classes and len(ids) == 1, classes
+        return ids[0]
+
     def bridge_comm(self) -> dict[str, Any]:
         opened = [m for m in self.comm_opens if m["content"]["target_name"] == "jupyter_assist"]
         assert len(opened) == 1, opened
@@ -100,13 +124,16 @@ class Kernel:
 
 
 @contextlib.asynccontextmanager
-async def started_kernel(server: ServerInfo, tmp_path: Path) -> AsyncIterator[Kernel]:
+async def started_kernel(server: ServerInfo, tmp_path: Path, checkout_first: bool = True) -> AsyncIterator[Kernel]:
     """An ipykernel subprocess that finds the test server through JUPYTER_ASSIST_URL.
-    (A context manager, not a fixture: pytest-jupyter runs async tests, not async fixtures.)"""
+    (A context manager, not a fixture: pytest-jupyter runs async tests, not async fixtures.)
+    `checkout_first`: this checkout on PYTHONPATH, ahead of the kernel's cwd; else the
+    installed package, behind it as in a notebook server's kernel."""
     env = dict(os.environ)
     env.update(JUPYTER_ASSIST_URL=server.url, JUPYTER_ASSIST_TOKEN=server.token,
-               PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
                IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    if checkout_first:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     km = AsyncKernelManager(kernel_name="python3")
     await km.start_kernel(env=env, cwd=str(tmp_path))
     kc = km.client()
@@ -163,10 +190,13 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         await k.comm(bridge_id, {"ready": True})  # what the labextension answers
 
         code = await _assist(k, server_env, "c-assist")
-        await k.comm(k.accept_button(), {"method": "custom", "content": {"event": "click"}})
+        button = k.accept_button()
+        ids = [k.accept_id(button)]
+        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
         sent = [m["content"] for m in k.comm_msgs if m["content"]["data"].get("action")]
+        # The id lets the labextension check that the user clicked this very button.
         assert sent == [{"comm_id": bridge_id, "data": {"action": "insert", "cell_id": "c-assist", "code": code,
-                                                        "session": k.kc.session.session}}]
+                                                        "session": k.kc.session.session, "accept_id": ids[0]}}]
         reply, _ = await k.execute("n_runs = 1", "c-next")
         assert reply["content"]["payload"] == []  # no set_next_input as well
 
@@ -177,11 +207,13 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         last = (await asyncio.to_thread(Client(server_env).get, "history"))["requests"][-1]
         assert last["task"] == "edit" and "subtotal = 40 + 2" in last["prompt"]
         before = len(k.comm_msgs)
-        await k.comm(k.accept_button(), {"method": "custom", "content": {"event": "click"}})
+        button = k.accept_button()
+        ids.append(k.accept_id(button))
+        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
         sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
         if last["text"].strip():
             assert sent == [{"action": "replace", "cell_id": "c-target", "expected": "subtotal = 40 + 2", "after": "c-edit",
-                             "code": last["text"], "session": k.kc.session.session}]
+                             "code": last["text"], "session": k.kc.session.session, "accept_id": ids[-1]}]
         else:
             assert sent == []  # an empty proposal cannot be accepted
 
@@ -192,13 +224,16 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         last = (await asyncio.to_thread(Client(server_env).get, "history"))["requests"][-1]
         assert last["task"] == "fix" and "IndexError" in last["prompt"]
         before = len(k.comm_msgs)
-        await k.comm(k.accept_button(), {"method": "custom", "content": {"event": "click"}})
+        button = k.accept_button()
+        ids.append(k.accept_id(button))
+        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
         sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
         if last["text"].strip():
-            assert [(d["action"], d["cell_id"], d["expected"], d["after"]) for d in sent] == [
-                ("replace", "c-fails", "total = [1, 2][5]", "c-fix")]
+            assert [(d["action"], d["cell_id"], d["expected"], d["after"], d["accept_id"]) for d in sent] == [
+                ("replace", "c-fails", "total = [1, 2][5]", "c-fix", ids[-1])]
         else:
             assert sent == []
+        assert len(set(ids)) == 3  # a fresh id for every widget: one click writes once
         assert await k.expression("'total' in globals()") == "False"  # nothing proposed ran
 
 
@@ -235,3 +270,49 @@ async def test_variables_for_the_frontend_add_nothing(tmp_path: Path) -> None:
         _ok((await k.execute("%load_ext jupyter_assist\n%config AssistMagics.share_samples = True", "c-2"))[0])
         got = json.loads(await k.expression(VARS_EXPR))
         assert "hunter2" in {v["name"]: v for v in got}["secret"]["summary"]  # samples only once enabled
+
+
+async def test_reload_ext_closes_every_bridge_comm(tmp_path: Path) -> None:
+    """The labextension holds one bridge comm and ignores other `jupyter_assist` comms while
+    it is open: unloading must close them all, so the reload's handshake is the bridge."""
+    server = ServerInfo("http://127.0.0.1:9/", "")  # not used: no request goes to a server
+    async with started_kernel(server, tmp_path) as k:
+        _ok((await k.execute("%load_ext jupyter_assist", "c-load"))[0])
+        own = k.bridge_comm()["content"]["comm_id"]
+        await k.comm(own, {"ready": True})
+        await k.open_comm("page-2-comm", "jupyter_assist", {"ready": True})  # a reloaded page
+        _ok((await k.execute("%reload_ext jupyter_assist", "c-reload"))[0])
+        assert sorted(k.comm_closes) == sorted([own, "page-2-comm"])
+        opened = [m["content"]["comm_id"] for m in k.comm_opens if m["content"]["target_name"] == "jupyter_assist"]
+        assert len(opened) == 2 and opened[1] not in (own, "page-2-comm")  # the new handshake
+        # The new bridge counts a frontend ready only once it answers the new comm.
+        ready = "get_ipython().magics_manager.registry['AssistMagics'].bridge.ready()"
+        assert await k.expression(ready) == "False"
+        await k.comm(opened[1], {"ready": True})
+        assert await k.expression(ready) == "True"
+
+
+async def test_variables_probe_skips_a_jupyter_assist_in_the_notebook_folder(tmp_path: Path) -> None:
+    """A `jupyter_assist` package next to the notebook (the kernel's cwd) must not run when
+    the labextension reads the variables; the installed one still answers."""
+    marker = tmp_path / "marker"
+    fake = tmp_path / "jupyter_assist"
+    (fake / "kernel").mkdir(parents=True)
+    (fake / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    (fake / "kernel" / "__init__.py").write_text("")
+    (fake / "kernel" / "variables.py").write_text("def for_frontend():\n    return '[]'\n")
+    server = ServerInfo("http://127.0.0.1:9/", "")
+    async with started_kernel(server, tmp_path, checkout_first=False) as k:
+        # The trap is set: a plain import would take the package in the cwd.
+        origin = await k.expression("__import__('importlib.util').util.find_spec('jupyter_assist').origin")
+        assert origin == repr(str(fake / "__init__.py"))
+        _ok((await k.execute("df_sales = [1, 2, 3]", "c-1"))[0])
+        names = await k.expression("sorted(globals())")
+        answer = await k.expression(VARS_EXPR)
+        assert not marker.exists()
+        assert {"name": "df_sales", "type": "list", "summary": "len 3"} in json.loads(answer)
+        installed = await k.expression("__import__('sys').modules['jupyter_assist'].__file__")
+        assert installed.endswith("jupyter_assist/__init__.py'") and str(tmp_path) not in installed
+        assert await k.expression("sorted(globals())") == names  # nothing added
+        got = json.loads(await k.expression(VARS_EXPR))  # again, from the imported module
+        assert {"name": "df_sales", "type": "list", "summary": "len 3"} in got and not marker.exists()

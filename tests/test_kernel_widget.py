@@ -27,7 +27,7 @@ class FakeStream:
 def _widget(answers: list[str], target: str = "", route: str = "generate") -> tuple[ReviewWidget, FakeStream, list[str]]:
     stream, accepted = FakeStream(answers), []
     job = Job(route, {"instruction": "x"}, target=target, result_key="code" if route == "generate" else "text")
-    return ReviewWidget(job, stream, accepted.append), stream, accepted
+    return ReviewWidget(job, stream, lambda code, _id: accepted.append(code)), stream, accepted
 
 
 def test_accept_offers_exactly_the_code_once() -> None:
@@ -90,7 +90,7 @@ def test_streaming_view_shows_deltas() -> None:
 
 def test_accept_shows_where_the_code_went() -> None:
     stream, notes = FakeStream(["z = 3\n"]), ["written to the notebook"]
-    w = ReviewWidget(Job("generate", {"instruction": "x"}, result_key="code"), stream, lambda code: notes.pop())
+    w = ReviewWidget(Job("generate", {"instruction": "x"}, result_key="code"), stream, lambda code, _id: notes.pop())
     w.run()
     assert "written to the notebook" not in w.title.value
     w.accept()
@@ -104,5 +104,5 @@ def test_acceptor_without_a_frontend_offers_the_code() -> None:
     offered: list[str] = []
     bridge = Bridge()
     accept = acceptor(bridge, offered.append, "cell-1", target="x = 1", target_cell_id="cell-0")
-    assert "next cell you run" in accept("x = 2\n")
+    assert "next cell you run" in accept("x = 2\n", "0" * 32)
     assert offered == ["x = 2\n"] and not bridge.ready()

@@ -15,6 +15,13 @@ The answers are processed between cells. Readiness is recorded per frontend sess
 `session` of the message header): a click comes from one frontend, so Accept writes through
 that frontend's comm only, and names the session so that other frontends sharing the comm
 ignore it. No ready frontend at click time: the caller falls back to `set_next_input`.
+
+Any kernel code can open a comm or send on this one, so the labextension trusts neither:
+it writes a cell only for a message on the one comm it holds per kernel session (the first
+handshake; a later `jupyter_assist` comm is ignored while that one is open) that names the
+`accept_id` of an Accept button the user really clicked in that notebook (a trusted DOM
+click, recorded by the labextension; one use, short expiry). Unloading closes every comm the
+bridge watched, so that `%reload_ext` hands the labextension a fresh handshake.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ class Bridge:
     def __init__(self) -> None:
         self._comms: dict[str, Any] = {}  # frontend session -> the comm it said ready on
         self._own: Any = None  # the comm %load_ext opened
+        self._watched: list[Any] = []  # every comm of this bridge, closed on unload
         self._shell: Any = None
         self._registered = False
         self.cell_ids: dict[int, str] = {}  # In index -> frontend cell id (JupyterLab's cellId)
@@ -55,9 +63,12 @@ class Bridge:
 
             get_comm_manager().unregister_target(TARGET, self._on_open)
             self._registered = False
-        if self._own is not None:
-            self._own.close()
-            self._own = None
+        # The labextension holds one bridge comm at a time: closing ours (the frontends'
+        # too) frees it for the handshake of a reload.
+        for comm in self._watched:
+            comm.close()
+        self._watched.clear()
+        self._own = None
         self._comms.clear()
 
     # -- frontend presence --------------------------------------------------------------
@@ -67,6 +78,7 @@ class Bridge:
         self._received(comm, msg)
 
     def _watch(self, comm: Any) -> None:
+        self._watched.append(comm)
         comm.on_msg(lambda msg: self._received(comm, msg))
         comm.on_close(lambda _msg: self._forget(comm))
 
@@ -81,6 +93,8 @@ class Bridge:
             del self._comms[session]
         if comm is self._own:
             self._own = None
+        if comm in self._watched:
+            self._watched.remove(comm)
 
     def _parent(self) -> dict[str, Any]:
         kernel = getattr(self._shell, "kernel", None)
@@ -121,22 +135,25 @@ class Bridge:
 
 
 def acceptor(bridge: Bridge, offer: Callable[[str], None], cell_id: str | None, target: str = "",
-             target_cell_id: str | None = None) -> Callable[[str], str]:
+             target_cell_id: str | None = None) -> Callable[[str, str], str]:
     """What Accept does with the code: returns a note for the widget.
 
     Through the labextension: replace the target cell (if the proposal has one) or insert
-    after the %%assist cell `cell_id`. Otherwise `offer` (set_next_input), which JupyterLab and
-    the classic notebook apply with the reply of the next cell run, and IPython's terminal
-    and console put in the next prompt.
+    after the %%assist cell `cell_id`; the message names the clicked button's `accept_id`,
+    without which the labextension writes nothing. Otherwise `offer` (set_next_input), which
+    JupyterLab and the classic notebook apply with the reply of the next cell run, and
+    IPython's terminal and console put in the next prompt.
     """
 
-    def accept(code: str) -> str:
+    def accept(code: str, accept_id: str) -> str:
         if cell_id is not None:
+            payload: dict[str, Any]
             if target and target_cell_id is not None:
                 payload = {"action": "replace", "cell_id": target_cell_id, "expected": target, "after": cell_id,
                            "code": code}
             else:
                 payload = {"action": "insert", "cell_id": cell_id, "code": code}
+            payload["accept_id"] = accept_id
             if bridge.send(payload):
                 return "written to the notebook by the jupyter-assist labextension"
         offer(code)

@@ -2,11 +2,16 @@
 
 State lives on the object (`code`, `status`, `error`) so it is testable without a browser.
 Model output is untrusted: everything shown goes through html.escape. Nothing is executed.
+
+The Accept button carries a fresh random id in its DOM classes (`jp-assist-accept-<id>`): the
+labextension records the ids of Accept buttons the user really clicked and writes a cell only
+for a bridge message naming such an id, once (see bridge.py).
 """
 
 from __future__ import annotations
 
 import html
+import secrets
 import time
 from typing import Callable
 
@@ -16,6 +21,7 @@ from .client import AssistError, ServerNotFound
 from .proposal import Job, Stream, run_job, unified_diff
 
 STATUSES = ("streaming", "ready", "accepted", "rejected", "error")
+ACCEPT_CLASS = "jp-assist-accept"  # the labextension's click watcher looks for it (acceptClicks.ts)
 _REFRESH_S = 0.05  # cap on view updates while streaming (each is a comm message)
 
 
@@ -33,8 +39,9 @@ def _diff_html(diff: str) -> str:
 
 
 class ReviewWidget:
-    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str], str | None]) -> None:
-        """`on_accept(code)` writes the code somewhere and may return a note saying where."""
+    def __init__(self, job: Job, stream: Stream, on_accept: Callable[[str, str], str | None]) -> None:
+        """`on_accept(code, accept_id)` writes the code somewhere and may return a note saying where;
+        `accept_id` is the one the Accept button shows the frontend."""
         self.job, self._stream, self._on_accept = job, stream, on_accept
         self.code = ""
         self.streamed = ""  # raw text as it arrived
@@ -44,7 +51,9 @@ class ReviewWidget:
         self.accepted: list[str] = []  # what accept() handed to on_accept
         self.title = w.HTML()
         self.body = w.HTML()
-        self.accept_button = w.Button(description=job.accept_label, button_style="success", layout=w.Layout(width="auto"))
+        self.accept_id = secrets.token_hex(16)  # one widget accepts once: one id
+        self.accept_button = w.Button(description=job.accept_label, button_style="success", layout=w.Layout(width="auto"),
+                                      _dom_classes=(ACCEPT_CLASS, f"{ACCEPT_CLASS}-{self.accept_id}"))
         self.reject_button = w.Button(description="Reject", layout=w.Layout(width="auto"))
         self.regenerate_button = w.Button(description="Regenerate", layout=w.Layout(width="auto"))
         self.accept_button.on_click(lambda _: self.accept())
@@ -82,7 +91,7 @@ class ReviewWidget:
     def accept(self) -> None:
         if self.status != "ready":
             return
-        self.note = self._on_accept(self.code) or ""
+        self.note = self._on_accept(self.code, self.accept_id) or ""
         self.accepted.append(self.code)
         self.status = "accepted"
         self._render()

@@ -2,10 +2,15 @@
 // %%assist's Accept runs in the kernel after the cell finished, where set_next_input no
 // longer reaches JupyterLab; the kernel sends the code here and we write the notebook model.
 // The code is only placed in a cell: never executed.
+// Kernel code can open comms and send anything, so a message writes only when it comes on
+// the one bridge comm of this kernel session and names an Accept click the user made
+// (acceptClicks.ts); everything else is ignored and logged.
 import { Notification } from '@jupyterlab/apputils';
 import type { ICodeCellModel } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel, KernelMessage } from '@jupyterlab/services';
+
+import { takeAcceptClick } from './acceptClicks';
 
 export const COMM_TARGET = 'jupyter_assist';
 
@@ -21,6 +26,8 @@ export interface IBridgeAction {
   after?: string;
   /** The frontend whose click it was; others sharing the comm ignore it. */
   session?: string;
+  /** The id of the review widget's Accept button the user clicked; one use. */
+  accept_id?: string;
 }
 
 function parseAction(data: unknown): IBridgeAction | null {
@@ -34,7 +41,8 @@ function parseAction(data: unknown): IBridgeAction | null {
     typeof d.code === 'string' &&
     (d.expected === undefined || typeof d.expected === 'string') &&
     (d.after === undefined || typeof d.after === 'string') &&
-    (d.session === undefined || typeof d.session === 'string');
+    (d.session === undefined || typeof d.session === 'string') &&
+    (d.accept_id === undefined || typeof d.accept_id === 'string');
   return ok ? (d as unknown as IBridgeAction) : null;
 }
 
@@ -110,6 +118,21 @@ export function applyAction(panel: NotebookPanel, action: IBridgeAction): string
   return 'inserted';
 }
 
+let lastNotified = 0;
+
+/** Log a write the kernel asked for and did not get; notify now and then (no toast storm). */
+function refused(why: string): void {
+  console.warn(`jupyter-assist: ignored a kernel request to write cells: ${why}`);
+  const now = Date.now();
+  if (now - lastNotified > 10_000) {
+    lastNotified = now;
+    Notification.warning(
+      'jupyter-assist: kernel code asked to write cells without your Accept; nothing was changed (see the browser console).',
+      { autoClose: 8000 }
+    );
+  }
+}
+
 /** Route a comm's messages to the notebook panel that holds this kernel connection. */
 function listen(
   comm: Kernel.IComm,
@@ -125,22 +148,48 @@ function listen(
     if (action.session && action.session !== kernel.clientId) {
       return; // another frontend's click
     }
-    if (!panel.isDisposed) {
-      applyAction(panel, action);
+    if (panel.isDisposed) {
+      return;
     }
+    const click = takeAcceptClick(panel, action.accept_id);
+    if (!click.ok) {
+      refused(click.why);
+      return;
+    }
+    applyAction(panel, action);
   };
+}
+
+/** A second `jupyter_assist` comm while the bridge is open: kernel code, not %load_ext. */
+function ignore(comm: Kernel.IComm): void {
+  console.warn(
+    'jupyter-assist: ignored a second jupyter_assist comm from the kernel (only the one %load_ext opened is the bridge)'
+  );
+  comm.onMsg = () =>
+    refused('it came on a jupyter_assist comm that is not the bridge');
 }
 
 /**
  * Take part in the handshake on one kernel connection of one notebook: answer the kernel's
  * comm (opened by `%load_ext jupyter_assist`), and if the extension was loaded before this
  * page connected (a reload), open a comm to the kernel's target.
+ *
+ * One bridge comm at a time: the first of these; a later `jupyter_assist` comm from the
+ * kernel is ignored until that one is gone (closed by `%unload_ext` / `%reload_ext`, or
+ * disposed by a kernel restart), when the next handshake takes its place.
  */
 export function connectBridge(
   kernel: Kernel.IKernelConnection,
   panel: NotebookPanel
 ): void {
+  let bridge: Kernel.IComm | null = null;
+  const held = (): boolean => bridge !== null && !bridge.isDisposed;
   kernel.registerCommTarget(COMM_TARGET, comm => {
+    if (held()) {
+      ignore(comm);
+      return;
+    }
+    bridge = comm;
     listen(comm, kernel, panel);
     comm.send({ ready: true });
   });
@@ -153,11 +202,13 @@ export function connectBridge(
       if (
         content.status !== 'ok' ||
         Object.keys(content.comms).length === 0 ||
-        kernel.isDisposed
+        kernel.isDisposed ||
+        held() // the kernel's own handshake came first
       ) {
         return;
       }
       const comm = kernel.createComm(COMM_TARGET);
+      bridge = comm;
       listen(comm, kernel, panel);
       comm.open({ ready: true });
     })

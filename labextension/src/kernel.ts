@@ -12,6 +12,7 @@ import {
 
 import type { Kernel } from '@jupyterlab/services';
 
+import { watchAcceptClicks } from './acceptClicks';
 import { connectBridge } from './bridge';
 import { refreshVariables, watchVariables } from './variables';
 
@@ -37,6 +38,7 @@ export const kernelBridgePlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    watchAcceptClicks(tracker); // bridge writes need the user's Accept click
     tracker.forEach(watchPanel);
     tracker.widgetAdded.connect((_, panel) => watchPanel(panel));
     NotebookActions.executed.connect((_, { notebook }) => {

@@ -1,15 +1,45 @@
 // Kernel variable summaries for requests (completions, chat...), cached per notebook.
 // Read with a silent execute_request whose user_expression calls
-// jupyter_assist.kernel.variables.for_frontend(): no history entry, no execution count, no
-// name added to the user namespace. Asked only when the kernel is idle, after each cell
+// jupyter_assist.kernel.variables.for_frontend() (never imported from the notebook's
+// folder): no history entry, no execution count, no name added to the user namespace. Asked only when the kernel is idle, after each cell
 // execution; requests read the cache synchronously and never wait for the kernel.
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel } from '@jupyterlab/services';
 
 import type { IVariable } from './types';
 
-const EXPRESSION =
-  "__import__('jupyter_assist.kernel.variables', fromlist=['for_frontend']).for_frontend()";
+// Python that imports jupyter_assist.kernel.variables as `import` would, except from the
+// kernel's working directory ('' or the notebook's folder, wherever it sits in sys.path):
+// opening a notebook must not run a `jupyter_assist` package that lies next to it. A module
+// already imported (%load_ext) is reused. Run by exec in a fresh dict: the user namespace
+// gets nothing. Mirrored by tests/test_kernel_bridge.py (probe_expression), which reads it.
+const LOADER = `import importlib, importlib.util, os, sys
+from importlib.machinery import PathFinder
+
+def load():
+    name = 'jupyter_assist.kernel.variables'
+    if name in sys.modules:
+        return sys.modules[name]
+    if 'jupyter_assist' not in sys.modules:
+        cwd = os.path.realpath(os.getcwd())
+        path = [p for p in sys.path if isinstance(p, str) and p and os.path.realpath(p) != cwd]
+        for finder in sys.meta_path:
+            find = getattr(finder, 'find_spec', None)
+            spec = find('jupyter_assist', path if finder is PathFinder else None) if find else None
+            if spec is not None and spec.loader is not None:
+                break
+        else:
+            raise ImportError('jupyter_assist is not installed in this kernel')
+        module = importlib.util.module_from_spec(spec)
+        sys.modules['jupyter_assist'] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules['jupyter_assist']
+            raise
+    return importlib.import_module(name)
+`;
+const EXPRESSION = `(lambda ns: (exec(${JSON.stringify(LOADER)}, ns), ns['load']())[1])({}).for_frontend()`;
 const TIMEOUT_MS = 5000;
 
 const cache = new WeakMap<NotebookPanel, IVariable[]>();
