@@ -248,6 +248,11 @@ def main(argv: list[str]) -> int:
     cancels = [asyncio.run(cancel_once()) for _ in range(3)]
     results["cancel_ms"] = round(statistics.median(cancels) * 1000, 1)
     results["decode_step_ms"] = round(1000 / results["decode_tok_s"], 1)
+
+    # -- a completion's first event alone and while a chat streams (the worker's scheduler) --
+    from .concurrency import figures as concurrency_figures
+
+    results.update(concurrency_figures(engine))
     engine.shutdown()
     from .remote import remote_concurrent_speedup  # a real `transformers serve --continuous-batching`
 

@@ -136,7 +136,8 @@ def test_completion_runs_before_queued_chat(engine: Engine) -> None:
         await asyncio.gather(blocker, chat, comp)
 
     asyncio.run(scenario())
-    assert order == ["blocker", "complete", "chat"]
+    # The completion may also overtake the running blocker (it preempts it at a step).
+    assert order.index("complete") < order.index("chat") and sorted(order) == ["blocker", "chat", "complete"]
 
 
 def test_out_of_memory_clears_the_kv_cache_and_the_engine_goes_on(engine: Engine) -> None:

@@ -14,11 +14,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Iterator, Protocol
 
 from .models import ModelError, ModelSpec, resolve
 from .remote import RemoteBackend, RemoteUnreachable
 from .remote_dispatch import RemoteDispatch
+from .scheduler import Scheduler
 from .types import Event, GenerationParams, Request
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class Engine:
         self._worker: threading.Thread | None = None
         self._stopping = False
         self._remote_dispatch: RemoteDispatch | None = None  # remote requests skip the worker
+        # The worker's running and waiting requests, advanced one forward pass at a time.
+        self._scheduler = Scheduler(self._serve, self._kv_bytes, self._kv_budget)
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -126,21 +129,45 @@ class Engine:
 
     def _run(self) -> None:
         self._load()
-        while not self._stopping:
-            try:
-                req = self._queue.get(timeout=self.remote_recheck_s if self._remote_down() else None)
-            except queue.Empty:
-                assert isinstance(self.backend, RemoteBackend)
-                self._check_remote(self.backend)
-                continue
-            if self._stopping:
-                break
-            try:
-                self._serve(req)
-            except Exception:  # the worker must outlive any single request
-                log.exception("jupyter-assist: request %s failed", req.request_id)
+        sched = self._scheduler
+        try:
+            while not self._stopping:
+                if sched.busy():  # take what arrived, then run one forward pass
+                    self._take_arrivals()
+                    if not self._stopping:
+                        sched.step()  # `_serve` catches what a request raises
+                    continue
+                try:
+                    req = self._queue.get(timeout=self.remote_recheck_s if self._remote_down() else None)
+                except queue.Empty:
+                    assert isinstance(self.backend, RemoteBackend)
+                    self._check_remote(self.backend)
+                    continue
+                sched.add(req)
+        finally:
+            sched.close()
 
-    def _serve(self, req: Request) -> None:
+    def _take_arrivals(self) -> None:
+        while True:
+            try:
+                self._scheduler.add(self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def _kv_bytes(self, req: Request) -> int:
+        """What `req`'s K/V may grow to (0 for a backend that holds none here)."""
+        per_token = getattr(self.backend, "kv_bytes_per_token", 0)
+        if not per_token or self.backend is None:
+            return 0
+        new = 0 if req.kind == "warm" else req.params.max_tokens
+        return per_token * (len(self.backend.encode(req.prompt)) + new)
+
+    def _kv_budget(self) -> int:
+        return int(getattr(self.backend, "running_kv_bytes", 0) or 1 << 62)
+
+    def _serve(self, req: Request) -> Iterator[None]:
+        """`req` as steps for the scheduler: one forward pass each where the backend
+        runs stepwise (local), else the whole request in one step."""
         req.started_at = time.perf_counter()
         finish: list[str | None] = []
 
@@ -153,15 +180,23 @@ class Engine:
             self._remote_reachable(None)
             emit(ev)
 
+        backend = self.backend
         try:
             if req.cancelled.is_set():
                 emit(Event("done", finish_reason="cancelled"))
-            elif self.backend is None:
+            elif backend is None:
                 emit(Event("error", message=self._not_ready_message()))
             elif req.kind == "warm":
-                answered(Event("done", finish_reason="stop", prompt_tokens=self.backend.warm(req.prompt)))
+                warm_steps = getattr(backend, "warm_steps", None)
+                if warm_steps is not None:
+                    n = yield from warm_steps(req.prompt, req.cancelled)
+                else:
+                    n = backend.warm(req.prompt)
+                answered(Event("done", finish_reason="stop", prompt_tokens=n))
+            elif hasattr(backend, "steps"):
+                yield from backend.steps(req, answered)
             else:
-                self.backend.generate(req, answered)
+                backend.generate(req, answered)
             if finish == ["cancelled"] and req.kind == "generate":  # a skipped warm-up is no cancelled request
                 self.status.cancelled += 1
             elif finish and req.kind == "generate":
@@ -238,15 +273,15 @@ class Engine:
         return self.backend
 
     def stats(self) -> dict[str, Any]:
-        """Memory, cache and speculation figures (empty until the model is loaded)."""
+        """Memory, cache, speculation and scheduling figures (empty until the model is loaded)."""
         if self.backend is None:
             return {}
         remote = self._remote_dispatch.stats() if self._remote_dispatch is not None else {}
-        return {**self.backend.stats(), **remote}
+        return {**self.backend.stats(), **self._scheduler.stats(), **remote}
 
     def queue_length(self) -> int:
         remote = self._remote_dispatch.queued if self._remote_dispatch is not None else 0
-        return self._queue.qsize() + remote
+        return self._queue.qsize() + len(self._scheduler.waiting) + remote
 
     def cancel(self, request_id: str) -> bool:
         with self._lock:

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol
 
 from .cpu_linear import prepack_linears
 from .decoding import Output, Step, StopRule
@@ -38,6 +38,8 @@ class LoadOptions:
     spec_chunk: int = 32  # most draft tokens verified per forward pass (prompt lookup: half)
     cuda_graphs: bool = True  # replay decode steps and verify passes as CUDA graphs
     graph_max_tokens: int = 8192  # prompt + answer positions the graphs' K/V buffers hold
+    prefill_chunk: int = 256  # most prompt tokens one prefill pass feeds: others wait one pass at most
+    running_kv_mb: int = 0  # K/V all started requests may hold together; 0: from free memory
 
 
 def pick_device(device: str) -> str:
@@ -113,6 +115,12 @@ class LocalBackend:
         self.last_timing: dict[str, Any] = {}
         self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
         self.graphs: GraphRunner | None = None  # CUDA graphs for requests that fit them
+        # The graphs' K/V buffers hold one request: the one that found them free decodes
+        # there until it ends, the others decode eagerly meanwhile.
+        self._graph_owner: object | None = None
+        self.prefill_chunk = max(opts.prefill_chunk, 1)
+        self.running_kv_bytes = opts.running_kv_mb * 1024 * 1024 or _auto_kv_budget(self.device)
+        self.kv_bytes_per_token = kv_bytes_per_token(model.config, getattr(model, "dtype", None))
 
     @classmethod
     def load(
@@ -198,12 +206,15 @@ class LocalBackend:
         out = self.model(input_ids=inp, past_key_values=cache, use_cache=True, logits_to_keep=1 if last else 0)
         return out.logits[0].float()
 
-    def _session(self, cache: Any, prompt_len: int, max_tokens: int) -> "Session":
+    def _session(self, cache: Any, prompt_len: int, max_tokens: int, owner: object) -> "Session":
         """Where the answer's tokens are fed: the CUDA graphs when the request fits their
-        buffers (the prompt's K/V is copied in; `cache` keeps just the prompt), else `cache`."""
-        if self.graphs is not None and self.graphs.fits(prompt_len + max_tokens):
-            self.graphs.load(cache, prompt_len)
-            return self.graphs
+        buffers and no other request holds them (the prompt's K/V is copied in; `cache`
+        keeps just the prompt), else `cache`."""
+        g = self.graphs
+        if g is not None and self._graph_owner is None and g.fits(prompt_len + max_tokens):
+            self._graph_owner = owner
+            g.load(cache, prompt_len)
+            return g
         return DynamicSession(self._forward, cache)
 
     def _new_cache(self) -> Any:
@@ -213,26 +224,41 @@ class LocalBackend:
 
     def prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
         """KV for `ids`, reusing the longest cached prefix: (cache, last logits, reused)."""
+        return _drain(self._prefill_steps(ids, None))
+
+    def _prefill_steps(self, ids: list[int], cancelled: Any) -> Generator[None, None, tuple[Any, Any, int]]:
+        """`prefill`, a pass of at most `prefill_chunk` tokens per step. Cancelled midway:
+        logits None, the cache holds the part fed."""
         cache, reused, logits = self.prefix_cache.take(ids)
         if cache is None:
             cache = self._new_cache()
         if logits is None:
-            # Only the last position's logits: the LM head over a 2K prompt is a fifth of
-            # the prefill's multiply-adds for a 135M model with a 49K vocabulary.
-            logits = self._forward(ids[reused:], cache, last=True)[-1]
+            rest, n = ids[reused:], self.prefill_chunk
+            for i in range(0, len(rest), n):
+                if i and cancelled is not None and cancelled.is_set():
+                    return cache, None, reused
+                # Only the last position's logits: the LM head over a 2K prompt is a fifth of
+                # the prefill's multiply-adds for a 135M model with a 49K vocabulary.
+                logits = self._forward(rest[i : i + n], cache, last=True)[-1]
+                if i + n < len(rest):
+                    yield
         return cache, logits, reused
 
     def warm(self, prompt: str) -> int:
         """Prefill `prompt` into the prefix cache ahead of a request; returns its tokens."""
-        import torch
+        return _drain(self._warm(prompt, None))
 
+    def warm_steps(self, prompt: str, cancelled: Any = None) -> Generator[None, None, int]:
+        """`warm` as resumable steps, one forward pass each; stops early once `cancelled`."""
+        return inference_steps(self._warm(prompt, cancelled))
+
+    def _warm(self, prompt: str, cancelled: Any) -> Generator[None, None, int]:
         ids = self._prompt_ids(prompt)
         if len(ids) < 2:
             return 0
-        with torch.inference_mode():
-            cache, logits, _ = self.prefill(ids)
+        cache, logits, _ = yield from self._prefill_steps(ids, cancelled)
         # With the logits: a request for this very prompt decodes its first token at once.
-        self.prefix_cache.put(ids, cache, logits)
+        self.prefix_cache.put(ids[: cache_len(cache)], cache, logits)
         return len(ids)
 
     def _prompt_ids(self, prompt: str) -> list[int]:
@@ -243,8 +269,16 @@ class LocalBackend:
         return list(self._last_prompt[1])
 
     def generate(self, req: Request, emit: Emit) -> None:
-        import torch
+        """Run `req` to its end (the worker interleaves `steps` instead)."""
+        for _ in self.steps(req, emit):
+            pass
 
+    def steps(self, req: Request, emit: Emit) -> Iterator[None]:
+        """`req` as resumable steps, one forward pass each (a prefill chunk, a decode step,
+        a verify chunk), so the worker can run other requests' passes in between."""
+        return inference_steps(self._generate(req, emit))
+
+    def _generate(self, req: Request, emit: Emit) -> Generator[None, None, None]:
         params = req.params
         ids = self._prompt_ids(req.prompt) or [self.tokenizer.bos_token_id or self.eos_ids[0]]
         max_ctx = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
@@ -263,19 +297,25 @@ class LocalBackend:
         )
         cache = None
         try:
-            with torch.inference_mode():
-                t0 = time.perf_counter()
-                cache, logits, reused = self.prefill(ids)
+            t0 = time.perf_counter()
+            cache, logits, reused = yield from self._prefill_steps(ids, req.cancelled)
+            if logits is None:  # cancelled mid-prefill: keep what was fed for the next one
+                out.finish = "cancelled"
+                self.prefix_cache.put(ids[: cache_len(cache)], cache)
+            else:
                 first = logits
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
-                session = self._session(cache, len(ids), params.max_tokens)
+                yield
+                session = self._session(cache, len(ids), params.max_tokens, req)
                 if params.temperature <= 0 and (req.draft is not None or params.lookup):
-                    self._speculate(req, ids, session, logits, out)
+                    yield from self._speculate(req, ids, session, logits, out)
                 else:
-                    self._decode_plain(req, session, logits, out)
-            truncate(cache, len(ids))
-            self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
+                    yield from self._decode_plain(req, session, logits, out)
+                truncate(cache, len(ids))
+                self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
         finally:
+            if self._graph_owner is req:
+                self._graph_owner = None
             cache = None
         out.flush()
         emit(
@@ -288,7 +328,7 @@ class LocalBackend:
             )
         )
 
-    def _decode_plain(self, req: Request, session: "Session", logits: Any, out: Output) -> None:
+    def _decode_plain(self, req: Request, session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         params = req.params
         gen = _generator(params.seed)
         while True:
@@ -299,8 +339,9 @@ class LocalBackend:
             if out.push(tok):
                 return
             logits = session.feed([tok])[-1]
+            yield
 
-    def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> None:
+    def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         # Off the draft: what the text so far repeats. Shorter than a draft chunk, as a
@@ -338,6 +379,7 @@ class LocalBackend:
             if lookup:
                 lookup.extend(chunk[:n])
             tok = preds[n]
+            yield
 
     def stats(self) -> dict[str, Any]:
         import torch
@@ -401,6 +443,63 @@ class DynamicSession:
 
     def truncate(self, n: int) -> None:
         truncate(self.cache, n)
+
+
+def inference_steps(gen: Generator[None, None, Any]) -> Generator[None, None, Any]:
+    """Steps of `gen`, each under torch's inference mode. Not one `with` around the whole
+    generator: the mode is per thread, and interleaved generators would leave or re-enter
+    it for one another."""
+    import torch
+
+    try:
+        while True:
+            with torch.inference_mode():
+                try:
+                    next(gen)
+                except StopIteration as stop:
+                    return stop.value
+            yield
+    finally:
+        gen.close()
+
+
+def _drain(gen: Generator[None, None, Any]) -> Any:
+    """Run stepwise work to its end at once; its return value."""
+    import torch
+
+    with torch.inference_mode():
+        return _run_out(gen)
+
+
+def _run_out(steps: Generator[None, None, Any]) -> Any:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def kv_bytes_per_token(config: Any, dtype: Any) -> int:
+    """K and V bytes one token takes over all layers, from the model's shape."""
+    c = config.get_text_config() if hasattr(config, "get_text_config") else config
+    heads = getattr(c, "num_attention_heads", 1) or 1
+    kv_heads = getattr(c, "num_key_value_heads", None) or heads
+    head_dim = getattr(c, "head_dim", None) or getattr(c, "hidden_size", 0) // heads
+    size = getattr(dtype, "itemsize", 2) if dtype is not None else 2
+    return 2 * getattr(c, "num_hidden_layers", 1) * kv_heads * head_dim * size
+
+
+def _auto_kv_budget(device: Any) -> int:
+    """Half the memory free on the model's device, at most 4 GiB on the CPU."""
+    try:
+        if getattr(device, "type", "") == "cuda":
+            import torch
+
+            return int(torch.cuda.mem_get_info(device)[0] // 2)
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return int(min(free // 2, 4 << 30))
+    except (ValueError, OSError, RuntimeError, AttributeError):
+        return 1 << 30
 
 
 def decode_stream(tokenizer: Any) -> Step | None:
