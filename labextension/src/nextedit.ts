@@ -171,6 +171,9 @@ class NextEditSession {
       ...collectNotebook(this.panel),
       edits
     };
+    // The cells as sent, by id: the server's cell_index counts these, not the cells
+    // there are when its answer arrives (one may have been inserted or deleted since).
+    const sentIds = this._cellIds();
     this._inflight = { id: body.request_id, controller };
     this._seen.clear();
     const started = performance.now();
@@ -179,7 +182,7 @@ class NextEditSession {
       for await (const raw of events) {
         const event = raw as NextEditStreamEvent;
         if (event.type === 'proposals' || event.type === 'done') {
-          this._add(event.proposals ?? [], body.request_id, started);
+          this._add(event.proposals ?? [], sentIds, body.request_id, started);
         } else if (event.type === 'error') {
           console.warn('jupyter-assist: next edit failed:', event.message);
         }
@@ -204,18 +207,37 @@ class NextEditSession {
     }
   }
 
-  /** Show new proposals whose lines are still what the server saw. */
-  private _add(list: INextEditProposal[], requestId: string, t0: number): void {
+  /** Ids of the notebook's cells, in order. */
+  private _cellIds(): string[] {
+    const ids: string[] = [];
+    const cells = this.panel.content.model?.cells;
+    for (let i = 0; cells && i < cells.length; i++) {
+      ids.push(cells.get(i).id);
+    }
+    return ids;
+  }
+
+  /**
+   * Show new proposals whose lines are still what the server saw, each in the cell it
+   * was made for (`sentIds[cell_index]`); one whose cell is gone or changed is dropped.
+   */
+  private _add(
+    list: INextEditProposal[],
+    sentIds: string[],
+    requestId: string,
+    t0: number
+  ): void {
     const cells = this.panel.content.model?.cells;
     if (!cells || this._disposed) {
       return;
     }
     const latency = Math.round(performance.now() - t0);
     for (const p of list) {
-      if (p.cell_index < 0 || p.cell_index >= cells.length) {
+      const index = this._indexOf(sentIds[p.cell_index] ?? '');
+      if (index < 0) {
         continue;
       }
-      const cell = cells.get(p.cell_index);
+      const cell = cells.get(index);
       const key = `${cell.id}:${p.start_line}:${p.end_line}:${p.new.join('\n')}`;
       if (this._seen.has(key)) {
         continue;
