@@ -1,4 +1,5 @@
 // Context chips above the chat input: what each says is exactly what is sent.
+import { headWithin } from './outputCap';
 import type { IAttachment } from './types';
 
 /** Chips from the current notebook (recomputed) or added by an @-mention (kept). */
@@ -28,8 +29,9 @@ export function attachment(
   const note = '\n... (cut at 64,000 characters)';
   return {
     kind,
-    label: label.slice(0, MAX_LABEL) || kind,
-    text: text.length > MAX_TEXT ? text.slice(0, MAX_TEXT - note.length) + note : text
+    // Cut between code points: half an emoji would be a lone surrogate the server refuses.
+    label: headWithin(label, MAX_LABEL) || kind,
+    text: text.length > MAX_TEXT ? headWithin(text, MAX_TEXT - note.length) + note : text
   };
 }
 

@@ -1,39 +1,15 @@
 // Collects notebook content in the shape the server expects (INotebookCell).
+import type { ICodeCellModel } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
+import { capCellOutputs } from './outputCap';
 import type { CellType, INotebookCell, INotebookContext } from './types';
 import { kernelVariables } from './variables';
 
-// Rich outputs (images, widgets, HTML tables) are large and useless to a text
-// model; keep only text mime types so a request per keystroke stays small.
-function keepTextData(data: unknown): Record<string, unknown> {
-  const kept: Record<string, unknown> = {};
-  if (data && typeof data === 'object') {
-    for (const [mime, value] of Object.entries(data)) {
-      if (mime.startsWith('text/') && mime !== 'text/html') {
-        kept[mime] = value;
-      }
-    }
-  }
-  return kept;
-}
-
-function slimOutput(output: Record<string, unknown>): Record<string, unknown> {
-  if ('data' in output) {
-    return { ...output, data: keepTextData(output.data) };
-  }
-  return output;
-}
-
-/** nbformat allows multiline strings as arrays of lines. */
-function joinSource(source: unknown): string {
-  if (Array.isArray(source)) {
-    return source.join('');
-  }
-  return typeof source === 'string' ? source : '';
-}
-
-/** Serialize every cell of a notebook panel plus the active cell index. */
+/**
+ * Serialize every cell of a notebook panel plus the active cell index: every request's
+ * notebook context comes from here, outputs capped as the server would cap them.
+ */
 export function collectNotebook(panel: NotebookPanel): INotebookContext {
   const model = panel.content.model;
   if (!model) {
@@ -41,26 +17,28 @@ export function collectNotebook(panel: NotebookPanel): INotebookContext {
   }
   const cells: INotebookCell[] = [];
   for (let i = 0; i < model.cells.length; i++) {
-    const json = model.cells.get(i).toJSON() as unknown as Record<
-      string,
-      unknown
-    >;
+    // The cell's own models, not its toJSON(): that copies every output (a stream's
+    // whole text, rebuilt from the shared document) on every keystroke.
+    const cellModel = model.cells.get(i);
     const cell: INotebookCell = {
-      cell_type: json.cell_type as CellType,
-      source: joinSource(json.source)
+      cell_type: cellModel.type as CellType,
+      source: cellModel.sharedModel.getSource()
     };
-    if (json.cell_type === 'code') {
-      const outputs = Array.isArray(json.outputs) ? json.outputs : [];
-      cell.outputs = outputs.map(o => slimOutput(o as Record<string, unknown>));
-      cell.execution_count = (json.execution_count as number | null) ?? null;
+    if (cellModel.type === 'code') {
+      const code = cellModel as ICodeCellModel;
+      const outputs: Record<string, unknown>[] = [];
+      for (let j = 0; j < code.outputs.length; j++) {
+        outputs.push(code.outputs.get(j).toJSON() as unknown as Record<string, unknown>);
+      }
+      cell.outputs = outputs;
+      cell.execution_count = code.executionCount ?? null;
     }
     cells.push(cell);
   }
   const active = panel.content.activeCellIndex;
-  const context: INotebookContext = {
-    cells,
-    cell_index: active >= 0 && active < cells.length ? active : null
-  };
+  const current = active >= 0 && active < cells.length ? active : null;
+  capCellOutputs(cells, current);
+  const context: INotebookContext = { cells, cell_index: current };
   // Cached kernel namespace summaries (kernel.ts keeps them fresh); never waits.
   const variables = kernelVariables(panel);
   if (variables?.length) {
