@@ -26,8 +26,9 @@ DRAFT = "x1 = compute(1, scale=0.5)\nprint(x1)\n"
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    # A small prefill chunk, so the notebook prompts' prefills take several steps.
-    opts = LoadOptions(threads=1, dtype="float32", spec_chunk=8, prefill_chunk=32)
+    # A small prefill chunk, so the notebook prompts' prefills take several steps. CPU fp32
+    # everywhere: exact equality is claimed there (graph and eager passes round apart).
+    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1, spec_chunk=8, prefill_chunk=32)
     e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
     e.start()
     wait_loaded(e)
@@ -319,3 +320,16 @@ def test_one_request_at_a_time_holds_the_graph_buffers(engine: Engine) -> None:
     assert held[-1] is None  # given back at its end
     for rid, ref in want.items():
         assert trace.done(rid).text == ref.text
+
+
+async def test_status_shows_the_scheduler(jp_fetch: Any) -> None:
+    import json
+
+    from .conftest import wait_ready
+
+    assert (await wait_ready(jp_fetch))["state"] == "ready"
+    body = json.dumps({"request_id": "s1", "prefix": "import os\nx = ", "max_tokens": 2})
+    await jp_fetch("jupyter-assist", "complete", method="POST", body=body)
+    stats = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]
+    assert stats["queued"] == 0 and stats["running_kv_budget_bytes"] > 0
+    assert stats["batch_sizes"].get("1", 0) >= 1 and sum(stats["running_sizes"].values()) == stats["batch_sizes"]["1"]

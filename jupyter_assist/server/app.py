@@ -66,6 +66,8 @@ class AssistExtension(ExtensionApp):
     spec_chunk = Int(32, config=True, help="Most draft tokens verified per forward pass in speculative edits (prompt lookup proposes half as many).")
     cuda_graphs = Bool(True, config=True, help="On CUDA, replay decode steps and verify passes as captured CUDA graphs.")
     graph_max_tokens = Int(8192, config=True, help="Prompt + answer tokens the CUDA graphs' K/V buffers hold; longer requests decode eagerly.")
+    prefill_chunk = Int(256, config=True, help="Most prompt tokens one prefill pass feeds, so other requests wait one pass at most.")
+    running_kv_mb = Int(0, config=True, help="K/V memory all started requests may hold together (MB); past it new ones wait. 0: half the free memory (CPU: at most 4 GB).")
     cache_dir = Unicode(config=True, help="Where converted models are cached.")
     load_on_start = Bool(True, config=True, help="Load the model in the background when the server starts.")
     completion_max_tokens = Int(48, config=True, help="Cap on inline completion length (tokens).")
@@ -95,6 +97,7 @@ class AssistExtension(ExtensionApp):
             device=self.device, dtype=self.dtype, quantization=self.quantization, threads=self.torch_threads,
             kv_cache_mb=self.kv_cache_mb, spec_chunk=self.spec_chunk,
             cuda_graphs=self.cuda_graphs, graph_max_tokens=self.graph_max_tokens,
+            prefill_chunk=self.prefill_chunk, running_kv_mb=self.running_kv_mb,
         )
         remote = None
         if self.backend == "openai":
