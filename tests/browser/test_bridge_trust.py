@@ -27,6 +27,7 @@ REFUSED = "jupyter-assist: ignored a kernel request to write cells"
 # Put a code cell at `index` and run it (as Ctrl+Enter would); returns the cell's id.
 RUN_JS = """async ([index, source]) => {
   const app = window.jupyterapp;
+  await app.shell.currentWidget.sessionContext.ready;  // a run asked for earlier can be lost
   const notebook = app.shell.currentWidget.content;
   const cell = notebook.model.sharedModel.insertCell(index, {cell_type: 'code', source});
   notebook.activeCellIndex = index;
