@@ -15,6 +15,7 @@ before this scheduler: the context check and the out-of-memory recovery cover it
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -22,6 +23,8 @@ from typing import Any, Callable, Iterator
 from .types import Request
 
 Steps = Iterator[None]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -51,8 +54,13 @@ class Scheduler:
         self._needs: dict[int, int] = {}  # by Request.seq: its K/V bound, worked out once
 
     def add(self, req: Request) -> None:
+        try:
+            need = self._kv_bytes(req)
+        except Exception:  # an estimate only: the request itself reports what is wrong
+            log.exception("jupyter-assist: no K/V estimate for %s", req.request_id)
+            need = 0
         self.waiting.append(req)
-        self._needs[req.seq] = self._kv_bytes(req)
+        self._needs[req.seq] = need
 
     def busy(self) -> bool:
         return bool(self.running or self.waiting)
@@ -71,6 +79,9 @@ class Scheduler:
         try:
             next(seq.steps)
         except StopIteration:
+            self.running.remove(seq)
+        except Exception:  # the worker must outlive any single request
+            log.exception("jupyter-assist: request %s failed", seq.req.request_id)
             self.running.remove(seq)
 
     def _pick(self) -> Running | None:
