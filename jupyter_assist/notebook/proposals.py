@@ -17,6 +17,10 @@ from .linediff import affix, changed_blocks
 
 MAX_LINES = 20  # lines one proposal may replace or write
 MAX_PROPOSALS = 50  # per request, all sources together
+# The syntax check parses the whole cell, holding the interpreter for its length (a
+# 4,000-line cell: ~0.5 s in which no other thread, the server's loop included, runs):
+# in a bigger cell, proposals that need it (the model's) are dropped.
+MAX_PARSED_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class Validator:
             if (len(before) == p.start_line + len(p.new) + tail and p.start_line <= prefix and tail <= suffix
                     and tuple(before[p.start_line : p.start_line + len(p.new)]) == p.new):
                 return True
+            if before == [""] and not p.new and p.start_line == 0 and tail == 0:  # no lines left: "" as well
+                return True
         return False
 
     def _cell_parses(self, cell: int) -> bool:
@@ -132,6 +138,8 @@ class Validator:
         if self.is_revert(p):
             return False
         source = self.sources[p.cell_index] or ""
+        if syntax and len(source) > MAX_PARSED_CHARS:
+            return False
         if syntax and self._cell_parses(p.cell_index) and not _parses(apply(source, p)):
             return False
         return True

@@ -9,6 +9,7 @@ exact search starts next to the answer and usually needs two or three full count
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
@@ -81,19 +82,22 @@ class RenderCache:
         self.size = size
         self._d: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
         self.hits = 0
+        self._lock = threading.Lock()  # the server builds prompts on several threads
 
     def get(self, key: tuple[object, ...]) -> Rendered | None:
-        r = self._d.get(key)
-        if r is not None:
-            self._d.move_to_end(key)
-            self.hits += 1
-        return r
+        with self._lock:
+            r = self._d.get(key)
+            if r is not None:
+                self._d.move_to_end(key)
+                self.hits += 1
+            return r
 
     def put(self, key: tuple[object, ...], value: Rendered) -> None:
-        self._d[key] = value
-        self._d.move_to_end(key)
-        while len(self._d) > self.size:
-            self._d.popitem(last=False)
+        with self._lock:
+            self._d[key] = value
+            self._d.move_to_end(key)
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
 
 
 DEFAULT_CACHE = RenderCache()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request
@@ -22,6 +22,8 @@ from ..wire import (
     CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
 )
 from ..wire import NextEditRequest
+from .body import parse as parse_body
+from .offload import off_loop
 
 if TYPE_CHECKING:
     from .app import AssistExtension
@@ -44,24 +46,12 @@ class AssistHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": reason}))
 
-    def parse(self, model: type[BaseModel]) -> Any:
-        body = self.request.body
-        if len(body) > self.assist.max_body_bytes:
-            raise tornado.web.HTTPError(413, f"Request body over {self.assist.max_body_bytes} bytes.")
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise tornado.web.HTTPError(400, f"Body is not valid UTF-8: {e}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise tornado.web.HTTPError(400, f"Body is not valid JSON: {e}") from None
-        try:
-            return model.model_validate(data)
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "body"
-            raise tornado.web.HTTPError(400, f"Invalid request: {where}: {first['msg']}") from None
+    def parse_now(self, model: type[BaseModel]) -> Any:
+        """The body as `model` (413 / 400 on failure), on this thread: call it off the loop."""
+        return parse_body(self.request.body, model, self.assist.max_body_bytes)
+
+    async def parse(self, model: type[BaseModel]) -> Any:
+        return await off_loop(self.parse_now, model)
 
 
 class StatusHandler(AssistHandler):
@@ -99,7 +89,7 @@ class CancelHandler(AssistHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body: CancelRequest = self.parse(CancelRequest)
+        body: CancelRequest = await self.parse(CancelRequest)
         self.finish({"cancelled": self.assist.engine.cancel(body.request_id)})
 
 
@@ -148,9 +138,10 @@ class TaskHandler(AssistHandler):
         self.task = task
 
     def build(self) -> tuple[Any, Request]:
-        """Validate the body and build the engine request (400 / 503 on failure)."""
+        """Validate the body and build the engine request (400 / 503 on failure). Work
+        that grows with the body: call it off the loop."""
         spec = TASKS[self.task]
-        body = self.parse(spec.wire)
+        body = self.parse_now(spec.wire)
         try:
             req = spec.build(body, self.assist.engine.require_ready(), self.assist)
         except EngineNotReady as e:
@@ -172,12 +163,13 @@ class PromptHandler(TaskHandler):
         self.task = self.get_query_argument("task", "complete")
         if self.task not in TASKS:
             raise tornado.web.HTTPError(400, f"Unknown task {self.task!r}; use one of {', '.join(TASKS)}.")
+        self.finish(await off_loop(self._inspect))
+
+    def _inspect(self) -> dict[str, Any]:
         _, req = self.build()
         backend = self.assist.engine.require_ready()
-        self.finish(
-            {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(backend.encode(req.prompt)),
-             "max_tokens": req.params.max_tokens, "stop": list(req.params.stop), "map": req.inspect() if req.inspect else []}
-        )
+        return {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(backend.encode(req.prompt)),
+                "max_tokens": req.params.max_tokens, "stop": list(req.params.stop), "map": req.inspect() if req.inspect else []}
 
 
 _WARMING: set[asyncio.Future[None]] = set()
@@ -196,6 +188,7 @@ class StreamHandler(TaskHandler):
     """POST a task request; answer NDJSON events as the model produces them."""
 
     _req: Request | None = None
+    _warm: Request | None = None  # the held request's prefill, while it may be queued
     _first_ms = 0.0  # request arrival -> first event (time to first token for a delta)
 
     async def _send(self, obj: dict[str, Any]) -> None:
@@ -206,7 +199,7 @@ class StreamHandler(TaskHandler):
     @authorized
     async def post(self) -> None:
         t0 = time.monotonic()  # latencies count from the request's arrival: prompt build, queue, prefill
-        body, req = self.build()
+        body, req = await off_loop(self.build)
         # Set before waiting: a client that gives up while the request is queued (the
         # user typed on) must cancel it, not leave it to run.
         self._req = req
@@ -220,7 +213,7 @@ class StreamHandler(TaskHandler):
         try:
             if head is not None:  # headers go out now; a later failure is an error event
                 self._ndjson_headers()
-                await self._send(head(body))
+                await self._send(await off_loop(head, body))
             first = await stream.__anext__()  # without a head: fails fast (503) before headers go out
         except EngineNotReady as e:
             if head is None:
@@ -246,7 +239,7 @@ class StreamHandler(TaskHandler):
             # engine answers `done` (cancelled) at its next decode step.
             async for ev in stream:
                 if ev.kind == "done":
-                    self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1))
+                    await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1))
         finally:
             await stream.aclose()
         self.finish()
@@ -259,6 +252,9 @@ class StreamHandler(TaskHandler):
         engine.reserve(req)
         warm = Request(f"{req.request_id}/warm", req.prompt, GenerationParams(max_tokens=0),
                        priority=PRIORITY_WARM, kind="warm")
+        self._warm = warm  # a client that leaves meanwhile cancels it (on_connection_close)
+        if req.cancelled.is_set():
+            warm.cancelled.set()
         task = asyncio.ensure_future(_drain(engine.stream(warm)))
         _WARMING.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(_WARMING.discard)
@@ -278,13 +274,13 @@ class StreamHandler(TaskHandler):
         if ev.kind == "error":
             await self._send({"type": "error", "message": ev.message})
             return
-        await self._send(self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
+        await self._send(await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
 
-    def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
+    async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
         """The `done` event of a finished request, recorded in the history (and telemetry)."""
         done = {
             "type": "done",
-            **TASKS[self.task].finish(body, ev.text),
+            **await off_loop(TASKS[self.task].finish, body, ev.text),
             "finish_reason": ev.finish_reason,
             "prompt_tokens": ev.prompt_tokens,
             "completion_tokens": ev.completion_tokens,
@@ -300,21 +296,35 @@ class StreamHandler(TaskHandler):
         return done
 
     def on_connection_close(self) -> None:
-        if self._req is not None:
-            self._req.cancelled.set()
+        for req in (self._req, self._warm):
+            if req is not None:
+                req.cancelled.set()
 
 
 class WarmHandler(AssistHandler):
     """Prefill a cell's completion context (or its edit prompt, `task: "edit"`); answers
     once the KV cache holds it."""
 
+    _req: Request | None = None
+
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body: WarmRequest = self.parse(WarmRequest)
-        engine = self.assist.engine
+        req = await off_loop(self._build)
+        self._req = req
+        if self.request.connection.stream.closed():  # type: ignore[union-attr]
+            req.cancelled.set()  # gone while the prompt was built: the engine skips it
+        tokens = 0
+        async for ev in self.assist.engine.stream(req):
+            if ev.kind == "error":
+                raise tornado.web.HTTPError(500, ev.message)
+            tokens = ev.prompt_tokens
+        self.finish({"prompt_tokens": tokens})
+
+    def _build(self) -> Request:
+        body: WarmRequest = self.parse_now(WarmRequest)
         try:
-            backend = engine.require_ready()
+            backend = self.assist.engine.require_ready()
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         try:
@@ -325,12 +335,12 @@ class WarmHandler(AssistHandler):
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
         req.kind, req.priority = "warm", PRIORITY_WARM
-        tokens = 0
-        async for ev in engine.stream(req):
-            if ev.kind == "error":
-                raise tornado.web.HTTPError(500, ev.message)
-            tokens = ev.prompt_tokens
-        self.finish({"prompt_tokens": tokens})
+        return req
+
+    def on_connection_close(self) -> None:
+        # An abandoned warm-up (the user left the cell) must not hold the queue.
+        if self._req is not None:
+            self._req.cancelled.set()
 
 
 class TelemetryHandler(AssistHandler):
@@ -344,7 +354,7 @@ class TelemetryHandler(AssistHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self) -> None:
-        body: TelemetryEvent = self.parse(TelemetryEvent)
+        body: TelemetryEvent = await self.parse(TelemetryEvent)
         try:
             recorded = self.assist.telemetry_log.record(body.model_dump(exclude_none=True))
         except OSError as e:  # logged by telemetry; the server keeps serving
