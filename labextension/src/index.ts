@@ -3,12 +3,18 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICompletionProviderManager } from '@jupyterlab/completer';
+import { IEditorExtensionRegistry } from '@jupyterlab/codemirror';
+import {
+  ICompletionProviderManager,
+  IInlineCompleterFactory
+} from '@jupyterlab/completer';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { chatPlugin } from './chatPlugin';
 import { AssistInlineProvider } from './completer';
+import { addGhostDismiss } from './completerDismiss';
+import { newLineTrigger } from './completerTriggers';
 import { editPlugin } from './edit';
 import { fixPlugin } from './fix';
 import { kernelBridgePlugin } from './kernel';
@@ -21,10 +27,22 @@ const completerPlugin: JupyterFrontEndPlugin<void> = {
   description: 'Inline (ghost text) code completions from jupyter-assist.',
   autoStart: true,
   requires: [ICompletionProviderManager],
-  activate: (app: JupyterFrontEnd, manager: ICompletionProviderManager) => {
+  optional: [IInlineCompleterFactory, IEditorExtensionRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    manager: ICompletionProviderManager,
+    completerFactory: IInlineCompleterFactory | null,
+    editorExtensions: IEditorExtensionRegistry | null
+  ) => {
+    const provider = new AssistInlineProvider(app.commands);
     // Must happen during activation: the completer extension reads the list
     // of inline providers once, when the app is restored, to build settings.
-    manager.registerInlineProvider(new AssistInlineProvider(app.commands));
+    manager.registerInlineProvider(provider);
+    // Ghost text on the blank line after Enter; Esc hides it, stays in edit mode.
+    editorExtensions?.addExtension(newLineTrigger(app));
+    if (completerFactory) {
+      addGhostDismiss(app.commands, completerFactory, () => provider.cancel());
+    }
   }
 };
 
