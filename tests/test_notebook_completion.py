@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jupyter_assist.notebook import Budgets, completion_prompt, from_cells, split_cursor
+from jupyter_assist.notebook.completion import BELOW_FILE, CURRENT_FILE, REPO, Layout
+from jupyter_assist.notebook.context import CELL_MARK
 from jupyter_assist.prompt import cl100k
 from jupyter_assist.prompt.fim import FORMATS, FimFormat
 
@@ -24,8 +27,8 @@ CURRENT = 30
 SMALL = Budgets(context=300, prefix=120, suffix=60, line=30)
 
 
-def build(prefix: str, suffix: str, fim: FimFormat | None = QWEN, budgets: Budgets = SMALL) -> Any:
-    return completion_prompt(CELLS, CURRENT, prefix, suffix, TOK, fim, budgets)
+def build(prefix: str, suffix: str, fim: FimFormat | None = QWEN, budgets: Budgets = SMALL, layout: Layout = "repo") -> Any:
+    return completion_prompt(CELLS, CURRENT, prefix, suffix, TOK, fim, budgets, layout=layout)
 
 
 line_text = st.text(alphabet="abc_ ()=:.'0123\t", max_size=30)
@@ -48,9 +51,9 @@ def test_typing_at_or_after_the_cursor_line_keeps_the_prompt_before_it(lines: li
     if new_row == row:  # typing on the cursor's line, or below it
         assert a.stable == b.stable
         assert a.text.startswith(a.stable) and b.text.startswith(a.stable)
-    else:  # the cursor moved down: the other cells' part still holds
-        context = (fim.prefix if fim else "") + a.segments["context"].text
-        assert b.text.startswith(context)
+    else:  # the cursor moved down: the other cells' part (below and above) still holds
+        others = a.stable[: len(a.stable) - len(a.segments["above"].text)]
+        assert b.text.startswith(others) and a.segments["context"].text in others
     # Lines above the cursor line never depend on what follows them.
     c = build(*split_cursor("\n".join(lines[:row] + [""]), row, 0), fim)
     assert c.stable == a.stable
@@ -59,7 +62,32 @@ def test_typing_at_or_after_the_cursor_line_keeps_the_prompt_before_it(lines: li
 def test_stable_part_is_the_context_and_the_lines_above() -> None:
     p = build("def f(x):\n    y = x\n    return y", " + 1\n\nprint(f(2))")
     assert p.stable.endswith("def f(x):\n    y = x\n") and p.text.startswith(p.stable)
-    assert p.stable.startswith("<|fim_prefix|>") and "value_29" in p.stable
+    assert p.stable.startswith("<|repo_name|>") and "<|fim_prefix|>" in p.stable and "value_29" in p.stable
+    assert "below = value_3" in p.stable  # the cell below is context before the current cell
+
+
+def test_a_keystroke_8_characters_later_shares_everything_up_to_the_current_cell() -> None:
+    # Caching-aware layout: the cells below sit before the cursor's cell, so the next
+    # keystroke's prompt re-prefills only the current cell from the cursor's line on.
+    cell = "import os\nresult = os.path.join(value_1, value_2)"
+    for fim in FORMATS:
+        early = build(cell[:-8], "", fim, Budgets())
+        late = build(cell, "", fim, Budgets())
+        shared = os.path.commonprefix([early.text, late.text])
+        assert "below = value_3 * 2" in shared and "value_29" in shared
+        assert shared.endswith(f"{CELL_MARK}\nimport os\nresult = os.path.join(value_1, ")
+        assert late.text[late.cursor :] == fim.suffix + fim.middle  # nothing but the (empty) rest of the cell
+
+
+def test_the_next_cell_never_glues_onto_the_cursor_line() -> None:
+    # Finding: with nothing after the cursor in its cell, the cell below followed the
+    # suffix sentinel on the cursor's own line (`x = <|fim_suffix|># %%`).
+    for suffix in ("", " + 1", " + 1\ny = 2"):
+        p = build("x = ", suffix, QWEN, layout="suffix")
+        after = p.text[p.text.index(QWEN.suffix) + len(QWEN.suffix) : -len(QWEN.middle)]
+        assert after.startswith(suffix) and after[len(suffix) :].startswith(f"\n{CELL_MARK}\nbelow = value_3")
+        repo = build("x = ", suffix, QWEN)
+        assert repo.text[repo.cursor :] == QWEN.suffix + suffix + QWEN.middle
 
 
 @pytest.mark.parametrize("fim", FORMATS, ids=[f.family for f in FORMATS])
@@ -69,29 +97,35 @@ def test_fim_templates_keep_sentinels_whole_at_any_budget(fim: FimFormat) -> Non
         p = build("x = 1\n" * 50 + "y = ", " + 2\n" + "z = 3\n" * 50, fim, budgets)
         for sentinel in (fim.prefix, fim.suffix, fim.middle):
             assert p.text.count(sentinel) == 1
-        assert p.text.startswith(fim.prefix) and p.text.endswith(fim.middle)
-        assert p.text.index(fim.suffix) < p.text.index(fim.middle)
-        sentinels = TOK.count(fim.prefix + fim.suffix + fim.middle) + TOK.count("# %%\n")
-        assert p.tokens <= total + sentinels + 4  # + a few tokens where segments meet
+        assert p.text.endswith(fim.middle)
+        assert p.text.index(fim.prefix) < p.text.index(fim.suffix) < p.text.index(fim.middle)
+        files = "".join(fim.files(REPO, [(BELOW_FILE, "")], CURRENT_FILE))
+        sentinels = TOK.count(fim.prefix + fim.suffix + fim.middle + files) + TOK.count("# %%\n")
+        assert p.tokens <= total + sentinels + 6  # + a few tokens where segments meet
 
 
 def test_codellama_spacing() -> None:
     p = build("a = ", "\nb = 2", FORMATS[3])
-    assert p.text.startswith("<PRE> ") and " <SUF>\nb = 2" in p.text and p.text.endswith(" <MID>")
+    assert p.text.startswith("# next_cells.py\n") and "<PRE> # notebook.py\n" in p.text
+    assert p.text.endswith("a =  <SUF>\nb = 2 <MID>")
 
 
-def test_cells_below_go_into_the_fim_suffix_only() -> None:
-    fim = build("x = ", "", QWEN)
+def test_cells_below_go_before_the_current_cell_or_into_the_suffix() -> None:
+    repo = build("x = ", "", QWEN)
+    suffix = build("x = ", "", QWEN, layout="suffix")
     plain = build("x = ", "", None)
-    assert "below = value_3 * 2" in fim.text.split("<|fim_suffix|>")[1]
+    assert "below = value_3 * 2" in repo.text.split("<|fim_prefix|>")[0]
+    assert "below = value_3 * 2" in suffix.text.split("<|fim_suffix|>")[1]
     assert "below = value_3" not in plain.text and plain.text.endswith("x = ")
 
 
 def test_plain_prompt_ends_with_the_prefix_and_stops_at_cell_marks() -> None:
     p = build("for i in range(3):\n    ", "", None, Budgets())
     assert p.text.endswith("# %%\nfor i in range(3):\n    ")
-    assert "\n# %%" in p.stops and "# Out:" in p.stops and "\n\n" in p.stops
+    assert "\n# %%" in p.stops and "# Out:" in p.stops and "\n\n" in p.stops  # a block under its opener
     assert build("print(", ")", None).stops[0] == "\n"  # mid-line: finish the line
+    assert build("x = 1\n", "", None).stops[0] == "\n"  # an empty line not under an opener: one line
+    assert build("x = f(", "", None).stops[0] == "\n"  # the end of a line: finish it
     assert "<|endoftext|>" in build("x", "", QWEN).stops
 
 

@@ -1,18 +1,23 @@
 """The inline-completion prompt: notebook context + the current cell split at the cursor.
 
-Layout, stable first: [FIM prefix sentinel] other cells (own budget, isolated and cached)
--> current cell's lines above the cursor line -> the cursor line up to the cursor ->
-[FIM suffix sentinel, rest of the cell, cells below, FIM middle sentinel]. Each segment
-is budgeted on its own before the template is applied, so sentinels are never cut, and
-budget left over only flows to later segments: typing on or after the cursor's line leaves
-everything before that line byte-identical, so the engine's KV prefix cache keeps hitting.
-Models without FIM sentinels get the same text without the sentinels and the suffix.
+Layout, what changes while typing last (layout "repo", the default):
+[cells below the current one, as a context file in the model's repository format]
+[FIM prefix sentinel] cells above (own budget, isolated and cached) -> current cell's lines
+above the cursor line -> the cursor line up to the cursor -> [FIM suffix sentinel, the rest
+of the current cell only, FIM middle sentinel]. So typing re-prefills the cursor line and
+the rest of the cell, never the cells below. Layout "suffix" (an ablation) puts the cells
+below after the rest of the cell instead, as plain FIM prompts do.
+Each segment is budgeted on its own before the template is applied, so sentinels are never
+cut, and budget left over flows only to later segments before the cursor: typing on or
+after the cursor's line leaves everything before that line byte-identical, so the engine's
+KV prefix cache keeps hitting. Models without FIM sentinels get the same text up to the
+cursor, without the sentinels, the cells below or the suffix.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from ..prompt.fim import FimFormat
 from ..prompt.nodes import Node, isolate, scope, text
@@ -22,6 +27,10 @@ from .cells import Cell
 from .context import CELL_MARK, OUT_MARK, Options, context_nodes
 
 LINE = 1000.0  # the cursor line's neighbours; each line further away is worth one less
+Layout = Literal["repo", "suffix"]
+REPO = "notebook"  # names in the repository format: the notebook as files
+CURRENT_FILE = "notebook.py"
+BELOW_FILE = "next_cells.py"
 
 
 @dataclass(frozen=True)
@@ -30,20 +39,22 @@ class Budgets:
 
     context: int = 1536  # other cells
     prefix: int = 1024  # current cell up to the cursor
-    suffix: int = 256  # current cell after the cursor, then cells below (FIM only)
+    suffix: int = 256  # current cell after the cursor (FIM only)
     line: int = 128  # part of `prefix` held for the cursor line, which changes per keystroke
+    below: int = 256  # cells after the current one (FIM only)
 
     @classmethod
     def split(cls, total: int) -> "Budgets":
         """Shares of one total budget (the CLI's --budget)."""
-        context, prefix = int(total * 0.55), int(total * 0.3)
-        return cls(context, prefix, total - context - prefix, min(128, prefix // 4))
+        context, prefix, suffix = int(total * 0.5), int(total * 0.3), int(total * 0.1)
+        return cls(context, prefix, suffix, min(128, prefix // 4), total - context - prefix - suffix)
 
 
 @dataclass
 class CompletionPrompt:
     text: str
     stable: str  # text before the cursor line: unchanged by typing on or after it
+    cursor: int  # where the cursor is in `text` (the end of the text before it)
     stops: tuple[str, ...]
     tokens: int  # sum of the segments' exact counts plus sentinels
     fim: FimFormat | None
@@ -114,9 +125,15 @@ def completion_prompt(
     outputs: bool = True,
     cache: RenderCache | None = DEFAULT_CACHE,
     notes: Sequence[str] = (),
+    layout: Layout = "repo",
 ) -> CompletionPrompt:
     """The prompt for a cursor between `prefix` and `suffix` in cell `index`."""
     segs: dict[str, Rendered] = {}
+    lead = inner = ""  # before / right after the FIM prefix sentinel (repository format)
+    if fim is not None and layout == "repo":
+        below = _below(cells, index, budgets.below, tokens, segs, cache)
+        if below:
+            lead, inner = fim.files(REPO, [(BELOW_FILE, below)], CURRENT_FILE)
     ctx_nodes = context_nodes(cells, index, "code", Options(outputs=outputs, variables=variables), below=False)
     if ctx_nodes:
         segs["context"] = render(isolate(budgets.context, *ctx_nodes, name="context"), budgets.context, tokens, cache=cache)
@@ -126,42 +143,66 @@ def completion_prompt(
     above_lines = [line + "\n" for line in above_text.split("\n")] if "\n" in prefix else []
     above_budget = max(0, budgets.prefix - budgets.line + budgets.context - tokens.count(head))
     segs["above"] = render(_lines_node(above_lines, True, "above cursor"), above_budget, tokens, cache=None)
-    stable = (fim.prefix if fim else "") + head + segs["above"].text
+    stable = lead + (fim.prefix if fim else "") + inner + head + segs["above"].text
 
     line_budget = budgets.line + above_budget - segs["above"].tokens
     line = _tail_within(line_text, line_budget, tokens)
+    body = stable + line
     if fim is None:
-        body = stable + line
-        return CompletionPrompt(body, stable, _stops(suffix, None), tokens.count(body), None, segs, list(notes))
+        return CompletionPrompt(body, stable, len(body), _stops(prefix, suffix, None), tokens.count(body), None, segs, list(notes))
 
-    spare = line_budget - tokens.count(line)
-    after = _suffix(cells, index, suffix, budgets.suffix + spare, tokens, segs)
-    prompt = fim.render((stable + line).removeprefix(fim.prefix), after)
-    return CompletionPrompt(prompt, stable, _stops(suffix, fim), tokens.count(prompt), fim, segs, list(notes))
+    # Budget left over before the cursor does not flow past it: what follows the cursor is
+    # re-fed at every keystroke.
+    after = _suffix(cells if layout == "suffix" else (), index, suffix, budgets.suffix, budgets.below, tokens, segs)
+    prompt = body + fim.suffix + after + fim.middle
+    return CompletionPrompt(prompt, stable, len(body), _stops(prefix, suffix, fim), tokens.count(prompt), fim, segs, list(notes))
 
 
-def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, tokens: Tokens, segs: dict[str, Rendered]) -> str:
+def _below(cells: Sequence[Cell], index: int | None, budget: int, tokens: Tokens, segs: dict[str, Rendered],
+           cache: RenderCache | None) -> str:
+    """The cells after the current one, nearest first within `budget` (code form, no outputs)."""
+    below = [c for c in cells if index is not None and c.index > index]
+    nodes = context_nodes(below, index, "code", Options(outputs=False)) if below else []
+    if not nodes:
+        return ""
+    segs["below"] = render(isolate(budget, *nodes, name="below"), budget, tokens, cache=cache)
+    return segs["below"].text
+
+
+def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, below_budget: int, tokens: Tokens,
+            segs: dict[str, Rendered]) -> str:
     """The FIM suffix: the rest of the cursor's line (kept first), the cell's next lines by
-    distance, then the cells below."""
+    distance, then (given `cells`) the cells below."""
     first_line, nl, rest = suffix.partition("\n")
     first_line = _head_within(first_line, budget, tokens)
     below = [c for c in cells if index is not None and c.index > index]
     below_nodes = context_nodes(below, index, "code", Options(outputs=False)) if below else []
     rest_lines = rest.splitlines(keepends=True)
-    last = rest or first_line
-    if below_nodes and last and not last.endswith("\n"):  # the next cell starts on its own line
+    if below_nodes and not (first_line + nl + rest).endswith("\n"):  # the next cell starts on a line of its own
         if rest_lines:
             rest_lines[-1] += "\n"
         else:
             nl = "\n"
-    tree = scope(_lines_node(rest_lines, False, "below cursor"), *below_nodes)
-    segs["suffix"] = render(tree, max(0, budget - tokens.count(first_line + nl)), tokens, cache=None)
-    return first_line + nl + segs["suffix"].text
+    segs["suffix"] = render(_lines_node(rest_lines, False, "below cursor"), max(0, budget - tokens.count(first_line + nl)), tokens, cache=None)
+    after = first_line + nl + segs["suffix"].text
+    if below_nodes:
+        segs["below"] = render(scope(*below_nodes, name="below"), below_budget, tokens, cache=None)
+        after += segs["below"].text
+    return after
 
 
-def _stops(suffix: str, fim: FimFormat | None) -> tuple[str, ...]:
-    # Mid-line: finish the line. At a line end: the statement or block, up to a blank line.
-    mid_line = bool(suffix.split("\n", 1)[0].strip())
-    stops: tuple[str, ...] = ("\n",) if mid_line else ("\n\n", f"\n{CELL_MARK}", "\n```")
-    stops += (OUT_MARK,)
+def _stops(prefix: str, suffix: str, fim: FimFormat | None) -> tuple[str, ...]:
+    # A block (up to a blank line) only on an empty line after a block opener, as in
+    # `def mean(xs):` Enter; anywhere else the line: decoding past it costs time and the
+    # user takes one line at a time.
+    stops: tuple[str, ...] = (("\n\n", f"\n{CELL_MARK}", "\n```") if block_start(prefix, suffix) else ("\n",)) + (OUT_MARK,)
     return stops + (fim.stops if fim else ())
+
+
+def block_start(prefix: str, suffix: str) -> bool:
+    """The cursor is on an otherwise empty line under a line that opens a block (`...:`)."""
+    above, _, line = prefix.rpartition("\n")
+    if line.strip() or suffix.split("\n", 1)[0].strip():
+        return False
+    last = next((x for x in reversed(above.split("\n")) if x.strip()), "")
+    return last.split("#", 1)[0].rstrip().endswith(":")
