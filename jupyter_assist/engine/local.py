@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol
 
+from . import constrain
 from .cpu_linear import prepack_linears
 from .decoding import Output, Step, StopRule
 from .kvcache import PrefixCache, cache_len, truncate
@@ -102,6 +103,8 @@ def bnb_config(quantization: str, compute_dtype: Any) -> Any:
 
 
 class LocalBackend:
+    constrains_prefix = True  # honours GenerationParams.prefix (token healing)
+
     def __init__(self, model: Any, tokenizer: Any, info: dict[str, Any], opts: LoadOptions | None = None) -> None:
         opts = opts or LoadOptions()
         self.model = model
@@ -294,6 +297,7 @@ class LocalBackend:
             params.loop_guard,
             lambda text: emit(Event("delta", text=text)),
             decode_stream(self.tokenizer),
+            hide=params.prefix,
         )
         cache = None
         try:
@@ -307,8 +311,11 @@ class LocalBackend:
                 self.last_timing = {"prefill_s": time.perf_counter() - t0, "reused": reused, "prompt": len(ids)}
                 yield
                 session = self._session(cache, len(ids), params.max_tokens, req)
-                if params.temperature <= 0 and (req.draft is not None or params.lookup):
-                    yield from self._speculate(req, ids, session, logits, out)
+                logits = yield from self._force_prefix(req, session, logits, out)
+                if logits is None:  # the answer ended within the required prefix
+                    pass
+                elif params.temperature <= 0 and (req.draft is not None or params.lookup):
+                    yield from self._speculate(req, ids + out.ids, session, logits, out)
                 else:
                     yield from self._decode_plain(req, session, logits, out)
                 truncate(cache, len(ids))
@@ -327,6 +334,18 @@ class LocalBackend:
                 completion_tokens=len(out.ids),
             )
         )
+
+    def _force_prefix(self, req: Request, session: "Session", logits: Any, out: Output) -> Generator[None, None, Any]:
+        """Plain decode steps restricted to tokens consistent with `params.prefix`
+        (engine/constrain.py) until the output covers it; then the logits after them (None:
+        the answer ended). No prefix: no step, the logits as they were."""
+        p = req.params
+        texts = constrain.token_texts(self.tokenizer) if p.prefix else None
+        if texts is None:
+            return logits
+        gen = _generator(p.seed)
+        pick = lambda masked: _sample(masked, p.temperature, p.top_p, gen)  # noqa: E731
+        return (yield from constrain.force_prefix(p.prefix, texts, logits, pick, out.push, session.feed, req.cancelled.is_set))
 
     def _decode_plain(self, req: Request, session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         params = req.params

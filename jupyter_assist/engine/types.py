@@ -29,6 +29,10 @@ class GenerationParams:
     # Greedy only: verify what the text so far predicts (prompt lookup) in chunks. Same
     # output, fewer forward passes; off for timing plain decoding.
     lookup: bool = True
+    # The answer must start with this text (token healing: the prompt's last token, taken
+    # back): the first steps pick only consistent tokens, and the text is not returned.
+    # Only backends with `constrains_prefix` honour it; "" decodes exactly as without.
+    prefix: str = ""
 
 
 @dataclass
