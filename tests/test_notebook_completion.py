@@ -88,6 +88,8 @@ def test_the_next_cell_never_glues_onto_the_cursor_line() -> None:
         assert after.startswith(suffix) and after[len(suffix) :].startswith(f"\n{CELL_MARK}\nbelow = value_3")
         repo = build("x = ", suffix, QWEN)
         assert repo.text[repo.cursor :] == QWEN.suffix + suffix + QWEN.middle
+        marked = completion_prompt(CELLS, CURRENT, "x = ", suffix, TOK, QWEN, SMALL, next_mark=True)
+        assert marked.text[marked.cursor :] == f"{QWEN.suffix}{suffix}\n{CELL_MARK}\n{QWEN.middle}"
 
 
 @pytest.mark.parametrize("fim", FORMATS, ids=[f.family for f in FORMATS])

@@ -126,8 +126,11 @@ def completion_prompt(
     cache: RenderCache | None = DEFAULT_CACHE,
     notes: Sequence[str] = (),
     layout: Layout = "repo",
+    next_mark: bool = False,
 ) -> CompletionPrompt:
-    """The prompt for a cursor between `prefix` and `suffix` in cell `index`."""
+    """The prompt for a cursor between `prefix` and `suffix` in cell `index`. `next_mark`
+    (repo layout, an ablation): end the suffix with the next cell's `# %%`, so the model
+    sees where the current cell ends."""
     segs: dict[str, Rendered] = {}
     lead = inner = ""  # before / right after the FIM prefix sentinel (repository format)
     if fim is not None and layout == "repo":
@@ -154,6 +157,8 @@ def completion_prompt(
     # Budget left over before the cursor does not flow past it: what follows the cursor is
     # re-fed at every keystroke.
     after = _suffix(cells if layout == "suffix" else (), index, suffix, budgets.suffix, budgets.below, tokens, segs)
+    if next_mark and layout == "repo" and "below" in segs:
+        after += ("" if after.endswith("\n") else "\n") + f"{CELL_MARK}\n"  # on a line of its own
     prompt = body + fim.suffix + after + fim.middle
     return CompletionPrompt(prompt, stable, len(body), _stops(prefix, suffix, fim), tokens.count(prompt), fim, segs, list(notes))
 

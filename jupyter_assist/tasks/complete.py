@@ -34,6 +34,7 @@ class CompletionSettings:
     layout: Layout = "repo"
     heal: bool = True
     outputs: bool = True
+    next_mark: bool = False  # repo layout: the suffix ends with the next cell's `# %%`
 
 
 def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> Request:
@@ -46,6 +47,7 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
     prompt = completion_prompt(
         book.cells, req.cell_index, req.prefix, req.suffix, tokens, fim, budgets,
         variables=req.variables, notes=book.notes, outputs=settings.outputs, layout=settings.layout,
+        next_mark=settings.next_mark,
     )
     text, removed = prompt.text, ""
     texts = _token_texts(backend) if settings.heal else None
