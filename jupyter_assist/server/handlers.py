@@ -288,7 +288,7 @@ class StreamHandler(TaskHandler):
             "first_ms": self._first_ms,
         }
         self.assist.history.append(
-            {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "text": done["text"],
+            {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "healed": req.params.prefix, "text": done["text"],
              "finish_reason": ev.finish_reason, "latency_ms": latency, "first_ms": self._first_ms,
              "finished_at": time.time()}
         )

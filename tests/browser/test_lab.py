@@ -69,7 +69,7 @@ def _type_until_completion(page: Page, lab_server: LabServer) -> tuple[str, dict
             done = [
                 e
                 for e in lab_server.history("complete")[before:]
-                if e["finish_reason"] != "cancelled" and e["prompt"].endswith(typed)
+                if e["finish_reason"] != "cancelled" and (e["prompt"] + e["healed"]).endswith(typed)
             ]
             return done[-1] if done else None
 
