@@ -79,8 +79,12 @@ def split_cursor(source: str, line: int, col: int) -> tuple[str, str]:
     return before, source[len(before) :]
 
 
-def _lines_node(lines: list[str], near_end: bool, name: str) -> Node:
-    """Lines whose priority falls by one per line of distance from the cursor."""
+def _lines_node(lines: list[str], near_end: bool, name: str, budget: int) -> Node:
+    """Lines whose priority falls by one per line of distance from the cursor. Each line is
+    a non-empty string (at least one token), so no more than `budget` of them can be kept:
+    only the nearest are made nodes (a 150,000-line cell built a node per line, and the
+    collector's walks over them stalled the server for ~1 s)."""
+    lines = lines[-(budget + 1):] if near_end else lines[: budget + 1]
     n = len(lines)
     return scope(*(text(line, p=LINE - ((n - i) if near_end else i + 1)) for i, line in enumerate(lines)), name=name)
 
@@ -145,7 +149,7 @@ def completion_prompt(
     above_text, _, line_text = prefix.rpartition("\n")
     above_lines = [line + "\n" for line in above_text.split("\n")] if "\n" in prefix else []
     above_budget = max(0, budgets.prefix - budgets.line + budgets.context - tokens.count(head))
-    segs["above"] = render(_lines_node(above_lines, True, "above cursor"), above_budget, tokens, cache=None)
+    segs["above"] = render(_lines_node(above_lines, True, "above cursor", above_budget), above_budget, tokens, cache=None)
     stable = lead + (fim.prefix if fim else "") + inner + head + segs["above"].text
 
     line_budget = budgets.line + above_budget - segs["above"].tokens
@@ -188,7 +192,8 @@ def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, 
             rest_lines[-1] += "\n"
         else:
             nl = "\n"
-    segs["suffix"] = render(_lines_node(rest_lines, False, "below cursor"), max(0, budget - tokens.count(first_line + nl)), tokens, cache=None)
+    rest_budget = max(0, budget - tokens.count(first_line + nl))
+    segs["suffix"] = render(_lines_node(rest_lines, False, "below cursor", rest_budget), rest_budget, tokens, cache=None)
     after = first_line + nl + segs["suffix"].text
     if below_nodes:
         segs["below"] = render(scope(*below_nodes, name="below"), below_budget, tokens, cache=None)
