@@ -21,7 +21,7 @@ from .models import ModelError, ModelSpec, resolve
 from .remote import RemoteBackend, RemoteUnreachable
 from .remote_dispatch import RemoteDispatch
 from .scheduler import Scheduler
-from .types import Event, GenerationParams, Request
+from .types import Event, GenerationParams, Request, until_final
 
 log = logging.getLogger(__name__)
 
@@ -323,29 +323,18 @@ class Engine:
                 req.cancelled.set()
 
         req.emit = emit
-        with self._lock:
-            old = self._active.get(req.request_id)
-            if old is not None and old is not req:  # same id again supersedes the old request
-                old.cancelled.set()
-            self._active[req.request_id] = req
+        self.reserve(req)  # same id again supersedes the old request
         self._queue.put(req)
         try:
-            while True:
-                ev = await events.get()
+            async for ev in until_final(events):
                 yield ev
-                if ev.kind in ("done", "error"):
-                    return
         finally:
             req.cancelled.set()
 
     async def _stream_remote(self, dispatch: RemoteDispatch, req: Request) -> AsyncIterator[Event]:
         """A remote request runs on the event loop, beside the others (remote_dispatch.py),
         cancellable by id like a queued one."""
-        with self._lock:
-            old = self._active.get(req.request_id)
-            if old is not None and old is not req:  # same id again supersedes the old request
-                old.cancelled.set()
-            self._active[req.request_id] = req
+        self.reserve(req)  # same id again supersedes the old request
         try:
             async for ev in dispatch.stream(req):
                 if ev.kind == "done" and req.kind == "generate":

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 from .remote import Emit, RemoteBackend, RemoteUnreachable
-from .types import Event, Request
+from .types import Event, Request, until_final
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,8 @@ class RemoteDispatch:
         if before.is_set():  # set by another thread meanwhile
             req.cancelled.set()
         try:
-            while True:
-                ev = await events.get()
+            async for ev in until_final(events):
                 yield ev
-                if ev.kind in ("done", "error"):
-                    return
         finally:
             task.cancel()  # a consumer that left: close the connection (no-op once finished)
 

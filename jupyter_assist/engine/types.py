@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, AsyncIterator, Callable, Literal
 
 FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
 
@@ -64,3 +65,12 @@ class Request:
 
     def __lt__(self, other: "Request") -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
+
+
+async def until_final(events: "asyncio.Queue[Event]") -> AsyncIterator[Event]:
+    """A request's events from its queue, up to and including `done` or `error`."""
+    while True:
+        ev = await events.get()
+        yield ev
+        if ev.kind in ("done", "error"):
+            return
