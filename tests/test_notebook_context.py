@@ -82,6 +82,18 @@ def test_long_cells_get_a_head_and_tail_fallback() -> None:
     assert "line_0 = 0" in text and "line_99 = 99" in text and "lines omitted" in text and "line_50 =" not in text
 
 
+def test_a_cell_past_any_budget_offers_the_same_head_and_tail_and_keeps_its_imports() -> None:
+    from jupyter_assist.notebook.context import FULL_MAX_LINES
+
+    n = FULL_MAX_LINES + 5
+    body = "import os\n" + "\n".join(f"line_{i} = {i}" for i in range(1, n)) + "\n\n"
+    text = context([code(body), code("")], 1, "code")
+    lines = body.rstrip().splitlines()
+    assert text == "# %%\n" + "\n".join([*lines[:15], f"# ... {n - 25} lines omitted ...", *lines[-10:]]) + "\n"
+    tight = context([code(body), code("")], 1, "code", budget=13)
+    assert tight == "# %%\nimport os\n# ... (rest of cell omitted)\n"
+
+
 def test_import_statements() -> None:
     src = "import a\nx = 1\nfrom b import (c,\n  d)\n  import e  # indented: not top level\nfrom .f import g"
     assert import_statements(src) == ["import a", "from b import (c,\n  d)", "from .f import g"]

@@ -17,7 +17,7 @@ cursor, without the sentinels, the cells below or the suffix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Iterator, Literal, Sequence
 
 from ..prompt.fim import FimFormat
 from ..prompt.nodes import Node, isolate, scope, text
@@ -147,8 +147,9 @@ def completion_prompt(
     head = segs["context"].text + f"{CELL_MARK}\n" if ctx_nodes and segs["context"].text else ""
 
     above_text, _, line_text = prefix.rpartition("\n")
-    above_lines = [line + "\n" for line in above_text.split("\n")] if "\n" in prefix else []
     above_budget = max(0, budgets.prefix - budgets.line + budgets.context - tokens.count(head))
+    # Only the lines the budget can hold are split off (see _lines_node).
+    above_lines = [line + "\n" for line in above_text.rsplit("\n", above_budget + 1)] if "\n" in prefix else []
     segs["above"] = render(_lines_node(above_lines, True, "above cursor", above_budget), above_budget, tokens, cache=None)
     stable = lead + (fim.prefix if fim else "") + inner + head + segs["above"].text
 
@@ -214,5 +215,14 @@ def block_start(prefix: str, suffix: str) -> bool:
     above, _, line = prefix.rpartition("\n")
     if line.strip() or suffix.split("\n", 1)[0].strip():
         return False
-    last = next((x for x in reversed(above.split("\n")) if x.strip()), "")
+    last = next((x for x in _lines_upward(above) if x.strip()), "")
     return last.split("#", 1)[0].rstrip().endswith(":")
+
+
+def _lines_upward(text_: str) -> Iterator[str]:
+    """The lines of `text_`, last first, without splitting all of it (prefixes can be huge)."""
+    end = len(text_)
+    while end >= 0:
+        start = text_.rfind("\n", 0, end) + 1
+        yield text_[start:end]
+        end = start - 1

@@ -25,6 +25,11 @@ IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 LONG_CELL = 40  # lines; longer cells get a head/tail fallback
 HEAD, TAIL = 15, 10
 MAX_MARKDOWN_LINES = 30
+# More lines than any prompt budget holds (a non-empty line is at least one token): such a
+# cell offers only its head/tail, found without splitting all of it. Its full text would be
+# split, counted and searched by the renderer in calls that hold the GIL, stalling the
+# server (a 100,000-line cell: ~0.15 s).
+FULL_MAX_LINES = 20_000
 OUT_MARK = "# Out:"  # also a completion stop string
 CELL_MARK = "# %%"
 
@@ -65,6 +70,16 @@ def _trim(lines: list[str]) -> list[str]:
     return lines[:HEAD] + [f"# ... {len(lines) - HEAD - TAIL} lines omitted ..."] + lines[-TAIL:]
 
 
+def _huge_trim(source: str) -> list[str] | None:
+    """`_trim` of a cell's lines for a cell over FULL_MAX_LINES, else None."""
+    source = source.rstrip()
+    n = source.count("\n") + 1
+    if n <= FULL_MAX_LINES:
+        return None
+    head, tail = source.split("\n", HEAD)[:HEAD], source.rsplit("\n", TAIL)[-TAIL:]
+    return [*head, f"# ... {n - HEAD - TAIL} lines omitted ...", *tail]
+
+
 def _outputs(cell: Cell, skip_error: bool) -> str:
     parts = [output_text(o) for o in cell.outputs if not (skip_error and o.get("output_type") == "error")]
     return "\n".join(p for p in parts if p.strip())
@@ -100,16 +115,22 @@ def cell_node(
         body = "\n".join(lines)
         block = f"{CELL_MARK} [markdown]\n{_comment(body)}" if form == "code" else f"{label} (markdown):\n{body}\n"
         return text(block, p=p + P.MARKDOWN, name=name)
-    lines = cell.source.rstrip().splitlines()
-    out = _outputs(cell, skip_error) if opts.outputs else ""
-    out_node = text(_output_block(cell, out, form), rel=P.OUTPUTS, name=f"{name} output") if out else None
-    full = _source_block(cell, lines, form, label)
-    all_imports = _imports(cell.source)
-    if all_imports and "\n".join(all_imports).splitlines() == [x for x in lines if x.strip()]:
-        p = max(p, P.imports_priority(distance))  # an imports-only cell lives as long as imports do
-    alternatives: list[Node] = [scope(full, out_node, p=p, name=name) if out_node else text(full, p=p, name=name)]
-    if len(lines) > LONG_CELL:
-        alternatives.append(text(_source_block(cell, _trim(lines), form, label), p=p + P.TRIMMED, name=f"{name} head/tail"))
+    huge = _huge_trim(cell.source)
+    alternatives: list[Node] = []
+    if huge is None:
+        lines = cell.source.rstrip().splitlines()
+        out = _outputs(cell, skip_error) if opts.outputs else ""
+        out_node = text(_output_block(cell, out, form), rel=P.OUTPUTS, name=f"{name} output") if out else None
+        full = _source_block(cell, lines, form, label)
+        all_imports = _imports(cell.source)
+        if all_imports and "\n".join(all_imports).splitlines() == [x for x in lines if x.strip()]:
+            p = max(p, P.imports_priority(distance))  # an imports-only cell lives as long as imports do
+        alternatives.append(scope(full, out_node, p=p, name=name) if out_node else text(full, p=p, name=name))
+        if len(lines) > LONG_CELL:
+            alternatives.append(text(_source_block(cell, _trim(lines), form, label), p=p + P.TRIMMED, name=f"{name} head/tail"))
+    else:
+        lines = huge
+        alternatives.append(text(_source_block(cell, huge, form, label), p=p + P.TRIMMED, name=f"{name} head/tail"))
     imports = list(_imports(cell.source) if imports is None else imports)
     if imports and "\n".join(imports) != "\n".join(lines):
         block = _source_block(cell, [*imports, "# ... (rest of cell omitted)"], form, label)
