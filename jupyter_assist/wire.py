@@ -37,6 +37,9 @@ class _WithContext(_Model):
     cell_index: int | None = Field(None, ge=0)
     variables: list[Variable] = Field(default_factory=list, max_length=500)
     temperature: float | None = Field(None, ge=0, le=2)  # None: the task's default (greedy)
+    # Sampling seed (with temperature > 0): the same seed repeats an answer; None draws a
+    # fresh one. Regenerate sends temperature > 0 and a new seed, so it gives another text.
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
     def _cell_in_notebook(self) -> "_WithContext":

@@ -538,8 +538,9 @@ def _generator(seed: int | None) -> Any:
     import torch
 
     gen = torch.Generator(device="cpu")
-    if seed is not None:
-        gen.manual_seed(seed)
+    # No seed: a fresh one. A new Generator always starts from the same default seed, so
+    # without this every sampled request (Regenerate) repeated the previous answer.
+    gen.manual_seed(seed) if seed is not None else gen.seed()
     return gen
 
 

@@ -150,6 +150,8 @@ class TaskHandler(AssistHandler):
             raise tornado.web.HTTPError(400, str(e)) from None
         if getattr(body, "temperature", None) is not None:
             req.params.temperature = body.temperature  # > 0 also turns speculation off
+        if getattr(body, "seed", None) is not None:
+            req.params.seed = body.seed
         return body, req
 
 
