@@ -38,10 +38,10 @@ def _notebook_prompt(target_tokens: int, encode: Any) -> str:
 
 def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
     """Real Python functions of 20-80 lines from the standard library."""
+    import argparse as ap
     import collections
     import json.decoder
     import textwrap as tw
-    import argparse as ap
 
     found = []
     for mod in (tw, collections, json.decoder, ap):
@@ -57,9 +57,9 @@ def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
 
 
 def _edit_instruction(src: str, rng: random.Random) -> str:
-    lines = [l for l in src.splitlines() if l.strip() and not l.strip().startswith(("def ", "#"))]
+    lines = [ln for ln in src.splitlines() if ln.strip() and not ln.strip().startswith(("def ", "#"))]
     picks = rng.sample(lines, k=min(len(lines), rng.randint(1, 3)))
-    return "Apply these changes:\n" + "\n".join(f"- change `{l.strip()}` to `{l.strip()}  # checked`" for l in picks)
+    return "Apply these changes:\n" + "\n".join(f"- change `{ln.strip()}` to `{ln.strip()}  # checked`" for ln in picks)
 
 
 def _verify_costs(backend: Any, prompt_ids: list[int], fed: tuple[int, ...] = (5, 9, 17, 33)) -> dict[int, float]:
@@ -89,8 +89,8 @@ def main(argv: list[str]) -> int:
 
     from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
     from jupyter_assist.engine.models import default_cache_dir
-    from jupyter_assist.wire import EditRequest, WarmRequest
     from jupyter_assist.tasks import edit as edit_task
+    from jupyter_assist.wire import EditRequest, WarmRequest
 
     torch.set_num_threads(args.threads)
     opts = LoadOptions(threads=args.threads, quantization=args.quantization, dtype=args.dtype)
@@ -227,11 +227,11 @@ def main(argv: list[str]) -> int:
         t_cancel = 0.0
 
         async def consume_long() -> None:
-            async for ev in engine.stream(long):
+            async for _ev in engine.stream(long):
                 started.set()
 
         async def consume_next() -> None:
-            async for ev in engine.stream(nxt):
+            async for _ev in engine.stream(nxt):
                 pass
 
         a = asyncio.create_task(consume_long())

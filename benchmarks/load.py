@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
            "--AssistExtension.history_size=100000"]  # every request's end time, for the stale accounting
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(tmp / "server.log", "wb")
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115  (the server writes to it until it is stopped)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}/"
     headers = {"Authorization": f"token {token}"}

@@ -12,6 +12,7 @@ cells repeat from keystroke to keystroke); the first, cold render is reported ap
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import os
@@ -19,8 +20,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from jupyter_assist.notebook import from_cells
 from jupyter_assist.notebook.context import Options, context_nodes
@@ -61,7 +63,7 @@ def synthetic_cells(n: int = N_CELLS, seed: int = 0) -> list[dict[str, Any]]:
         if r < 0.35:
             outputs.append({"output_type": "stream", "name": "stdout", "text": "".join(f"\x1b[32mstep {k}\x1b[0m loss={rng.random():.4f}\n" for k in range(rng.randint(5, 80)))})
         elif r < 0.6:
-            table = "      region    {0}   total\n".format(name) + "".join(f"{k:<5} north  {rng.random():.3f}  {rng.randint(1, 999)}\n" for k in range(rng.randint(5, 40)))
+            table = f"      region    {name}   total\n" + "".join(f"{k:<5} north  {rng.random():.3f}  {rng.randint(1, 999)}\n" for k in range(rng.randint(5, 40)))
             outputs.append({"output_type": "execute_result", "execution_count": i, "data": {"text/plain": table, "text/html": "<table>" + "<tr><td>x</td></tr>" * 50 + "</table>"}, "metadata": {}})
         elif r < 0.75:
             outputs.append({"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo" + "A" * 20000, "text/plain": "<Figure size 640x480 with 1 Axes>"}, "metadata": {}})
@@ -122,7 +124,7 @@ def main(argv: list[str]) -> int:
     for key, budget in BUDGETS.items():
         r = render(root, budget, tokens, cache=None)
         assert r.tokens <= budget
-        out[f"render_p50_ms_{key}"] = round(_median_ms(lambda: render(root, budget, tokens, cache=None), args.repeat), 2)
+        out[f"render_p50_ms_{key}"] = round(_median_ms(functools.partial(render, root, budget, tokens, cache=None), args.repeat), 2)
         out[f"render_counts_{key}"] = r.counts
         out[f"levels_{key}"] = r.levels
     out["build_nodes_p50_ms"] = round(_median_ms(tree, max(5, args.repeat // 3)), 2)
@@ -145,7 +147,7 @@ def main(argv: list[str]) -> int:
     for mode in ("linear", "linear_down"):
         r = render(root, BUDGETS["8k"], tokens, cache=None, search=mode)  # type: ignore[arg-type]
         assert (binary.text, binary.cutoff) == (r.text, r.cutoff), f"binary and {mode} searches disagree"
-        ms = _median_ms(lambda: render(root, BUDGETS["8k"], tokens, cache=None, search=mode), max(3, args.repeat // 10))  # type: ignore[arg-type]
+        ms = _median_ms(functools.partial(render, root, BUDGETS["8k"], tokens, cache=None, search=mode), max(3, args.repeat // 10))  # type: ignore[arg-type]
         out[f"{mode}_p50_ms_8k"] = round(ms, 2)
         out[f"{mode}_counts_8k"] = r.counts
     out["speedup_vs_linear_8k"] = round(out["linear_p50_ms_8k"] / out["render_p50_ms_8k"], 1)

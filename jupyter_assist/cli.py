@@ -67,7 +67,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     out = [f"{'kept':<5} {'tokens':>7} {'priority':>12}  name"]
     for r in rows:
         kept = "yes" if r["kept"] else "no"
-        line = f"{kept:<5} {r['tokens']:>7} {str(r['priority']):>12}  {r['name']}"
+        line = f"{kept:<5} {r['tokens']:>7} {r['priority']!s:>12}  {r['name']}"
         out.append(line + (f"  ({r['note']})" if r.get("note") else ""))
     return "\n".join(out)
 

@@ -42,7 +42,7 @@ class _WithContext(_Model):
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
-    def _cell_in_notebook(self) -> "_WithContext":
+    def _cell_in_notebook(self) -> _WithContext:
         # An index past the cells would silently build a prompt around nothing.
         if self.cell_index is not None and self.cell_index >= len(self.cells):
             raise ValueError(f"cell_index {self.cell_index} is out of range: the notebook has {len(self.cells)} cells")
@@ -130,7 +130,7 @@ class TelemetryEvent(_Model):
     similarity: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
 
     @model_validator(mode="after")
-    def _survived_needs_outcome(self) -> "TelemetryEvent":
+    def _survived_needs_outcome(self) -> TelemetryEvent:
         if self.event == "survived" and self.survived is None:
             raise ValueError("a 'survived' event needs \"survived\": true|false")
         return self

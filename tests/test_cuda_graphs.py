@@ -4,14 +4,15 @@ capture), which checks everything but the capture itself; on a GPU it captures."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
-from jupyter_assist.engine.types import Event
 from jupyter_assist.engine.cuda_graphs import GraphRunner, build_runner, spans, supported
+from jupyter_assist.engine.types import Event
 
 from .test_engine import wait_loaded
 from .test_engine_reuse import NOTEBOOK, no_cache, run

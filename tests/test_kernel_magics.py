@@ -25,7 +25,7 @@ def offered(shell: Any) -> list[str]:  # noqa: F811
     return got
 
 
-def _magics(shell: Any) -> Any:
+def _magics(shell: Any) -> Any:  # noqa: F811  (the imported fixture)
     return shell.magics_manager.registry["AssistMagics"]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from jupyter_assist.kernel.client import AssistError
 from jupyter_assist.kernel.proposal import Job

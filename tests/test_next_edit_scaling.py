@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 import gc
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

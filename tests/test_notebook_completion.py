@@ -73,7 +73,7 @@ def test_a_keystroke_8_characters_later_shares_everything_up_to_the_current_cell
     for fim in FORMATS:
         early = build(cell[:-8], "", fim, Budgets())
         late = build(cell, "", fim, Budgets())
-        shared = os.path.commonprefix([early.text, late.text])
+        shared = os.path.commonprefix([early.text, late.text])  # noqa: RUF071  (a text prefix, not a path)
         assert "below = value_3 * 2" in shared and "value_29" in shared
         assert shared.endswith(f"{CELL_MARK}\nimport os\nresult = os.path.join(value_1, ")
         assert late.text[late.cursor :] == fim.suffix + fim.middle  # nothing but the (empty) rest of the cell

@@ -8,7 +8,7 @@ import tokenize
 import pytest
 
 from benchmarks import quality_baselines as B
-from benchmarks.quality_cases import EVAL_DIR, MAX_TARGET, MAGIC, as_typed, blank_magics, candidates, draw, load_notebooks, source_text
+from benchmarks.quality_cases import EVAL_DIR, MAGIC, MAX_TARGET, as_typed, blank_magics, candidates, draw, load_notebooks, source_text
 from benchmarks.quality_score import edit_similarity, exact_match, first_line, levenshtein, paired, percentile
 from jupyter_assist.prompt.fim import FORMATS
 

@@ -12,9 +12,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -47,7 +47,7 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"transformers serve did not start:\n{log.read_text()[-3000:]}")
+                    raise RuntimeError(f"transformers serve did not start:\n{log.read_text()[-3000:]}") from None
                 time.sleep(0.5)
         yield url
     finally:

@@ -25,7 +25,7 @@ async def _until(cond: Any, what: str, timeout: float = 30) -> None:
 
 async def _post_then_leave(port: int, headers: dict[str, str], route: str, body: dict[str, Any]) -> asyncio.StreamWriter:
     """Send a POST on a raw connection and return it open, unread (the caller closes it)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
     data = json.dumps(body).encode()
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     writer.write(f"POST /a%40b/jupyter-assist/{route} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Type: application/json\r\n"

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
-from jupyter_assist.engine import constrain
+from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request, constrain
 from jupyter_assist.prompt import heal
 from jupyter_assist.tasks import complete
 from jupyter_assist.wire import CompleteRequest

@@ -5,4 +5,4 @@ from .local import LoadOptions
 from .models import ModelError
 from .types import GenerationParams, Request
 
-__all__ = ["Engine", "EngineNotReady", "RemoteOptions", "GenerationParams", "LoadOptions", "ModelError", "Request"]
+__all__ = ["Engine", "EngineNotReady", "GenerationParams", "LoadOptions", "ModelError", "RemoteOptions", "Request"]

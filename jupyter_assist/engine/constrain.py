@@ -16,7 +16,8 @@ from __future__ import annotations
 import bisect
 import threading
 import weakref
-from typing import Any, Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
 
 _PROBE = "def mean(xs, w=None):\n    return sum(xs) / len(xs)  # plain\n\tx[0] += 1\n"
 _LAST = "\U0010ffff"  # sorts after any character a token text holds
@@ -47,7 +48,7 @@ class TokenTexts:
         return ids + self._ids[lo:hi]
 
 
-_BY_TOKENIZER: "weakref.WeakKeyDictionary[Any, TokenTexts | None]" = weakref.WeakKeyDictionary()
+_BY_TOKENIZER: weakref.WeakKeyDictionary[Any, TokenTexts | None] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 

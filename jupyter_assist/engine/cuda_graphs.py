@@ -21,8 +21,9 @@ this path against the dynamic one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Callable
+from typing import Any
 
 from transformers.cache_utils import Cache, CacheLayerMixin
 
@@ -92,7 +93,7 @@ def supported(config: Any) -> str | None:
 class _Step:
     """One pass size and span: its input buffers, its output, and (captured) its graph."""
 
-    def __init__(self, runner: "GraphRunner", q: int, span: int) -> None:
+    def __init__(self, runner: GraphRunner, q: int, span: int) -> None:
         import torch
 
         self.q, self.span = q, span

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 Decode = Callable[[Sequence[int]], str]
 # One more token -> the text it completes ("" or None while a character is still partial).

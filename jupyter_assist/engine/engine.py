@@ -13,9 +13,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator, Protocol
+from typing import Any, Protocol
 
 from .models import ModelError, ModelSpec, resolve
 from .remote import RemoteBackend, RemoteUnreachable

@@ -8,8 +8,9 @@ spread over the span instead (score columns, then split-K), and the softmax is f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 NAME = "jupyter_assist_span"
 

@@ -10,8 +10,9 @@ prefix, extended, and stored back under the new prompt. LRU, bounded by bytes.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 
 def cache_len(cache: Any) -> int:

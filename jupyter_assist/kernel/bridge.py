@@ -26,7 +26,8 @@ bridge watched, so that `%reload_ext` hands the labextension a fresh handshake.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TARGET = "jupyter_assist"
 PROTOCOL = 1

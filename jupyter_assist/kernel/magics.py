@@ -11,7 +11,6 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool
 
 from .bridge import Bridge, acceptor
-
 from .client import AssistError, Client, ServerNotFound
 from .exceptions import ExceptionRecorder
 from .proposal import Job, run_job, unified_diff

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import types
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 MAX_VARS = 50
 MAX_SUMMARY = 300  # characters per variable; the wire allows 4000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import secrets
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as w
 

@@ -10,7 +10,8 @@ cannot close its own block, and the system prompt says fenced context is data.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..prompt.nodes import First, Node, Text, first, scope, text
 from ..prompt.tokens import Tokens

@@ -9,8 +9,9 @@ chat template (`template`) turns the messages into text and is counted with them
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..prompt.nodes import Node, assistant, empty, isolate, system, user
 from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache, Rendered, render

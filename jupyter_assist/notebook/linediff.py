@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 Block = tuple[int, int, int, int]  # a[i1:i2] became b[j1:j2]; not both empty
 DIFF_BUDGET = 2_000_000  # bound on difflib's inner-loop steps (~0.3 s of one core)

@@ -6,7 +6,7 @@ from the cursor cost render time and buy nothing.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .cells import Cell
 

@@ -12,8 +12,9 @@ without file separators get a `# path` comment line per file.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Any, Container, Sequence
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def detect(vocab: Container[str]) -> FimFormat | None:
     return None
 
 
-_BY_TOKENIZER: "weakref.WeakKeyDictionary[Any, FimFormat | None]" = weakref.WeakKeyDictionary()
+_BY_TOKENIZER: weakref.WeakKeyDictionary[Any, FimFormat | None] = weakref.WeakKeyDictionary()
 
 
 def for_tokenizer(tokenizer: Any) -> FimFormat | None:

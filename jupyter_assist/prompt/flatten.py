@@ -7,8 +7,9 @@ rendering at a cutoff is then a filter over the leaves, with no tree walk.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from .nodes import BASE, Empty, First, Isolate, Message, Node, Scope, Text
 
@@ -26,7 +27,7 @@ class Leaf(NamedTuple):
 class Entry:
     """A node the inspector shows (named), that has callbacks, or an isolate."""
 
-    __slots__ = ("node", "label", "hi", "lo", "start", "end", "inner")
+    __slots__ = ("end", "hi", "inner", "label", "lo", "node", "start")
 
     def __init__(self, node: Node, label: str, hi: float, lo: float, start: int) -> None:
         self.node, self.label, self.hi, self.lo = node, label, hi, lo

@@ -7,8 +7,9 @@ children never outlive it. Nodes at `BASE` or above are mandatory.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence, Union
+from typing import Literal, Union
 
 BASE = 1e9  # default priority; a cutoff never rises above it, so these nodes are mandatory
 

@@ -9,10 +9,12 @@ exact search starts next to the answer and usually needs two or three full count
 from __future__ import annotations
 
 import bisect
+import itertools
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from .flatten import INF, Flat, Flattener, Leaf
 from .nodes import BASE, Isolate, Node, Scope
@@ -265,7 +267,7 @@ def _render_flat(flat: Flat, budget: int, tokens: Tokens, template: ChatTemplate
                 for e in flat.entries if e.hi >= BASE and e.label]
         raise PromptTooLarge(measure(top)[0], budget, must)
     est = _estimates(flat.leaves, levels, sizes)
-    if mode == "binary" and any(a < b for a, b in zip(est, est[1:])):
+    if mode == "binary" and any(a < b for a, b in itertools.pairwise(est)):
         # A `first` whose fallback outweighs what it replaces: size is not monotone in the
         # cutoff, so bisection could miss the lowest level that fits. Scan instead.
         mode = "linear"

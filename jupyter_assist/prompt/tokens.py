@@ -13,12 +13,14 @@ Counting splits text at line starts that are pre-token boundaries for these rege
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 import unicodedata
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import tiktoken
 
@@ -189,7 +191,7 @@ def encoding_from_tokenizer_json(spec: dict[str, Any] | str, name: str = "hf-bpe
                 order.append((rb, vocab[tok]))
     ids = [tid for _, tid in order]
     merged = ids[len(singles):]
-    if all(x < y for x, y in zip(merged, merged[1:])) and (not merged or merged[0] > max(ids[: len(singles)], default=-1)):
+    if all(x < y for x, y in itertools.pairwise(merged)) and (not merged or merged[0] > max(ids[: len(singles)], default=-1)):
         ranks = dict(order)
         specials = dict(added)
         back: list[int] | None = None
@@ -236,7 +238,7 @@ def from_tokenizer_json(spec: dict[str, Any] | str, name: str = "hf-bpe") -> Cou
     return Counter(f"tiktoken:{name}", encode, chunked=_splits_safely(encode))
 
 
-_BY_TOKENIZER: "weakref.WeakKeyDictionary[Any, Counter]" = weakref.WeakKeyDictionary()
+_BY_TOKENIZER: weakref.WeakKeyDictionary[Any, Counter] = weakref.WeakKeyDictionary()
 
 
 def from_hf(tokenizer: Any, name: str | None = None) -> Counter:

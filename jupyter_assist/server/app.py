@@ -11,14 +11,14 @@ from typing import Any
 # (measured: 12-39 s -> 1.5-3.6 s). Must be set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from jupyter_server.extension.application import ExtensionApp  # noqa: E402
-from traitlets import Bool, Enum, Int, Unicode, default  # noqa: E402
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Enum, Int, Unicode, default
 
-from ..engine import Engine, LoadOptions, RemoteOptions  # noqa: E402
-from ..engine.models import default_cache_dir  # noqa: E402
-from ..tasks.complete import CompletionSettings  # noqa: E402
-from .telemetry import Telemetry, default_file  # noqa: E402
-from .handlers import route_table  # noqa: E402
+from ..engine import Engine, LoadOptions, RemoteOptions
+from ..engine.models import default_cache_dir
+from ..tasks.complete import CompletionSettings
+from .handlers import route_table
+from .telemetry import Telemetry, default_file
 
 
 class AssistExtension(ExtensionApp):

@@ -17,9 +17,10 @@ import math
 import os
 import statistics
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 FRONTEND_EVENTS = ("shown", "accepted", "rejected", "survived")
 EVENTS = (*FRONTEND_EVENTS, "served")
@@ -96,9 +97,7 @@ def _valid(ev: Any) -> bool:
         return False
     if "similarity" in ev and ev["similarity"] is not None and not _number(ev["similarity"]):
         return False
-    if ev["event"] == "survived" and not isinstance(ev.get("survived"), bool):
-        return False
-    return True
+    return ev["event"] != "survived" or isinstance(ev.get("survived"), bool)
 
 
 def _median(xs: list[float]) -> float | None:
@@ -111,7 +110,7 @@ def _ratio(a: int, b: int) -> float | None:
 
 class _Acc:
     def __init__(self) -> None:
-        self.counts = {e: 0 for e in EVENTS}
+        self.counts = dict.fromkeys(EVENTS, 0)
         self.shown_latency: list[float] = []
         self.served_latency: list[float] = []
         self.survived_true = 0

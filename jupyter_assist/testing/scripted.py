@@ -26,8 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..engine.decoding import Output, StopRule
 from ..engine.types import Event, GenerationParams, Request
@@ -55,7 +56,7 @@ class ScriptedBackend:
         self._taken: dict[int, int] = {}  # rule index -> answers given (worker thread only)
 
     @classmethod
-    def load(cls, answers: Path, tokenizer_dir: str | Path) -> "ScriptedBackend":
+    def load(cls, answers: Path, tokenizer_dir: str | Path) -> ScriptedBackend:
         from transformers import AutoTokenizer
 
         return cls(Path(answers), AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True))

@@ -180,7 +180,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
     cmd.extend(getattr(request.module, "LAB_ARGS", ()))
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    log = open(log_path, "wb")
+    log = open(log_path, "wb")  # noqa: SIM115  (JupyterLab writes to it until the fixture stops it)
     proc = subprocess.Popen(
         cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -313,7 +313,7 @@ def lab_page(browser_context: Any, lab_server: LabServer, request: pytest.Fixtur
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         try:
             page.screenshot(path=str(SCREENSHOTS / f"{name}-{outcome}.png"))
-        except Exception as e:  # noqa: BLE001 - a screenshot must not mask the test's own failure
+        except Exception as e:
             console.append(f"[screenshot failed] {e}")
         (ARTIFACTS / f"browser-console-{name}.log").write_text("\n".join(console) + "\n")
         page.close()

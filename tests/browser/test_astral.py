@@ -95,13 +95,13 @@ def test_edit_accept_of_astral_characters_saves_exactly(lab_page: Page, lab_serv
     shot(page, "test_astral_edit-accepted")
 
     saved = _save_and_read(page, lab_server.root_dir / lab_server.notebook)[CELL]
-    assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {ascii(saved)}"
+    assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {saved!a}"
     assert _sources(page)[CELL] == ACCEPTED
 
     # Focus is back in the cell editor: one undo restores the original exactly.
     expect(cell.locator(".jp-InputArea-editor .cm-content")).to_be_focused()
     page.keyboard.press("ControlOrMeta+z")
-    wait_for(lambda: _sources(page)[CELL] == ORIGINAL, 10, f"one undo to restore the original (now {ascii(_sources(page)[CELL])})")
+    wait_for(lambda: _sources(page)[CELL] == ORIGINAL, 10, f"one undo to restore the original (now {_sources(page)[CELL]!a})")
     shot(page, "test_astral_edit-undone")
 
 
@@ -155,7 +155,7 @@ def test_next_edit_rename_of_astral_name_saves_exactly(lab_page: Page, lab_serve
     page.keyboard.press("Shift+ArrowRight")  # one code point: the whole surrogate pair
     page.keyboard.type(PHI)
     renamed = DEF.replace(THETA, PHI)
-    wait_for(lambda: _sources(page)[0] == renamed, 10, f"the typed rename (cell 0: {ascii(_sources(page)[0])})")
+    wait_for(lambda: _sources(page)[0] == renamed, 10, f"the typed rename (cell 0: {_sources(page)[0]!a})")
 
     cell1 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
     proposal = cell1.locator(".jp-assist-nextedit-new")
@@ -173,7 +173,7 @@ def test_next_edit_rename_of_astral_name_saves_exactly(lab_page: Page, lab_serve
     assert _sources(page) == saved
     # One accepted proposal is one undo step, back to the exact original.
     page.keyboard.press("ControlOrMeta+z")
-    wait_for(lambda: _sources(page)[1] == USE, 10, f"one undo of the accept (cell 1: {ascii(_sources(page)[1])})")
+    wait_for(lambda: _sources(page)[1] == USE, 10, f"one undo of the accept (cell 1: {_sources(page)[1]!a})")
 
 
 RUN_CELL_JS = """(i) => {
@@ -210,5 +210,5 @@ def test_kernel_widget_replace_of_astral_code_saves_exactly(lab_page: Page, lab_
     shot(page, "test_astral_kernel_widget-accepted")
 
     saved = _save_and_read(page, lab_server.root_dir / lab_server.notebook)[1]
-    assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {ascii(saved)}"
+    assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {saved!a}"
     assert _sources(page)[1] == ACCEPTED

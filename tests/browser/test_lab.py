@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import LabServer, SCREENSHOTS, wait_for
+from .conftest import SCREENSHOTS, LabServer, wait_for
 
 pytestmark = pytest.mark.browser
 
