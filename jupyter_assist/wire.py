@@ -152,3 +152,9 @@ class NextEditRequest(_WithContext):
 
     edits: list[CellEdit] = Field(min_length=1, max_length=8)
     max_tokens: int | None = Field(None, ge=1, le=2048)
+
+
+class SwitchModelRequest(_Model):
+    """POST /jupyter-assist/models: serve `model` (a `name` from GET /jupyter-assist/models)."""
+
+    model: str = Field(min_length=1, max_length=500)

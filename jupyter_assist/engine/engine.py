@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from .models import ModelError, ModelSpec, resolve
+from .models import ModelChoice, ModelError, ModelSpec, choices, resolve
 from .remote import RemoteBackend, RemoteUnreachable
 from .remote_dispatch import RemoteDispatch
 from .scheduler import Scheduler
@@ -52,6 +52,14 @@ class EngineNotReady(RuntimeError):
     """The model is still loading or failed to load."""
 
 
+class UnknownModel(KeyError):
+    """A switch to a model that is not among `Engine.models()`."""
+
+
+class SwitchRefused(RuntimeError):
+    """A switch that cannot happen now (a load in progress, a remote backend)."""
+
+
 @dataclass
 class EngineStatus:
     state: str = "idle"  # idle | loading | ready | error
@@ -65,6 +73,8 @@ class EngineStatus:
     load_seconds: float | None = None
     served: int = 0  # generations run to their end
     cancelled: int = 0  # stopped mid-way or skipped in the queue
+    switching_from: str | None = None  # while a switch loads: the model it replaces
+    last_error: str | None = None  # the last failed request's cause (the status error is the load's)
 
 
 class Engine:
@@ -72,6 +82,8 @@ class Engine:
 
     def __init__(self, model: str, load_options: Any, cache_dir: Path, remote: RemoteOptions | None = None) -> None:
         self.model_name = model
+        self.configured_model = model  # the list of choices stays the same after a switch
+        self._switch_to: str | None = None
         self.remote = remote
         self.load_options = load_options
         self.cache_dir = cache_dir
@@ -93,6 +105,55 @@ class Engine:
             self.status.state = "loading"
             self._worker = threading.Thread(target=self._run, name="jupyter-assist-engine", daemon=True)
             self._worker.start()
+
+    def models(self) -> list[ModelChoice]:
+        """What a client may switch to (a remote backend serves its own model: only that)."""
+        if self.remote is not None:
+            return [ModelChoice(self.model_name, self.status.model or self.model_name, self.model_name)]
+        return choices(self.configured_model, self.cache_dir)
+
+    def switch(self, name: str) -> ModelChoice:
+        """Serve the model `name` (one of `models()`) instead, loaded in the background on
+        the worker: started requests are cancelled (the old model's answers are moot) and
+        new ones get the loading state until the new model is ready. A failed load leaves
+        the error state with its cause; switching again (back) is allowed."""
+        if self.remote is not None:
+            raise SwitchRefused("The openai backend serves its server's model; set AssistExtension.model to change it.")
+        choice = next((c for c in self.models() if c.name == name), None)
+        if choice is None:
+            known = ", ".join(c.name for c in self.models()) or "none"
+            raise UnknownModel(f"Unknown model {name!r}: choose one of {known} (jupyter assist models list).")
+        with self._lock:
+            if self.status.state == "loading":
+                raise SwitchRefused(f"{self.status.model} is still loading; switch once it is ready (or failed).")
+            old = self.status
+            self.status = EngineStatus(
+                state="loading", model=choice.display, stage="waiting for running requests",
+                served=old.served, cancelled=old.cancelled, switching_from=old.model,
+            )
+            self.model_name, self._switch_to = choice.ref, choice.ref
+            for r in self._active.values():
+                r.cancelled.set()
+        if self._worker is None:
+            self.start()
+        else:  # wake an idle worker; a busy one swaps once its cancelled requests end
+            wake = Request("__switch__", "", GenerationParams(), priority=-1, kind="warm")
+            wake.cancelled.set()
+            self._queue.put(wake)
+        return choice
+
+    def _swap(self) -> None:
+        """On the worker, with nothing running: drop the old model, load the new one."""
+        with self._lock:
+            self._switch_to = None
+        old, self.backend = self.backend, None
+        if old is not None:
+            gc.unfreeze()  # the old model was frozen out of the collector's reach at load
+            old.close()
+            del old
+            gc.collect()
+            _recover_memory()
+        self._load()
 
     def _progress(self, stage: str, fraction: float | None) -> None:
         self.status.stage, self.status.fraction = stage, fraction
@@ -116,6 +177,7 @@ class Engine:
             log.exception("jupyter-assist: model load failed")
             msg = str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}"
             self.status.state, self.status.error = "error", msg
+            self.status.stage = self.status.fraction = None
             return
         info = self.backend.info
         s = self.status
@@ -132,7 +194,7 @@ class Engine:
         # of the load is kept forever.
         gc.collect()
         gc.freeze()
-        s.state = "ready"
+        s.state, s.switching_from = "ready", None
         log.info("jupyter-assist: %s ready on %s (%s) in %.1fs", s.model, s.device, s.dtype, s.load_seconds)
 
     def _run(self) -> None:
@@ -140,6 +202,9 @@ class Engine:
         sched = self._scheduler
         try:
             while not self._stopping:
+                if self._switch_to is not None and not sched.busy():
+                    self._swap()
+                    continue
                 if sched.busy():  # take what arrived, then run one forward pass
                     self._take_arrivals()
                     if not self._stopping:
@@ -215,7 +280,8 @@ class Engine:
             emit(Event("error", message=str(e)))
         except Exception as e:
             log.exception("jupyter-assist: generation failed")
-            emit(Event("error", message=self._recover(e)))
+            self.status.last_error = self._recover(e)
+            emit(Event("error", message=self.status.last_error))
         finally:
             with self._lock:
                 if self._active.get(req.request_id) is req:
@@ -271,6 +337,9 @@ class Engine:
     def _not_ready_message(self) -> str:
         if self.status.state == "error":
             return f"The model failed to load: {self.status.error}"
+        if self.status.switching_from:
+            return (f"Switching from {self.status.switching_from} to {self.status.model}: the model is loading "
+                    f"({self.status.stage or 'starting'}); try again when the status says ready.")
         return f"The model is still loading ({self.status.stage or 'starting'})."
 
     def require_ready(self) -> Backend:

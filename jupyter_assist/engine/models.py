@@ -172,3 +172,36 @@ def installed_models(cache_dir: Path) -> list[Path]:
     if not cache_dir.is_dir():
         return []
     return sorted(p for p in cache_dir.iterdir() if (p / "config.json").is_file())
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the server can switch to: `name` is what a client sends (never a free path)."""
+
+    name: str
+    display: str
+    ref: str  # what `resolve` takes
+
+
+def choices(configured: str, cache_dir: Path) -> list[ModelChoice]:
+    """The configured model, the embedded one when installed, and the converted or copied
+    folders in the cache (what `jupyter assist models list` shows)."""
+    out: dict[str, ModelChoice] = {}
+    seen: set[str] = set()  # resolved paths already offered
+    if configured.strip():
+        try:
+            spec = resolve(configured)
+            display, seen = spec.display, {spec.ref}
+        except ModelError:
+            display = configured
+        out[configured] = ModelChoice(configured, display, configured)
+    if importlib.util.find_spec(EMBEDDED_PACKAGE) is not None and EMBEDDED not in out:
+        out[EMBEDDED] = ModelChoice(EMBEDDED, EMBEDDED_NAME, EMBEDDED)
+    for path in installed_models(cache_dir):
+        if str(path.resolve()) in seen or path.name in out:
+            continue
+        # The embedded model's converted folder is the embedded choice itself.
+        if path.name.startswith(f"{EMBEDDED_NAME}-") and EMBEDDED in out:
+            continue
+        out[path.name] = ModelChoice(path.name, path.name, str(path))
+    return list(out.values())

@@ -15,13 +15,13 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel
 from tornado.iostream import StreamClosedError
 
-from ..engine import EngineNotReady, Request
+from ..engine import EngineNotReady, Request, SwitchRefused, UnknownModel
 from ..engine.types import PRIORITY_WARM, Event, GenerationParams
 from ..tasks import chat, complete, edit, fix, generate, next_edit
 from ..wire import (
     CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
 )
-from ..wire import NextEditRequest
+from ..wire import NextEditRequest, SwitchModelRequest
 from .body import parse as parse_body
 from .offload import off_loop
 
@@ -73,9 +73,38 @@ class StatusHandler(AssistHandler):
                 "load_seconds": s.load_seconds,
                 "served": s.served,
                 "cancelled": s.cancelled,
+                "switching_from": s.switching_from,
+                "last_error": s.last_error,
                 "stats": self.assist.engine.stats(),
             }
         )
+
+
+class ModelsHandler(AssistHandler):
+    """GET: the models the server can switch to; POST {model}: switch (loads in the background)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self) -> None:
+        engine = self.assist.engine
+        models = await off_loop(engine.models)  # stats the cache folder
+        self.finish({
+            "models": [{"name": c.name, "display": c.display, "current": c.ref == engine.model_name} for c in models],
+            "switchable": engine.remote is None,
+        })
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body: SwitchModelRequest = await self.parse(SwitchModelRequest)
+        try:
+            choice = await off_loop(self.assist.engine.switch, body.model)
+        except UnknownModel as e:
+            raise tornado.web.HTTPError(404, e.args[0]) from None
+        except SwitchRefused as e:
+            raise tornado.web.HTTPError(409, str(e)) from None
+        self.set_status(202)  # accepted: GET status shows the load's progress
+        self.finish({"model": choice.name, "state": self.assist.engine.status.state})
 
 
 class HistoryHandler(AssistHandler):
@@ -366,7 +395,7 @@ class TelemetryHandler(AssistHandler):
 
 def route_table() -> list[tuple[Any, ...]]:
     plain = {"status": StatusHandler, "history": HistoryHandler, "cancel": CancelHandler, "warm": WarmHandler,
-             "telemetry": TelemetryHandler}
+             "telemetry": TelemetryHandler, "models": ModelsHandler}
     routes: list[tuple[Any, ...]] = [(f"{PREFIX}/{name}", handler) for name, handler in plain.items()]
     routes += [(f"{PREFIX}/{name}", StreamHandler, {"task": name}) for name in TASKS]
     routes.append((f"{PREFIX}/prompt", PromptHandler, {"task": "complete"}))
