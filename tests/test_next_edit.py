@@ -204,3 +204,73 @@ def test_prompt_shows_the_diff_and_the_region() -> None:
 def test_no_region_when_nothing_changed() -> None:
     assert region(_cells("x = 1"), UserEdit(0, "x = 1", "x = 1")) is None
     assert region(_cells("x", kinds=("markdown",)), UserEdit(0, "a", "x")) is None
+
+
+# --- never fights the user (issue 18): the edited lines, reverts, confidence -------------
+
+PRICES_BEFORE = 'prices = [1, 2]\nprint("hi")\ntotal = sum(prices)'
+PRICES_AFTER = 'costs = [1, 2]\nprint("hi")\ntotal = sum(prices)'
+PRICES_REQ = {
+    "request_id": "p",
+    "cells": [{"cell_type": "code", "source": PRICES_AFTER}],
+    "edits": [{"cell_index": 0, "before": PRICES_BEFORE, "after": PRICES_AFTER}],
+}
+# The answer that turned a user's rename into `# Original` on Tab: it rewrites the line
+# just typed (and follows the rename on the last line).
+ORIGINAL = '# Original\nprint("hi")\ntotal = sum(costs)'
+
+
+def _req() -> object:
+    from jupyter_assist.wire import NextEditRequest
+
+    return NextEditRequest.model_validate(PRICES_REQ)
+
+
+def test_no_proposal_inside_the_lines_just_typed() -> None:
+    from jupyter_assist.tasks import next_edit
+
+    found = next_edit.finish(_req(), ORIGINAL, logprob=-0.01)["proposals"]
+    # The rename follows to line 2; the model's rewrite of line 0 (being typed) is dropped.
+    assert [(p["start_line"], p["new"]) for p in found] == [(2, ["total = sum(costs)"])]
+    edit = UserEdit(0, PRICES_BEFORE, PRICES_AFTER)
+    typed = Proposal(0, 0, 1, ("costs = [1, 2]",), ("# Original",))
+    assert valid(Proposal(0, 1, 2, ('print("hi")',), ('print("ho")',)), [PRICES_AFTER], [edit])  # the line below: fine
+    assert not valid(typed, [PRICES_AFTER], [edit])
+    assert not valid(Proposal(0, 1, 1, (), ("x = 1",)), [PRICES_AFTER], [edit])  # inserted right under it
+    # Only the last edit is where the user types: an earlier one's lines take proposals.
+    other = UserEdit(0, PRICES_AFTER, PRICES_AFTER + "\n")
+    assert valid(typed, [PRICES_AFTER + "\n"], [edit, other])
+
+
+def test_deleting_lines_protects_the_lines_either_side() -> None:
+    before, after = "a = 1\nb = 2\nc = 3\nd = 4", "a = 1\nc = 3\nd = 4"
+    edit = UserEdit(0, before, after)
+    assert not valid(Proposal(0, 0, 1, ("a = 1",), ("a = 2",)), [after], [edit])
+    assert not valid(Proposal(0, 1, 2, ("c = 3",), ("c = 4",)), [after], [edit])
+    assert valid(Proposal(0, 2, 3, ("d = 4",), ("d = 5",)), [after], [edit])
+
+
+def test_no_proposal_brings_back_a_renamed_name() -> None:
+    before, after = "prices = [1]\nn = len(prices)\n\n\nm = max(costs_x)", "costs = [1]\nn = len(costs)\n\n\nm = max(costs_x)"
+    edit = UserEdit(0, before, after)
+    # Far from the typed lines, but `costs` back to `prices`: an undo of the rename.
+    assert not valid(Proposal(0, 4, 5, ("m = max(costs_x)",), ("m = max(prices)",)), [after], [edit])
+    assert valid(Proposal(0, 4, 5, ("m = max(costs_x)",), ("m = max(costs)",)), [after], [edit])
+    # In another cell too.
+    assert not valid(Proposal(1, 0, 1, ("y = costs",), ("y = prices",)), [after, "y = costs"], [edit])
+
+
+def test_model_proposals_need_confidence() -> None:
+    from jupyter_assist.tasks import next_edit
+
+    answer = 'costs = [1, 2]\nprint("hello")\ntotal = sum(prices)'  # one change beside the rename
+    model = (1, ['print("hello")'])
+    def got(logprob: float | None, **kw: float) -> list[tuple[int, list[str]]]:
+        return [(p["start_line"], p["new"]) for p in next_edit.finish(_req(), answer, logprob, **kw)["proposals"]]
+    rename = (2, ["total = sum(costs)"])
+    assert got(-0.05) == [model, rename]
+    assert got(-2.5) == [rename]  # unsure: only what analysis found
+    assert got(None) == [rename]  # the backend did not say: the same
+    assert got(-2.5, min_logprob=-3.0) == [model, rename]  # the server's threshold
+    assert next_edit.confident(next_edit.MIN_LOGPROB) and not next_edit.confident(next_edit.MIN_LOGPROB - 1e-6)
+    assert next_edit.finish(_req(), answer, -0.05)["logprob"] == -0.05  # reported in `done`

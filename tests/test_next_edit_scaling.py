@@ -168,7 +168,8 @@ def test_revert_checks_cost_the_proposal_not_the_cell() -> None:
         source = _blank_separated(n, "read_text")
         edit = UserEdit(0, source.replace("read_text(0)", "load(0)"), source)
         lines = lines_of(source)
-        props = [Proposal(0, k, k + 1, (x,), (x + "  # ok",)) for k, x in enumerate(lines) if x]
+        # Line 0 is the one edited: no proposal may go there.
+        props = [Proposal(0, k, k + 1, (x,), (x + "  # ok",)) for k, x in enumerate(lines) if x and k > 0]
 
         def run() -> None:
             check = Validator([source], [edit])

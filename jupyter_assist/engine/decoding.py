@@ -103,6 +103,18 @@ class Output:
         self.emitted = 0
         self.finish: str | None = None
         self.hide = hide
+        self._logprob_sum = 0.0
+        self._logprob_n = 0
+
+    def note_logprob(self, logprob: float) -> None:
+        """The log-probability the model gave a token it generated (see `logprob`)."""
+        self._logprob_sum += logprob
+        self._logprob_n += 1
+
+    @property
+    def logprob(self) -> float | None:
+        """Mean log-probability of the tokens noted; None when none were."""
+        return self._logprob_sum / self._logprob_n if self._logprob_n else None
 
     @property
     def ids(self) -> list[int]:

@@ -341,6 +341,7 @@ class LocalBackend:
         the answer ended). No prefix: no step, the logits as they were."""
         p = req.params
         texts = constrain.token_texts(self.tokenizer) if p.prefix else None
+                logprob=out.logprob,
         if texts is None:
             return logits
         gen = _generator(p.seed)
@@ -357,13 +358,15 @@ class LocalBackend:
             tok = _sample(logits, params.temperature, params.top_p, gen)
             if out.push(tok):
                 return
-            logits = session.feed([tok])[-1]
-            yield
+            rows = yield from feed_steps(session, [tok], req.cancelled)
+            if rows is not None:  # None: cancelled while waiting for the pass
+                logits = rows[-1]
 
     def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         # Off the draft: what the text so far repeats. Shorter than a draft chunk, as a
+            out.note_logprob(_logprob(logits, tok))
         # lookup hit is less often right.
         lookup = NgramLookup(prompt, size=max(self.spec_chunk // 2, 1)) if req.params.lookup else None
         tok = int(logits.argmax())
@@ -376,12 +379,18 @@ class LocalBackend:
             draft.observe(tok, out.ids)
             if lookup:
                 lookup.extend([tok])
+        tok_logprob = _logprob(logits, tok)
             chunk = draft.chunk()
             from_draft = bool(chunk)
             if not from_draft and lookup:
                 chunk = lookup.propose()
+            out.note_logprob(tok_logprob)
             base = session.length
-            preds = session.feed([tok, *chunk]).argmax(-1).tolist()
+            rows = yield from feed_steps(session, [tok, *chunk], req.cancelled)
+            if rows is None:
+                out.finish = "cancelled"
+                return
+            preds = rows.argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
@@ -392,13 +401,16 @@ class LocalBackend:
             self.spec_stats[kind + "proposed"] += len(chunk)
             self.spec_stats[kind + "accepted"] += n
             self.spec_stats["passes"] += 1
-            for t in chunk[:n]:
+            for t, lp in zip(chunk[:n], logprobs):
+                out.note_logprob(lp)
                 if out.push(t):
+            # Greedy: each accepted token is its row's argmax, so its log-probability is
+            # the row's max minus its logsumexp (one reduction for the whole chunk).
+            logprobs = (rows[: n + 1].float().amax(-1) - rows[: n + 1].float().logsumexp(-1)).tolist()
                     return
             if lookup:
                 lookup.extend(chunk[:n])
-            tok = preds[n]
-            yield
+            tok, tok_logprob = preds[n], logprobs[n]
 
     def stats(self) -> dict[str, Any]:
         import torch
@@ -570,3 +582,9 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
         if isinstance(tid, int) and tid != tokenizer.unk_token_id:
             ids.add(tid)
     return sorted(ids)
+def _logprob(logits: Any, tok: int) -> float:
+    """log softmax(logits)[tok], for the confidence a `done` event reports."""
+    row = logits.float()
+    return float(row[tok] - row.logsumexp(-1))
+
+

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
+from . import renames as R
 from .linediff import affix, changed_blocks
 
 MAX_LINES = 20  # lines one proposal may replace or write
@@ -49,6 +52,27 @@ def lines_of(source: str) -> list[str]:
     return source.split("\n")
 
 
+def edited_lines(edit: UserEdit) -> list[tuple[int, int]]:
+    """The lines the user is editing: the edit's changed blocks, in its `after`'s lines
+    (the cell's current source). A deletion marks the lines on either side of it, where the
+    cursor is."""
+    out = []
+    for _, _, j1, j2 in changed_blocks(lines_of(edit.before), lines_of(edit.after)):
+        out.append((j1, j2) if j2 > j1 else (max(0, j1 - 1), j1 + 1))
+    return out
+
+
+def _touches(p: Proposal, lines: tuple[int, int]) -> bool:
+    a, b = lines
+    if p.start_line == p.end_line:  # an insertion: also right above or below the lines
+        return a <= p.start_line <= b
+    return p.start_line < b and a < p.end_line
+
+
+def _count(name: str, lines: Sequence[str]) -> int:
+    return sum(len(re.findall(rf"(?<![\w]){re.escape(name)}(?![\w])", x)) for x in lines)
+
+
 def apply(source: str, p: Proposal) -> str:
     lines = lines_of(source)
     return "\n".join(lines[: p.start_line] + list(p.new) + lines[p.end_line :])
@@ -77,6 +101,10 @@ class Validator:
         self._parses: dict[int, bool] = {}
         self._undo: dict[int, set[tuple[tuple[str, ...], tuple[str, ...]]]] = {}  # cell -> {(after, before)}
         self._back: dict[int, list[tuple[list[str], int, int]]] = {}  # cell -> [(before's lines, prefix, suffix)]
+        # Where the user is typing (the last edit's lines): no proposal goes there.
+        last = self.edits[-1] if self.edits and self.edits[-1] == edits[-1] else None
+        self.editing: tuple[int, list[tuple[int, int]]] | None = (last.cell_index, edited_lines(last)) if last else None
+        self._renamed: list[R.Rename] | None = None
 
     def lines(self, cell: int) -> list[str]:
         if cell not in self._lines:
@@ -96,6 +124,18 @@ class Validator:
                     undo.add((tuple(b[j1:j2]), tuple(a[i1:i2])))
             back.append((a, *affix(current, a, overlap=True)))
         self._undo[cell], self._back[cell] = undo, back
+
+    def in_edited_region(self, p: Proposal) -> bool:
+        """Touches the lines of the user's last edit (the lines just typed)."""
+        if self.editing is None or self.editing[0] != p.cell_index:
+            return False
+        return any(_touches(p, lines) for lines in self.editing[1])
+
+    def undoes_rename(self, p: Proposal) -> bool:
+        """Brings back a name the user renamed away (`costs` back to `prices`), anywhere."""
+        if self._renamed is None:
+            self._renamed = R.chain(r for e in self.edits for r in R.detect(e.before, e.after, e.cell_index))
+        return any(_count(r.old, p.new) > _count(r.old, p.old) for r in self._renamed)
 
     def is_revert(self, p: Proposal) -> bool:
         """Undoes (part of) what the user just did in that cell: replaces a block the edit
@@ -135,7 +175,7 @@ class Validator:
             return False
         if [x.rstrip() for x in p.old] == [x.rstrip() for x in p.new]:  # no-op (or whitespace only at line ends)
             return False
-        if self.is_revert(p):
+        if self.in_edited_region(p) or self.is_revert(p) or self.undoes_rename(p):
             return False
         source = self.sources[p.cell_index] or ""
         if syntax and len(source) > MAX_PARSED_CHARS:

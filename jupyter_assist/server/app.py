@@ -12,7 +12,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Int, Unicode, default
+from traitlets import Bool, Enum, Float, Int, Unicode, default
 
 from ..engine import Engine, LoadOptions, RemoteOptions
 from ..engine.models import default_cache_dir
@@ -75,6 +75,12 @@ class AssistExtension(ExtensionApp):
     chat_max_tokens = Int(512, config=True, help="Cap on chat reply length (tokens).")
     generate_max_tokens = Int(512, config=True, help="Cap on %%assist code length (tokens).")
     next_edit_max_tokens = Int(256, config=True, help="Cap on the model's rewrite of the region after an edit (next edit), tokens.")
+    next_edit_min_logprob = Float(
+        -0.3, config=True,
+        help="""Next edit shows the model's rewrite only when its mean token log-probability is at least this
+        (0: only a rewrite the model was certain of; renames found by analysis are always shown). A backend that
+        reports no log-probabilities (remote) gives no model proposals.""",
+    )
     max_body_bytes = Int(8 * 1024 * 1024, config=True, help="Largest request body accepted (bytes).")
     history_size = Int(50, config=True, help="How many recent requests GET /jupyter-assist/history keeps.")
     telemetry = Bool(

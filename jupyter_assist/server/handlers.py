@@ -136,6 +136,8 @@ class Task:
     finish: Callable[[Any, str], dict[str, Any]] = lambda body, text: {"text": text}
     # An event sent before the model's first one (what the task knows without the model).
     head: Callable[[Any], dict[str, Any]] | None = None
+    # In place of `finish`, for a task that reads more of the `done` event than its text.
+    finish_event: Callable[[Any, Event, AssistExtension], dict[str, Any]] | None = None
 
 
 TASKS: dict[str, Task] = {
@@ -155,7 +157,8 @@ TASKS: dict[str, Task] = {
         FixRequest, lambda b, backend, ext: fix.build(b, backend), lambda b, text: _rewrite(b.cells[b.cell_index].source, text)
     ),
     "next-edit": Task(
-        NextEditRequest, lambda b, backend, ext: next_edit.build(b, backend, ext.next_edit_max_tokens), next_edit.finish, next_edit.head
+        NextEditRequest, lambda b, backend, ext: next_edit.build(b, backend, ext.next_edit_max_tokens), head=next_edit.head,
+        finish_event=lambda b, ev, ext: next_edit.finish(b, ev.text, ev.logprob, ext.next_edit_min_logprob),
     ),
 }
 
@@ -308,10 +311,16 @@ class StreamHandler(TaskHandler):
         await self._send(await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
 
     async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
+    async def _finish(self, body: Any, ev: Event) -> dict[str, Any]:
+        task = TASKS[self.task]
+        if task.finish_event is not None:
+            return await off_loop(task.finish_event, body, ev, self.assist)
+        return await off_loop(task.finish, body, ev.text)
+
         """The `done` event of a finished request, recorded in the history (and telemetry)."""
         done = {
             "type": "done",
-            **await off_loop(TASKS[self.task].finish, body, ev.text),
+            **await self._finish(body, ev),
             "finish_reason": ev.finish_reason,
             "prompt_tokens": ev.prompt_tokens,
             "completion_tokens": ev.completion_tokens,

@@ -2,7 +2,10 @@
 
 Renames propagate without the model (exact, sent at once: `head`); the model rewrites a
 region around the last edit (the region is the speculative draft, most of it is copied),
-and its answer becomes proposals only if they pass `proposals.valid` (`finish`).
+and its answer becomes proposals only if the model was sure of it (its mean token
+log-probability at least `min_logprob`; a backend that does not say gives none) and they
+pass `proposals.valid` (`finish`). No proposal of either kind touches the lines of the last
+edit or undoes it (`Validator`): next edit follows the user, never argues with them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from .chat import prompt_budget
 from .edit import OPEN
 
 MAX_CANDIDATES = 10 * MAX_PROPOSALS  # rename candidates checked per request (most pass)
+# The model's rewrite is shown only when its mean token log-probability reaches this (the
+# server's next_edit_min_logprob): a rewrite is mostly copied, so an unsure one is mostly
+# noise around the copy (the random test model: about -10; a rewrite that copies the
+# region back unchanged: near 0).
+MIN_LOGPROB = -0.3  # the default of next_edit_min_logprob
 
 
 def _edits(req: NextEditRequest) -> list[UserEdit]:
@@ -65,6 +73,11 @@ def renames(req: NextEditRequest) -> list[Proposal]:
     return merge(islice(found, MAX_PROPOSALS))
 
 
+def confident(logprob: float | None, min_logprob: float = MIN_LOGPROB) -> bool:
+    """Whether a rewrite of this mean token log-probability may become proposals."""
+    return logprob is not None and logprob >= min_logprob
+
+
 def model_proposals(req: NextEditRequest, text: str) -> list[Proposal]:
     """The model's rewrite of the region as proposals; what fails validation is dropped."""
     cells, edits = _cells(req), _edits(req)
@@ -81,6 +94,8 @@ def head(req: NextEditRequest) -> dict[str, Any]:
     return {"type": "proposals", "source": "rename", "proposals": [p.as_json() for p in renames(req)]}
 
 
-def finish(req: NextEditRequest, text: str) -> dict[str, Any]:
-    """The `done` event's payload: every proposal, renames first where they overlap."""
-    return {"text": text, "proposals": [p.as_json() for p in merge(renames(req), model_proposals(req, text))]}
+def finish(req: NextEditRequest, text: str, logprob: float | None = None, min_logprob: float = MIN_LOGPROB) -> dict[str, Any]:
+    """The `done` event's payload: every proposal, renames first where they overlap; the
+    model's only when it was `confident` (`logprob`: its mean token log-probability)."""
+    model = model_proposals(req, text) if confident(logprob, min_logprob) else []
+    return {"text": text, "logprob": logprob, "proposals": [p.as_json() for p in merge(renames(req), model)]}

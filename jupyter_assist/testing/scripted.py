@@ -7,6 +7,9 @@ The answers file, reread at every request (a test may rewrite it between steps):
     {"rules": [{"match": "make it wink", "answers": ["s = 1\\n```\\n", "s = 2\\n```\\n"]}],
      "delay_ms": 0}
 
+A rule may set `logprob`: the mean token log-probability its answers' `done` events report
+(default 0.0, a certain model; null: unknown, as from a remote server).
+
 A request takes the first rule whose `match` occurs in its prompt (a rule without `match`
 takes any request) and gets that rule's next answer; the last one repeats. Rewriting the
 file starts every rule from its first answer again. A request no rule takes gets its draft
@@ -94,19 +97,21 @@ class ScriptedBackend:
             raise ValueError(f"scripted model: {self.answers} must hold an object with a list 'rules'.")
         return script
 
-    def answer(self, req: Request, script: dict[str, Any]) -> str:
-        """The next scripted answer for `req` (the draft or "" when no rule takes it)."""
+    def answer(self, req: Request, script: dict[str, Any]) -> tuple[str, float | None]:
+        """The next scripted answer for `req` (the draft or "" when no rule takes it), and
+        its rule's `logprob` (the confidence its `done` reports; default 0.0, certain)."""
         for i, rule in enumerate(script.get("rules", [])):
             if rule.get("match", "") in req.prompt:
                 answers = rule.get("answers") or [""]
                 n = self._taken.get(i, 0)
                 self._taken[i] = n + 1
-                return str(answers[min(n, len(answers) - 1)])
-        return req.draft if isinstance(req.draft, str) else ""
+                logprob = rule.get("logprob", 0.0)
+                return str(answers[min(n, len(answers) - 1)]), None if logprob is None else float(logprob)
+        return (req.draft if isinstance(req.draft, str) else ""), 0.0
 
     def generate(self, req: Request, emit: Emit) -> None:
         script = self._script()
-        text = self.answer(req, script)
+        text, logprob = self.answer(req, script)
         delay = max(0, int(script.get("delay_ms", 0))) / 1000
         p: GenerationParams = req.params
         out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=p.stop), (), False,
@@ -125,7 +130,7 @@ class ScriptedBackend:
         out.flush()
         self.served += 1
         emit(Event("done", text=out.text, finish_reason=finish,  # type: ignore[arg-type]
-                   prompt_tokens=len(self.encode(req.prompt)), completion_tokens=len(self.encode(out.text))))
+                   prompt_tokens=len(self.encode(req.prompt)), completion_tokens=len(self.encode(out.text)), logprob=logprob))
 
 
 def install(answers: str | Path, tokenizer_dir: str | Path | None = None) -> Callable[[], None]:
