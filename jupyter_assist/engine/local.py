@@ -332,6 +332,7 @@ class LocalBackend:
                 finish_reason=out.finish or "length",  # type: ignore[arg-type]
                 prompt_tokens=len(ids),
                 completion_tokens=len(out.ids),
+                logprob=out.logprob,
             )
         )
 
@@ -341,7 +342,6 @@ class LocalBackend:
         the answer ended). No prefix: no step, the logits as they were."""
         p = req.params
         texts = constrain.token_texts(self.tokenizer) if p.prefix else None
-                logprob=out.logprob,
         if texts is None:
             return logits
         gen = _generator(p.seed)
@@ -356,44 +356,43 @@ class LocalBackend:
                 out.finish = "cancelled"
                 return
             tok = _sample(logits, params.temperature, params.top_p, gen)
+            out.note_logprob(_logprob(logits, tok))
             if out.push(tok):
                 return
-            rows = yield from feed_steps(session, [tok], req.cancelled)
-            if rows is not None:  # None: cancelled while waiting for the pass
-                logits = rows[-1]
+            logits = session.feed([tok])[-1]
+            yield
 
     def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         # Off the draft: what the text so far repeats. Shorter than a draft chunk, as a
-            out.note_logprob(_logprob(logits, tok))
         # lookup hit is less often right.
         lookup = NgramLookup(prompt, size=max(self.spec_chunk // 2, 1)) if req.params.lookup else None
         tok = int(logits.argmax())
+        tok_logprob = _logprob(logits, tok)
         while True:
             if req.cancelled.is_set():
                 out.finish = "cancelled"
                 return
+            out.note_logprob(tok_logprob)
             if out.push(tok):
                 return
             draft.observe(tok, out.ids)
             if lookup:
                 lookup.extend([tok])
-        tok_logprob = _logprob(logits, tok)
             chunk = draft.chunk()
             from_draft = bool(chunk)
             if not from_draft and lookup:
                 chunk = lookup.propose()
-            out.note_logprob(tok_logprob)
             base = session.length
-            rows = yield from feed_steps(session, [tok, *chunk], req.cancelled)
-            if rows is None:
-                out.finish = "cancelled"
-                return
+            rows = session.feed([tok, *chunk])
             preds = rows.argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
                 n += 1
+            # Greedy: each accepted token is its row's argmax, so its log-probability is
+            # the row's max minus its logsumexp (one reduction for the whole chunk).
+            logprobs = (rows[: n + 1].float().amax(-1) - rows[: n + 1].float().logsumexp(-1)).tolist()
             session.truncate(base + 1 + n)  # keep KV of `tok` and the accepted tokens
             if from_draft:
                 draft.advance(len(chunk), n)
@@ -404,13 +403,11 @@ class LocalBackend:
             for t, lp in zip(chunk[:n], logprobs):
                 out.note_logprob(lp)
                 if out.push(t):
-            # Greedy: each accepted token is its row's argmax, so its log-probability is
-            # the row's max minus its logsumexp (one reduction for the whole chunk).
-            logprobs = (rows[: n + 1].float().amax(-1) - rows[: n + 1].float().logsumexp(-1)).tolist()
                     return
             if lookup:
                 lookup.extend(chunk[:n])
             tok, tok_logprob = preds[n], logprobs[n]
+            yield
 
     def stats(self) -> dict[str, Any]:
         import torch
@@ -556,6 +553,12 @@ def _generator(seed: int | None) -> Any:
     return gen
 
 
+def _logprob(logits: Any, tok: int) -> float:
+    """log softmax(logits)[tok], for the confidence a `done` event reports."""
+    row = logits.float()
+    return float(row[tok] - row.logsumexp(-1))
+
+
 def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:
     import torch
 
@@ -582,9 +585,3 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
         if isinstance(tid, int) and tid != tokenizer.unk_token_id:
             ids.add(tid)
     return sorted(ids)
-def _logprob(logits: Any, tok: int) -> float:
-    """log softmax(logits)[tok], for the confidence a `done` event reports."""
-    row = logits.float()
-    return float(row[tok] - row.logsumexp(-1))
-
-
