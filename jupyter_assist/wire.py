@@ -154,6 +154,40 @@ class NextEditRequest(_WithContext):
     max_tokens: int | None = Field(None, ge=1, le=2048)
 
 
+AgentActionKind = Literal["code", "edit", "markdown", "ask", "done", "error"]
+
+
+class AgentStep(_Model):
+    """One step the agent took, with what became of it (the frontend owns the loop)."""
+
+    kind: AgentActionKind
+    # code / edit: the cell's source as it ran (the user's edits included); markdown: the note
+    source: str = Field("", max_length=MAX_TEXT)
+    cell_index: int | None = Field(None, ge=0)  # the cell it wrote or edited, where it is now; None: deleted
+    text: str = Field("", max_length=MAX_TEXT)  # the model's prose: its plan, question, summary or parse error
+    ran: bool = False  # code / edit: the cell was run (else the user declined it)
+    edited: bool = False  # the user changed the cell before running it
+    outputs: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)  # nbformat outputs of the run
+    variables: list[Variable] = Field(default_factory=list, max_length=200)  # variables the run changed
+    reply: str = Field("", max_length=MAX_TEXT)  # the user's answer to `ask`, or why a cell did not run
+
+
+class AgentRequest(_WithContext):
+    """Goal + notebook + the steps so far (oldest first) -> the next action."""
+
+    goal: str = Field(min_length=1, max_length=MAX_TEXT)
+    steps: list[AgentStep] = Field(default_factory=list, max_length=100)
+    max_steps: int = Field(10, ge=1, le=100)
+    max_tokens: int | None = Field(None, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _steps_in_notebook(self) -> AgentRequest:
+        for i, s in enumerate(self.steps):
+            if s.cell_index is not None and s.cell_index >= len(self.cells):
+                raise ValueError(f"steps[{i}].cell_index {s.cell_index} is out of range: the notebook has {len(self.cells)} cells")
+        return self
+
+
 class SwitchModelRequest(_Model):
     """POST /jupyter-assist/models: serve `model` (a `name` from GET /jupyter-assist/models)."""
 

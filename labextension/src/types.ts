@@ -224,3 +224,56 @@ export type NextEditStreamEvent =
   | INextEditDoneEvent
   | IDeltaEvent
   | IErrorEvent;
+
+/** What one agent step is (wire `AgentActionKind`). */
+export type AgentActionKind = 'code' | 'edit' | 'markdown' | 'ask' | 'done' | 'error';
+
+/** One step the agent took, with what became of it (wire `AgentStep`). */
+export interface IAgentStep {
+  kind: AgentActionKind;
+  /** code / edit: the cell's source as it ran (the user's edits included); markdown: the note. */
+  source?: string;
+  /** The cell it wrote or edited, where it is now; null: deleted. */
+  cell_index?: number | null;
+  /** The model's prose: its plan, question, summary or parse error. */
+  text?: string;
+  /** code / edit: the cell was run (else the user declined it). */
+  ran?: boolean;
+  /** The user changed the cell before running it. */
+  edited?: boolean;
+  /** nbformat outputs of the run. */
+  outputs?: Record<string, unknown>[];
+  /** Variables the run changed. */
+  variables?: IVariable[];
+  /** The user's answer to `ask`, or why a cell did not run. */
+  reply?: string;
+}
+
+/** Body of `POST agent`: goal + notebook + the steps so far -> the next action. */
+export interface IAgentRequest extends INotebookContext {
+  goal: string;
+  steps: IAgentStep[];
+  /** 1..100, default 10. */
+  max_steps?: number;
+  max_tokens?: number;
+}
+
+/** The next action, read from the model's answer (never missing: `error` when it fits none). */
+export interface IAgentAction {
+  kind: AgentActionKind;
+  /** code / edit: the cell's new source; markdown: the note. */
+  source: string;
+  /** edit: 0-based index of the cell to replace. */
+  cell_index: number | null;
+  /** What it is about to do, the question, the summary, or the error. */
+  text: string;
+  /** What the parser repaired or dropped. */
+  notes: string[];
+  /** edit: the diff against the cell as sent. */
+  hunks?: IHunk[];
+}
+
+/** The `done` event of `POST agent`. */
+export interface IAgentDoneEvent extends IDoneEvent {
+  action: IAgentAction;
+}
