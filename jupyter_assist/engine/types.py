@@ -14,6 +14,7 @@ FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
 # Lower runs first: a completion the user waits on beats a chat reply.
 PRIORITY_COMPLETE = 0
 PRIORITY_EDIT = 5
+PRIORITY_AGENT = 8  # one agent step: after edits the user waits on, before chat
 PRIORITY_CHAT = 10
 PRIORITY_WARM = 20
 

@@ -17,11 +17,11 @@ from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request, SwitchRefused, UnknownModel
 from ..engine.types import PRIORITY_WARM, Event, GenerationParams
-from ..tasks import chat, complete, edit, fix, generate, next_edit
+from ..tasks import agent, chat, complete, edit, fix, generate, next_edit
 from ..wire import (
     CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
 )
-from ..wire import NextEditRequest, SwitchModelRequest
+from ..wire import AgentRequest, NextEditRequest, SwitchModelRequest
 from .body import parse as parse_body
 from .offload import off_loop
 
@@ -160,6 +160,7 @@ TASKS: dict[str, Task] = {
         NextEditRequest, lambda b, backend, ext: next_edit.build(b, backend, ext.next_edit_max_tokens), head=next_edit.head,
         finish_event=lambda b, ev, ext: next_edit.finish(b, ev.text, ev.logprob, ext.next_edit_min_logprob),
     ),
+    "agent": Task(AgentRequest, agent.build, agent.finish),
 }
 
 
