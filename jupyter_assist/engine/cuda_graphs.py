@@ -23,11 +23,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from transformers.cache_utils import Cache, CacheLayerMixin
 
 from .graph_attention import spans_of
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ class _Slots:
 class _SlotLayer(CacheLayerMixin):
     is_compileable = False
     is_sliding = False
+    keys: torch.Tensor  # allocated by lazy_initialization, before the first update
+    values: torch.Tensor
 
     def __init__(self, max_len: int, slots: _Slots) -> None:
         super().__init__()
@@ -200,7 +205,7 @@ class GraphRunner:
 
     def load(self, cache: Any, n: int) -> None:
         """Start a request from the first `n` positions of a `DynamicCache`."""
-        for mine, theirs in zip(self.cache.layers, cache.layers):
+        for mine, theirs in zip(cast(list[_SlotLayer], self.cache.layers), cache.layers):
             mine.keys[:, :, :n].copy_(theirs.keys[:, :, :n])
             mine.values[:, :, :n].copy_(theirs.values[:, :, :n])
         self.length = n

@@ -88,7 +88,7 @@ class Engine:
         self.load_options = load_options
         self.cache_dir = cache_dir
         self.status = EngineStatus(model=model)
-        self.backend: Backend | None = None
+        self.backend: Backend | RemoteBackend | None = None  # the remote one streams on the loop (no worker)
         self._queue: queue.PriorityQueue[Request] = queue.PriorityQueue()
         self._active: dict[str, Request] = {}
         self._lock = threading.Lock()
@@ -253,7 +253,8 @@ class Engine:
             self._remote_reachable(None)
             emit(ev)
 
-        backend = self.backend
+        # Remote requests stream through RemoteDispatch on the loop, never through the worker.
+        backend = None if isinstance(self.backend, RemoteBackend) else self.backend
         try:
             if req.cancelled.is_set():
                 emit(Event("done", finish_reason="cancelled"))
@@ -342,9 +343,10 @@ class Engine:
                     f"({self.status.stage or 'starting'}); try again when the status says ready.")
         return f"The model is still loading ({self.status.stage or 'starting'})."
 
-    def require_ready(self) -> Backend:
+    def require_ready(self) -> Backend | RemoteBackend:
         if self._remote_down():  # let requests retry: the server may be back
-            return self.backend  # type: ignore[return-value]
+            assert self.backend is not None
+            return self.backend
         if self.status.state != "ready" or self.backend is None:
             raise EngineNotReady(self._not_ready_message())
         return self.backend

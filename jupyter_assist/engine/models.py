@@ -134,7 +134,7 @@ def convert_gguf(
                 progress("converting", 2 / 3)
             # GGUF-loaded models refuse to save while marked quantized; the tensors are
             # already plain floats.
-            model.hf_quantizer = None
+            model.hf_quantizer = None  # type: ignore[assignment]  # transformers declares no such attribute
             if hasattr(model.config, "quantization_config"):
                 del model.config.quantization_config
             model.save_pretrained(tmp)

@@ -112,7 +112,7 @@ class RemoteBackend:
         self.tokenizer = tokenizer
         self.api_key = api_key
         self.timeout = timeout
-        self.info = {"model": model, "device": f"remote {self.base}", "dtype": None, "quantization": None}
+        self.info: dict[str, Any] = {"model": model, "device": f"remote {self.base}", "dtype": None, "quantization": None}
         self.server_window: int | None = None  # from GET /models, once the server answered it
         # One connection pool per event loop (httpx clients belong to the loop that opened them).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()

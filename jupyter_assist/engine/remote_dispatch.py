@@ -112,7 +112,11 @@ class RemoteDispatch:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         # Cancelled before its first step, the task never ran its handlers: say so here.
-        task.add_done_callback(lambda t: t.cancelled() and events.put_nowait(Event("done", finish_reason="cancelled")))
+        def never_ran(t: asyncio.Task[None]) -> None:
+            if t.cancelled():
+                events.put_nowait(Event("done", finish_reason="cancelled"))
+
+        task.add_done_callback(never_ran)
         before, req.cancelled = req.cancelled, _WakingEvent(loop, task)
         if before.is_set():  # set by another thread meanwhile
             req.cancelled.set()

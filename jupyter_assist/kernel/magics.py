@@ -181,11 +181,11 @@ class AssistMagics(Magics):
     def _context(self, args: Any, upto: int | None = None) -> dict[str, Any]:
         if upto is None:
             upto = self._current_index()
+        shell = self.shell
+        assert shell is not None, "magics run inside a shell"
         ctx: dict[str, Any] = {
-            "cells": _history_cells(self.shell, upto),
-            "variables": summarize_namespace(
-                self.shell.user_ns, samples=args.samples or self.share_samples, hidden=self.shell.user_ns_hidden
-            ),
+            "cells": _history_cells(shell, upto),
+            "variables": summarize_namespace(shell.user_ns, samples=args.samples or self.share_samples, hidden=shell.user_ns_hidden),
         }
         if args.max_tokens is not None:
             ctx["max_tokens"] = args.max_tokens
@@ -209,6 +209,7 @@ class AssistMagics(Magics):
     def _offer(self, code: str) -> None:
         # Offer, never run: the code lands in a new cell below for the user to review.
         self.last_code = code
+        assert self.shell is not None, "magics run inside a shell"
         self.shell.set_next_input(code, replace=False)
 
     def _propose(self, job: Job, target_index: int | None = None) -> None:

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from .flatten import INF, Flat, Flattener, Leaf
 from .nodes import BASE, Isolate, Node, Scope
@@ -120,7 +120,8 @@ def count_parts(parts: list[str], tokens: Tokens) -> int:
     points (counts add up there), per joined run where they do not."""
     if not getattr(tokens, "chunked", False):
         return tokens.count("".join(parts))
-    total, run = 0, []
+    total = 0
+    run: list[str] = []
     for part in parts:
         if run and not (_closes(run[-1]) and _opens(part)):
             run.append(part)
@@ -302,7 +303,7 @@ def render(
     own budget and cached in `cache`. Raises PromptTooLarge when even the mandatory nodes
     (priority >= BASE) do not fit.
     """
-    counter: Tokens = tokens if hasattr(tokens, "count") else counter_for(tokens)  # type: ignore[arg-type,assignment]
+    counter = cast(Tokens, tokens) if hasattr(tokens, "count") else counter_for(tokens)
 
     def render_isolate(node: Isolate, flat: Flat) -> Rendered:
         key = (counter, node.budget, flat.key())

@@ -159,6 +159,7 @@ def encoding_from_tokenizer_json(spec: dict[str, Any] | str, name: str = "hf-bpe
     """
     if isinstance(spec, str):
         spec = json.loads(spec)
+    assert isinstance(spec, dict), "a tokenizer.json holds an object"
     model = spec.get("model") or {}
     if model.get("type") != "BPE":
         raise Unsupported(f"model type {model.get('type')}")

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 FRONTEND_EVENTS = ("shown", "accepted", "rejected", "survived")
 EVENTS = (*FRONTEND_EVENTS, "served")
@@ -84,7 +84,7 @@ class Telemetry:
 # ---- reading it back -------------------------------------------------------------------
 
 
-def _number(v: Any) -> bool:
+def _number(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
