@@ -2,7 +2,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import type { ICancelReply, StreamEvent } from './types';
+import type { FinishReason, ICancelReply, StreamEvent } from './types';
 
 const NAMESPACE = 'jupyter-assist';
 
@@ -167,6 +167,8 @@ export interface ITextProgress {
   done: boolean;
   /** With `done`: the server's time from the request's arrival to its first event. */
   firstMs?: number;
+  /** With `done`: why the answer ended (`length`: it hit its token cap, cut off). */
+  finishReason?: FinishReason;
 }
 
 /**
@@ -188,7 +190,12 @@ export async function* streamText(
         yield { text, done: false };
         break;
       case 'done':
-        yield { text: event.text ?? text, done: true, firstMs: event.first_ms };
+        yield {
+          text: event.text ?? text,
+          done: true,
+          firstMs: event.first_ms,
+          finishReason: event.finish_reason
+        };
         return;
       case 'error':
         throw new Error(event.message);

@@ -1,18 +1,30 @@
 // Chat sidebar: plain-DOM Lumino widget streaming `POST jupyter-assist/chat`, with context
-// chips, @-mentions, code block actions, the prompt inspector and one conversation per
-// notebook (kept while the lab is open).
+// chips, @-mentions, answers rendered as markdown (rendermime, sanitized) with code block
+// actions, the prompt inspector, and threads per notebook kept across reloads
+// (chatThreads.ts says where and why).
 import type { Contents } from '@jupyterlab/services';
+import type { IStateDB } from '@jupyterlab/statedb';
 import { UUID } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { cancelRequest, requestAPI, streamText } from './api';
-import { errorText, ICodeActions, renderAnswer } from './chatBlocks';
+import { AnswerView, errorText, ICodeActions } from './chatBlocks';
 import { attachment, firstLine, IChip, MAX_TEXT, renderChips } from './chatChips';
 import { IChatContext } from './chatContext';
+import { MarkdownRender, plainText } from './chatMarkdown';
 import { IMentionItem, MentionPopup } from './chatMention';
+import {
+  history,
+  IStoredMessage,
+  IThread,
+  newThread,
+  ThreadStore,
+  titleOf
+} from './chatThreads';
 import { assistIcon } from './icon';
-import type { IChatMessage, IChatRequest, IPromptReply } from './types';
+import { sampling } from './regenerate';
+import type { FinishReason, IChatMessage, IChatRequest, IPromptReply } from './types';
 
 export const CHAT_ID = 'jupyter-assist-chat';
 export type { IChatContext } from './chatContext';
@@ -27,20 +39,27 @@ export namespace ChatWidget {
     actions: ICodeActions;
     /** Shows a prompt inspector reply. */
     showInspector: (reply: IPromptReply, title: string) => void;
+    /** Renders answers as markdown; without it, plain text. */
+    render?: MarkdownRender;
+    /** Keeps threads across reloads; without it, only while the lab is open. */
+    state?: IStateDB | null;
   }
 }
 
-/** One notebook's conversation. */
+/** One notebook's threads. */
 interface IConversation {
-  history: IChatMessage[];
+  key: string;
+  threads: IThread[];
+  /** The thread shown. */
+  thread: IThread;
   /** Its messages, swapped in when its notebook is current. */
   node: HTMLDivElement;
   /** Chips added by @-mentions (kept until removed or "New chat"). */
   mentions: IChip[];
   /** Keys of automatic chips the user removed (until the context changes). */
   removed: Set<string>;
-  /** Bumped by "New chat" so late replies don't leak into the new history. */
-  generation: number;
+  /** Resolves once the stored threads are read (or none were). */
+  loaded: Promise<void>;
 }
 
 /** A request in flight. */
@@ -62,7 +81,17 @@ export class ChatWidget extends Widget {
     this.title.caption = 'Assistant';
     this.title.label = '';
 
+    this._render = options.render ?? plainText;
+    this._store = new ThreadStore(options.state ?? null);
     this._messagesNode = el('div', 'jp-assist-chat-messages');
+    // Streamed answers are announced to screen readers as they complete.
+    this._messagesNode.setAttribute('role', 'log');
+    this._messagesNode.setAttribute('aria-live', 'polite');
+    this._threadsNode = el('select', 'jp-assist-chat-threads');
+    this._threadsNode.setAttribute('aria-label', 'Chat threads of this notebook');
+    this._threadsNode.title = 'Earlier chats about this notebook (kept across reloads)';
+    const header = el('div', 'jp-assist-chat-header');
+    header.append(this._threadsNode);
     this._contextNode = el('div', 'jp-assist-chat-context');
     this._notebookNode = el('span', 'jp-assist-chat-notebook');
     this._chipsNode = el('span', 'jp-assist-chat-chips');
@@ -70,6 +99,7 @@ export class ChatWidget extends Widget {
     this._statusNode = el('div', 'jp-assist-chat-status');
     this._input = el('textarea', 'jp-assist-chat-input');
     this._input.rows = 3;
+    this._input.setAttribute('aria-label', 'Message to the assistant');
     this._input.placeholder =
       'Ask the assistant (Enter to send, Shift+Enter for a new line, @ to add a cell, variable or file)';
     this._sendButton = button('Send', 'jp-assist-chat-send jp-mod-accept');
@@ -88,7 +118,7 @@ export class ChatWidget extends Widget {
     buttons.append(this._clearButton, this._inspectButton, this._stopButton, this._sendButton);
     const footer = el('div', 'jp-assist-chat-footer');
     footer.append(this._mentions.node, this._contextNode, this._statusNode, this._input, buttons);
-    this.node.append(this._messagesNode, footer);
+    this.node.append(header, this._messagesNode, footer);
 
     this._input.addEventListener('keydown', this._onKeydown);
     this._input.addEventListener('focus', () => this.refreshContext());
@@ -96,6 +126,7 @@ export class ChatWidget extends Widget {
     this._stopButton.addEventListener('click', () => this.stop());
     this._clearButton.addEventListener('click', () => this.clear());
     this._inspectButton.addEventListener('click', () => void this.inspect());
+    this._threadsNode.addEventListener('change', () => this._selectThread(this._threadsNode.value));
     this.refreshContext();
   }
 
@@ -112,62 +143,89 @@ export class ChatWidget extends Widget {
     }
     const context = this.refreshContext();
     const conversation = this._conversation(context.key);
-    this._input.value = '';
-    const generation = conversation.generation;
-    conversation.history.push({ role: 'user', content });
-    const chips = this._visibleChips(context);
-    const asked = this._appendMessage(conversation, 'user');
-    asked.textContent = content;
-    if (chips.length) {
-      this._addNote(asked.parentElement as HTMLElement, `Context: ${chips.map(c => c.label).join(', ')}`);
+    await conversation.loaded;
+    if (this._pending) {
+      return;
     }
+    this._input.value = '';
+    const chips = this._visibleChips(context);
+    const asked: IStoredMessage = { role: 'user', content };
+    if (chips.length) {
+      asked.note = `Context: ${chips.map(c => c.label).join(', ')}`;
+    }
+    conversation.thread.messages.push(asked);
+    this._showMessage(conversation.node, asked);
+    await this._answer(conversation, context, asked, null);
+  }
+
+  /** Ask the last question again, sampled (temperature > 0, a fresh seed): another answer. */
+  async regenerate(): Promise<void> {
+    const context = this.refreshContext();
+    const conversation = this._conversation(context.key);
+    const messages = conversation.thread.messages;
+    const last = messages[messages.length - 1];
+    const asked = messages[messages.length - 2];
+    if (this._pending || last?.role !== 'assistant' || asked?.role !== 'user') {
+      return;
+    }
+    messages.pop();
+    conversation.node.lastElementChild?.remove();
+    asked.unanswered = false;
+    await this._answer(conversation, context, asked, sampling());
+  }
+
+  /** Stream the answer to `asked` (the thread's last message) into a new message. */
+  private async _answer(
+    conversation: IConversation,
+    context: IChatContext,
+    asked: IStoredMessage,
+    sampled: { temperature: number; seed: number } | null
+  ): Promise<void> {
+    const thread = conversation.thread;
     const pending: IPending = { requestId: UUID.uuid4(), controller: new AbortController() };
     this._setPending(pending);
+    this._updateRegenerate(conversation);
 
-    const text = this._appendMessage(conversation, 'assistant');
+    const text = this._appendMessage(conversation.node, 'assistant');
     const message = text.parentElement as HTMLElement;
     message.classList.add('jp-mod-streaming');
     const onError = (error: string) => this._addNote(message, `Error: ${error}`, true);
+    const view = new AnswerView(text, this._render, onError);
     let answer = '';
+    let finish: FinishReason | undefined;
     let failure: string | null = null;
     try {
-      // A copy of the history: it may change (New chat) while we stream.
-      const body = this._body(context, pending.requestId, conversation.history.slice());
+      const body = { ...this._body(context, pending.requestId, history(thread)), ...sampled };
       const stream = streamText('chat', body, pending.controller.signal);
       for await (const progress of stream) {
         answer = progress.text;
-        renderAnswer(text, answer, null, onError);
-        this._scrollToEnd();
+        finish = progress.finishReason ?? finish;
+        void view.update(answer, null).then(() => this._scrollToEnd());
       }
     } catch (error) {
       failure = errorText(error);
       console.warn('jupyter-assist: chat failed', error);
     }
     const stopped = pending.controller.signal.aborted;
+    const stored: IStoredMessage = { role: 'assistant', content: answer };
+    stored.finish = failure ? 'error' : stopped ? 'cancelled' : (finish ?? 'stop');
+    if (failure) {
+      stored.note = failure;
+    }
+    // An unanswered question stays on screen but is not resent: the history keeps
+    // alternating user/assistant, as chat templates expect.
+    asked.unanswered = !answer || failure !== null;
+    thread.messages.push(stored);
+    thread.updated = Date.now();
+    thread.title = titleOf(thread);
+    this._save(conversation);
     message.classList.remove('jp-mod-streaming');
-    renderAnswer(text, answer, this._options.actions, onError);
+    await this._finishMessage(message, view, stored);
     if (this._pending === pending) {
       this._setPending(null);
     }
-    if (failure) {
-      message.classList.add('jp-mod-error');
-      this._addNote(message, `Error: ${failure}`);
-    } else if (stopped) {
-      message.classList.add('jp-mod-stopped');
-      this._addNote(message, '(stopped)');
-    } else if (!answer) {
-      this._addNote(message, '(no answer)');
-    }
-    if (generation !== conversation.generation) {
-      return; // "New chat" was pressed meanwhile: this exchange is gone.
-    }
-    if (answer && !failure) {
-      conversation.history.push({ role: 'assistant', content: answer });
-    } else {
-      // Keep the history alternating user/assistant, as chat templates
-      // expect: an unanswered question stays on screen but is not resent.
-      dropLastUser(conversation.history, content);
-    }
+    this._renderThreads(conversation);
+    this._updateRegenerate(conversation);
     this._scrollToEnd();
   }
 
@@ -181,17 +239,22 @@ export class ChatWidget extends Widget {
     cancelRequest(pending.requestId);
   }
 
-  /** Forget the current notebook's conversation and mentions (stopping any answer). */
+  /** Start a new thread for the current notebook (stopping any answer); the
+   * others stay in the thread list. */
   clear(): void {
     this.stop();
     const conversation = this._conversation(this._options.getContext().key);
-    conversation.generation++;
-    conversation.history = [];
+    if (conversation.thread.messages.length) {
+      conversation.thread = newThread();
+      conversation.threads.push(conversation.thread);
+    }
     conversation.mentions = [];
     conversation.removed.clear();
-    conversation.node.replaceChildren();
+    this._showThread(conversation);
+    this._save(conversation);
     this._setStatus('');
     this.refreshContext();
+    this._input.focus();
   }
 
   /** Show, in the main area, exactly what sending the input now would send. */
@@ -200,7 +263,7 @@ export class ChatWidget extends Widget {
     const conversation = this._conversation(context.key);
     const typed = this._input.value.trim();
     const messages: IChatMessage[] = [
-      ...conversation.history,
+      ...history(conversation.thread),
       { role: 'user', content: typed || '(your next message)' }
     ];
     this._setStatus('');
@@ -221,6 +284,7 @@ export class ChatWidget extends Widget {
     const conversation = this._conversation(context.key);
     if (this._messagesNode.firstChild !== conversation.node) {
       this._messagesNode.replaceChildren(conversation.node);
+      this._renderThreads(conversation);
     }
     this._notebookNode.textContent = context.label ? `Context: ${context.label}` : '';
     this._notebookNode.title = context.label
@@ -406,35 +470,154 @@ export class ChatWidget extends Widget {
   private _conversation(key: string): IConversation {
     let conversation = this._conversations.get(key);
     if (!conversation) {
-      conversation = {
-        history: [],
+      const thread = newThread();
+      const created: IConversation = {
+        key,
+        threads: [thread],
+        thread,
         node: el('div', 'jp-assist-chat-conversation'),
         mentions: [],
         removed: new Set(),
-        generation: 0
+        loaded: Promise.resolve()
       };
+      created.loaded = this._store.load(key).then(stored => {
+        // Nothing was asked meanwhile (send waits for this): the stored threads win.
+        if (stored && created.thread.messages.length === 0) {
+          created.threads = stored.threads;
+          created.thread = stored.threads.find(t => t.id === stored.current)!;
+          this._showThread(created);
+        }
+      });
+      conversation = created;
       this._conversations.set(key, conversation);
     }
     return conversation;
   }
 
+  /** Show another thread of the current notebook. */
+  private _selectThread(id: string): void {
+    const conversation = this._conversation(this._options.getContext().key);
+    const thread = conversation.threads.find(t => t.id === id);
+    if (!thread || thread === conversation.thread) {
+      return;
+    }
+    this.stop();
+    conversation.thread = thread;
+    this._showThread(conversation);
+    this._save(conversation);
+  }
+
+  /** Rebuild the conversation's node from its current thread's messages. */
+  private _showThread(conversation: IConversation): void {
+    conversation.node.replaceChildren();
+    for (const stored of conversation.thread.messages) {
+      this._showMessage(conversation.node, stored);
+    }
+    this._updateRegenerate(conversation);
+    this._renderThreads(conversation);
+    this._scrollToEnd();
+  }
+
+  /** A stored message, shown as when it was answered. */
+  private _showMessage(node: HTMLElement, stored: IStoredMessage): void {
+    const text = this._appendMessage(node, stored.role);
+    const message = text.parentElement as HTMLElement;
+    if (stored.role === 'user') {
+      text.textContent = stored.content; // the user's own text, shown as typed
+      if (stored.note) {
+        this._addNote(message, stored.note);
+      }
+      return;
+    }
+    const view = new AnswerView(text, this._render, error =>
+      this._addNote(message, `Error: ${error}`, true)
+    );
+    void this._finishMessage(message, view, stored);
+  }
+
+  /** The final rendering of an answer (code actions on every block) and its notes. */
+  private async _finishMessage(
+    message: HTMLElement,
+    view: AnswerView,
+    stored: IStoredMessage
+  ): Promise<void> {
+    if (stored.finish === 'error') {
+      message.classList.add('jp-mod-error');
+      this._addNote(message, `Error: ${stored.note ?? 'the request failed'}`);
+    } else if (stored.finish === 'cancelled') {
+      message.classList.add('jp-mod-stopped');
+      this._addNote(message, '(stopped)');
+    } else if (stored.finish === 'length') {
+      // Said plainly: a cut-off answer can end mid-sentence or inside a code block.
+      message.classList.add('jp-mod-cutoff');
+      const note = this._addNote(
+        message,
+        'Cut off: the answer reached its length limit. Its code may be incomplete; ask to continue, or raise AssistExtension.chat_max_tokens.'
+      );
+      note.classList.add('jp-assist-chat-cutoff');
+    } else if (!stored.content) {
+      this._addNote(message, '(no answer)');
+    }
+    await view.update(stored.content, this._options.actions);
+  }
+
+  /** The thread list of `conversation` (if it is the one shown). */
+  private _renderThreads(conversation: IConversation): void {
+    if (this._messagesNode.firstChild !== conversation.node) {
+      return;
+    }
+    const options = [...conversation.threads]
+      .sort((a, b) => b.updated - a.updated)
+      .map(thread => {
+        const option = el('option', '');
+        option.value = thread.id;
+        option.textContent = thread.messages.length
+          ? `${thread.title} (${new Date(thread.updated).toLocaleString()})`
+          : 'New chat';
+        return option;
+      });
+    this._threadsNode.replaceChildren(...options);
+    this._threadsNode.value = conversation.thread.id;
+  }
+
+  /** One "Regenerate" button, on the thread's last answer, while nothing streams. */
+  private _updateRegenerate(conversation: IConversation): void {
+    conversation.node.querySelectorAll('.jp-assist-chat-regenerate').forEach(b => b.remove());
+    const messages = conversation.thread.messages;
+    const last = conversation.node.lastElementChild as HTMLElement | null;
+    if (this._pending || messages[messages.length - 1]?.role !== 'assistant' || !last) {
+      return;
+    }
+    const regenerate = button('Regenerate', 'jp-mod-minimal jp-assist-chat-regenerate');
+    regenerate.title = 'Ask again: another answer, sampled (the model picks less likely words)';
+    regenerate.addEventListener('click', () => void this.regenerate());
+    last.appendChild(regenerate);
+  }
+
+  private _save(conversation: IConversation): void {
+    this._store.save(conversation.key, {
+      threads: conversation.threads,
+      current: conversation.thread.id
+    });
+  }
+
   /** Add a message block; returns the element that holds its text. */
-  private _appendMessage(conversation: IConversation, role: IChatMessage['role']): HTMLDivElement {
+  private _appendMessage(node: HTMLElement, role: IChatMessage['role']): HTMLDivElement {
     const message = el('div', 'jp-assist-chat-message');
     message.dataset.role = role;
-    // Text nodes only: model output is untrusted and never parsed as HTML.
     const text = el('div', 'jp-assist-chat-text');
     message.appendChild(text);
-    conversation.node.appendChild(message);
+    node.appendChild(message);
     this._scrollToEnd();
     return text;
   }
 
-  private _addNote(message: HTMLElement, note: string, error = false): void {
+  private _addNote(message: HTMLElement, note: string, error = false): HTMLDivElement {
     const node = el('div', 'jp-assist-chat-note');
     node.classList.toggle('jp-mod-error', error);
     node.textContent = note;
     message.appendChild(node);
+    return node;
   }
 
   private _setStatus(text: string, error = false): void {
@@ -446,6 +629,7 @@ export class ChatWidget extends Widget {
     this._pending = pending;
     this._sendButton.disabled = pending !== null;
     this._stopButton.disabled = pending === null;
+    this._threadsNode.disabled = pending !== null;
     this.toggleClass('jp-mod-streaming', pending !== null);
   }
 
@@ -454,6 +638,9 @@ export class ChatWidget extends Widget {
   }
 
   private _options: ChatWidget.IOptions;
+  private _render: MarkdownRender;
+  private _store: ThreadStore;
+  private _threadsNode: HTMLSelectElement;
   private _conversations = new Map<string, IConversation>();
   private _listing: { directory: string; at: number; files: Contents.IModel[] } | null = null;
   private _pending: IPending | null = null;
@@ -468,13 +655,6 @@ export class ChatWidget extends Widget {
   private _stopButton: HTMLButtonElement;
   private _clearButton: HTMLButtonElement;
   private _inspectButton: HTMLButtonElement;
-}
-
-function dropLastUser(history: IChatMessage[], content: string): void {
-  const last = history[history.length - 1];
-  if (last && last.role === 'user' && last.content === content) {
-    history.pop();
-  }
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className: string): HTMLElementTagNameMap[K] {

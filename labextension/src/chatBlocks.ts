@@ -1,5 +1,7 @@
-// Assistant text -> prose and fenced code blocks, rendered as text nodes only: model
-// output is untrusted and never parsed as HTML.
+// Assistant text -> prose and fenced code blocks. Each piece is rendered as markdown
+// through rendermime (chatMarkdown.ts: untrusted, sanitized); code blocks get the
+// Apply/Insert/Copy buttons over the code they hold.
+import { fence, MarkdownRender } from './chatMarkdown';
 
 /** A run of prose, or a fenced code block (`closed` false while it still streams). */
 export type Segment =
@@ -62,83 +64,152 @@ export interface ICodeActions {
   copy(code: string): void;
 }
 
+const COPIED_MS = 1500;
+
 function actionButton(
   label: string,
   className: string,
   title: string,
-  onClick: () => void
+  onClick: (button: HTMLButtonElement) => void
 ): HTMLButtonElement {
   const node = document.createElement('button');
   node.type = 'button';
   node.className = `jp-Button jp-mod-minimal jp-mod-styled jp-assist-chat-action ${className}`;
   node.textContent = label;
   node.title = title;
-  node.addEventListener('click', onClick);
+  node.addEventListener('click', () => onClick(node));
   return node;
 }
 
-/**
- * Render `text` into `host` (replacing its children). Complete code blocks get
- * "Apply to cell", "Insert below" and "Copy"; a block still streaming gets none.
- * `onError` shows an action's failure next to the message.
- */
-export function renderAnswer(
-  host: HTMLElement,
-  text: string,
-  actions: ICodeActions | null,
+function actionBar(
+  source: string,
+  actions: ICodeActions,
   onError: (message: string) => void
-): void {
-  const nodes: HTMLElement[] = [];
-  for (const segment of splitFences(text)) {
-    if (segment.type === 'prose') {
-      const prose = document.createElement('div');
-      prose.className = 'jp-assist-chat-prose';
-      prose.textContent = segment.text;
-      nodes.push(prose);
-      continue;
+): HTMLDivElement {
+  const bar = document.createElement('div');
+  bar.className = 'jp-assist-chat-code-actions';
+  bar.append(
+    actionButton(
+      'Apply to cell',
+      'jp-assist-chat-apply',
+      'Review this code as a diff in the active cell',
+      () => {
+        actions.apply(source).catch(error => onError(errorText(error)));
+      }
+    ),
+    actionButton(
+      'Insert below',
+      'jp-assist-chat-insert',
+      'Insert a new code cell with this code below the active cell (not run)',
+      () => {
+        try {
+          actions.insertBelow(source);
+        } catch (error) {
+          onError(errorText(error));
+        }
+      }
+    ),
+    actionButton('Copy', 'jp-assist-chat-copy', 'Copy the code', button => {
+      try {
+        actions.copy(source);
+      } catch (error) {
+        onError(errorText(error));
+        return;
+      }
+      // Say it worked: the clipboard itself shows nothing.
+      button.textContent = 'Copied';
+      button.classList.add('jp-mod-copied');
+      window.setTimeout(() => {
+        button.textContent = 'Copy';
+        button.classList.remove('jp-mod-copied');
+      }, COPIED_MS);
+    })
+  );
+  return bar;
+}
+
+/** One rendered segment, kept while its text (and whether it has buttons) is unchanged. */
+interface IRendered {
+  key: string;
+  node: HTMLElement;
+}
+
+/**
+ * An answer as markdown, re-rendered as it streams. Only segments whose text changed are
+ * rendered again (while streaming, the last one), and renders never overlap: a newer text
+ * given meanwhile is rendered next, intermediate ones are skipped.
+ */
+export class AnswerView {
+  constructor(
+    readonly host: HTMLElement,
+    private readonly render: MarkdownRender,
+    private readonly onError: (message: string) => void
+  ) {}
+
+  /**
+   * Show `text`. `actions` null: still streaming (no buttons); given: the answer is final
+   * and every code block gets buttons, an unclosed one too (a cut-off answer's code).
+   * Resolves once this text, or a newer one, is shown.
+   */
+  update(text: string, actions: ICodeActions | null): Promise<void> {
+    this._wanted = { text, actions };
+    if (!this._running) {
+      this._running = this._drain().finally(() => (this._running = null));
     }
-    const block = document.createElement('div');
-    block.className = 'jp-assist-chat-code';
-    block.dataset.lang = segment.lang;
-    const pre = document.createElement('pre');
-    const code = document.createElement('code');
-    code.textContent = segment.code;
-    pre.appendChild(code);
-    block.appendChild(pre);
-    if (actions && segment.closed) {
-      const source = segment.code;
-      const bar = document.createElement('div');
-      bar.className = 'jp-assist-chat-code-actions';
-      bar.append(
-        actionButton(
-          'Apply to cell',
-          'jp-assist-chat-apply',
-          'Review this code as a diff in the active cell',
-          () => {
-            actions.apply(source).catch(error => onError(errorText(error)));
-          }
-        ),
-        actionButton(
-          'Insert below',
-          'jp-assist-chat-insert',
-          'Insert a new code cell with this code below the active cell (not run)',
-          () => {
-            try {
-              actions.insertBelow(source);
-            } catch (error) {
-              onError(errorText(error));
-            }
-          }
-        ),
-        actionButton('Copy', 'jp-assist-chat-copy', 'Copy the code', () =>
-          actions.copy(source)
-        )
-      );
-      block.insertBefore(bar, pre);
-    }
-    nodes.push(block);
+    return this._running;
   }
-  host.replaceChildren(...nodes);
+
+  private async _drain(): Promise<void> {
+    while (this._wanted) {
+      const { text, actions } = this._wanted;
+      this._wanted = null;
+      try {
+        await this._show(text, actions);
+      } catch (error) {
+        // A renderer failure must not lose the text: show it plainly.
+        console.warn('jupyter-assist: could not render the answer', error);
+        this.host.textContent = text;
+        this._rendered = [];
+      }
+    }
+  }
+
+  private async _show(text: string, actions: ICodeActions | null): Promise<void> {
+    const segments = splitFences(text);
+    const next: IRendered[] = [];
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i];
+      const key = JSON.stringify([segment, actions !== null]);
+      const old = this._rendered[i];
+      next.push(old && old.key === key ? old : { key, node: await this._segment(segment, actions) });
+    }
+    this._rendered = next;
+    this.host.replaceChildren(...next.map(r => r.node));
+  }
+
+  private async _segment(segment: Segment, actions: ICodeActions | null): Promise<HTMLElement> {
+    const node = document.createElement('div');
+    if (segment.type === 'prose') {
+      node.className = 'jp-assist-chat-prose';
+      await this.render(node, segment.text);
+      return node;
+    }
+    node.className = 'jp-assist-chat-code';
+    node.dataset.lang = segment.lang;
+    node.dataset.closed = String(segment.closed);
+    const code = document.createElement('div');
+    code.className = 'jp-assist-chat-code-body';
+    await this.render(code, fence(segment.code, segment.lang));
+    if (actions) {
+      node.appendChild(actionBar(segment.code, actions, this.onError));
+    }
+    node.appendChild(code);
+    return node;
+  }
+
+  private _rendered: IRendered[] = [];
+  private _wanted: { text: string; actions: ICodeActions | null } | null = null;
+  private _running: Promise<void> | null = null;
 }
 
 export function errorText(error: unknown): string {

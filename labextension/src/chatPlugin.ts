@@ -1,5 +1,5 @@
 // The chat sidebar plugin: panel, context from the current notebook, code block actions,
-// the prompt inspector, command.
+// markdown through rendermime, threads in the state database, the prompt inspector, command.
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
@@ -7,12 +7,16 @@ import {
 } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { IStateDB } from '@jupyterlab/statedb';
 import type { Widget } from '@lumino/widgets';
 
 import { ChatWidget, CHAT_ID } from './chat';
 import type { ICodeActions } from './chatBlocks';
 import { IChatContext, NO_CONTEXT, notebookChatContext } from './chatContext';
 import { inspectorWidget } from './chatInspector';
+import { markdownRenderer } from './chatMarkdown';
+import { refineProposal } from './regenerate';
 import { once, openReview } from './review';
 
 const OPEN_CHAT_COMMAND = 'jupyter-assist:open-chat';
@@ -29,8 +33,18 @@ function codeActions(tracker: INotebookTracker | null): ICodeActions {
   return {
     // Never a blind overwrite: the code opens as a diff the user accepts or rejects.
     apply: async code => {
-      const cell = activePanel().content.activeCell!;
-      await openReview({ cell, label: 'Apply from chat', task: 'chat', proposals: once(code) });
+      const panel = activePanel();
+      const cell = panel.content.activeCell!;
+      const original = cell.model.sharedModel.getSource();
+      await openReview({
+        cell,
+        label: 'Apply from chat',
+        task: 'chat',
+        proposals: once(code),
+        // A follow-up refines the chat's code through the edit task.
+        refine: (current, instruction, sampled) =>
+          refineProposal(panel, cell, original, current, instruction, sampled)
+      });
     },
     // A new code cell below the active one, holding exactly the code; not run.
     insertBelow: code => {
@@ -49,12 +63,14 @@ export const chatPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-assist:chat',
   description: 'Assistant chat in the side panel.',
   autoStart: true,
-  optional: [INotebookTracker, ICommandPalette, ILayoutRestorer],
+  optional: [INotebookTracker, ICommandPalette, ILayoutRestorer, IRenderMimeRegistry, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     tracker: INotebookTracker | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    rendermime: IRenderMimeRegistry | null,
+    state: IStateDB | null
   ) => {
     // The tracker's current notebook stays set while the chat has focus.
     const getContext = (): IChatContext => {
@@ -67,6 +83,8 @@ export const chatPlugin: JupyterFrontEndPlugin<void> = {
       getContext,
       contents: app.serviceManager.contents,
       actions: codeActions(tracker),
+      render: markdownRenderer(rendermime),
+      state,
       showInspector: (reply, title) => {
         inspector?.dispose();
         inspector = inspectorWidget(reply, title);

@@ -10,6 +10,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { collectNotebook } from './context';
 import { streamProposals } from './proposals';
+import { refineProposal, sampling } from './regenerate';
 import { focusReview, isReviewing, openReview } from './review';
 import { warmEdit } from './warm';
 
@@ -99,23 +100,16 @@ async function editCell(panel: NotebookPanel, cell: Cell): Promise<void> {
   const source = cell.model.sharedModel.getSource();
   const context = collectNotebook(panel);
   const index = panel.content.widgets.indexOf(cell);
-  const stream = streamProposals(
-    {
-      route: 'edit',
-      body: {
-        ...context,
-        instruction,
-        source,
-        cell_index: index >= 0 ? index : null
-      }
-    },
-    source
-  );
+  const body = { ...context, instruction, source, cell_index: index >= 0 ? index : null };
+  const stream = streamProposals({ route: 'edit', body }, source);
   await openReview({
     cell,
     label: `Edit: ${instruction}`,
     task: 'edit',
-    ...stream
+    ...stream,
+    regenerate: () => streamProposals({ route: 'edit', body: { ...body, ...sampling() } }, source),
+    refine: (current, followUp, sampled) =>
+      refineProposal(panel, cell, source, current, followUp, sampled)
   });
 }
 

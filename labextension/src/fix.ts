@@ -9,6 +9,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { collectNotebook } from './context';
 import { streamProposals } from './proposals';
+import { refineProposal, sampling } from './regenerate';
 import { focusReview, openReview } from './review';
 
 const BAR_CLASS = 'jp-assist-fix';
@@ -40,14 +41,17 @@ async function fixCell(panel: NotebookPanel, cell: CodeCell): Promise<void> {
   // The source sent is the review's original: both read now, in one tick.
   const source = cell.model.sharedModel.getSource();
   const context = collectNotebook(panel);
-  const stream = streamProposals(
-    {
-      route: 'fix',
-      body: { ...context, cells: context.cells ?? [], cell_index: index }
-    },
-    source
-  );
-  await openReview({ cell, label: `Fix: ${summary}`, task: 'fix', ...stream });
+  const body = { ...context, cells: context.cells ?? [], cell_index: index };
+  const stream = streamProposals({ route: 'fix', body }, source);
+  await openReview({
+    cell,
+    label: `Fix: ${summary}`,
+    task: 'fix',
+    ...stream,
+    regenerate: () => streamProposals({ route: 'fix', body: { ...body, ...sampling() } }, source),
+    refine: (current, followUp, sampled) =>
+      refineProposal(panel, cell, source, current, followUp, sampled)
+  });
 }
 
 /** Show the button while the cell has an error output, remove it otherwise. */

@@ -25,6 +25,11 @@ export interface IReviewRequest {
   requestId?: string;
   /** Called when the user rejects / closes while streaming: stop the request. */
   cancel?: () => void;
+  /** The same request again, sampled (another text): offers "Regenerate". */
+  regenerate?: () => IProposalStream;
+  /** `current` (the proposal shown) rewritten following `instruction`, sampled or not:
+   * offers a follow-up box that refines the proposal in place. */
+  refine?: (current: string, instruction: string, sampled: boolean) => IProposalStream;
 }
 
 type ReviewState = 'streaming' | 'ready' | 'error';
@@ -90,6 +95,11 @@ class Review {
   private readonly stopButton: HTMLButtonElement;
   private readonly acceptButton: HTMLButtonElement;
   private readonly rejectButton: HTMLButtonElement;
+  private readonly regenerateButton: HTMLButtonElement;
+  private readonly refineBox = document.createElement('div');
+  private readonly refineInput = document.createElement('input');
+  // The last follow-up: Regenerate then samples it again, not the first request.
+  private lastRefine: { current: string; instruction: string } | null = null;
   private readonly navButtons: HTMLButtonElement[];
   private readonly editor: ReviewEditor;
   private state: ReviewState = 'streaming';
@@ -98,7 +108,8 @@ class Review {
   private resolve: (outcome: ReviewOutcome) => void = () => undefined;
   readonly done = new Promise<ReviewOutcome>(r => (this.resolve = r));
 
-  constructor(private readonly request: IReviewRequest) {
+  // Replaced by Regenerate and follow-ups (their stream, request id and cancel).
+  constructor(private request: IReviewRequest) {
     const { cell } = request;
     this.snapshot = cell.model.sharedModel.getSource();
 
@@ -143,6 +154,12 @@ class Review {
       `Discard the proposal; the cell stays as it was (${MOD}+Backspace)`,
       () => this.reject()
     );
+    this.regenerateButton = button(
+      'jp-assist-review-regenerate',
+      'Regenerate',
+      'Ask again: another proposal, sampled (the cell stays as it is until you accept)',
+      () => this.regenerate()
+    );
     header.append(
       spinner,
       label,
@@ -150,9 +167,11 @@ class Review {
       spacer,
       ...this.navButtons,
       this.stopButton,
+      this.regenerateButton,
       this.acceptButton,
       this.rejectButton
     );
+    this.buildRefineBox();
     this.message.className = 'jp-assist-review-message';
     this.error.className = 'jp-assist-review-error';
     this.conflict.className = 'jp-assist-review-conflict';
@@ -164,7 +183,7 @@ class Review {
     }
     const body = document.createElement('div');
     body.className = 'jp-assist-review-editor';
-    this.root.append(header, this.message, this.error, this.conflict, body);
+    this.root.append(header, this.message, this.error, this.conflict, this.refineBox, body);
 
     this.editor = new ReviewEditor(
       body,
@@ -197,16 +216,19 @@ class Review {
 
   private async consume(): Promise<void> {
     let failed = false;
+    // A Regenerate or follow-up replaces the stream: this one's late events are dropped.
+    const proposals = this.request.proposals;
+    const current = (): boolean => this.request.proposals === proposals;
     try {
-      for await (const text of this.request.proposals) {
-        if (this.closed || this.state !== 'streaming') {
+      for await (const text of proposals) {
+        if (this.closed || this.state !== 'streaming' || !current()) {
           break; // stopped or closed: what arrived is what gets reviewed
         }
         this.editor.setText(text);
       }
     } catch (error) {
       failed = true;
-      if (!this.closed) {
+      if (!this.closed && current()) {
         const reason = error instanceof Error ? error.message : String(error);
         this.error.textContent = `Could not get a proposal: ${reason.replace(
           /\.+$/,
@@ -215,9 +237,82 @@ class Review {
         this.error.hidden = false;
       }
     }
-    if (!this.closed && this.state === 'streaming') {
+    if (!this.closed && this.state === 'streaming' && current()) {
       this.finishStreaming(failed);
     }
+  }
+
+  /** The follow-up instruction box: Enter refines the proposal shown. */
+  private buildRefineBox(): void {
+    this.refineBox.className = 'jp-assist-review-refine';
+    const input = this.refineInput;
+    input.type = 'text';
+    input.className = 'jp-assist-review-refine-input';
+    input.placeholder = 'Follow-up instruction (Enter refines this proposal)';
+    input.setAttribute('aria-label', 'Follow-up instruction to refine the proposal');
+    // Typing here must not run notebook shortcuts (Shift+Enter, Accel+Enter…).
+    input.dataset.lmSuppressShortcuts = 'true';
+    input.addEventListener('keydown', event => {
+      event.stopPropagation(); // not the review editor's keys either
+      if (event.key === 'Enter' && !event.isComposing) {
+        event.preventDefault();
+        const instruction = input.value.trim();
+        if (instruction) {
+          this.refine(instruction);
+        }
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        this.editor.focus();
+      }
+    });
+    this.refineBox.appendChild(input);
+  }
+
+  /** Another proposal for the last request (the first one, or the last follow-up), sampled. */
+  private regenerate(): void {
+    const { regenerate, refine } = this.request;
+    const last = this.lastRefine;
+    if (last && refine) {
+      this.restart(() => refine(last.current, last.instruction, true), `Another proposal (sampled) for: ${last.instruction}`);
+    } else if (regenerate) {
+      this.restart(regenerate, 'Another proposal (sampled).');
+    }
+  }
+
+  /** Rewrite the proposal shown following `instruction` (diffed against the cell still). */
+  private refine(instruction: string): void {
+    const { refine } = this.request;
+    if (!refine) {
+      return;
+    }
+    const current = this.editor.text;
+    if (this.restart(() => refine(current, instruction, false), `Refined: ${instruction}`)) {
+      this.lastRefine = { current, instruction };
+      this.refineInput.value = '';
+    }
+  }
+
+  /** Stream a new proposal in place of the one shown; false when it could not start. */
+  private restart(start: () => IProposalStream, note: string): boolean {
+    if (this.closed || this.state === 'streaming') {
+      return false;
+    }
+    let stream: IProposalStream;
+    try {
+      stream = start();
+    } catch (error) {
+      this.error.textContent = error instanceof Error ? error.message : String(error);
+      this.error.hidden = false;
+      return false;
+    }
+    this.request = { ...this.request, ...stream };
+    this.error.hidden = true;
+    this.message.textContent = note; // user text: never parsed as HTML
+    this.message.hidden = false;
+    this.setState('streaming');
+    this.editor.focus();
+    void this.consume();
+    return true;
   }
 
   focus(): void {
@@ -336,6 +431,9 @@ class Review {
       : `+${added} −${removed} · ${hunks} ${hunks === 1 ? 'change' : 'changes'}`;
     const ready = this.state === 'ready';
     this.stopButton.hidden = this.state !== 'streaming';
+    const settled = this.state !== 'streaming';
+    this.regenerateButton.hidden = !settled || !(this.request.regenerate || this.lastRefine);
+    this.refineBox.hidden = !settled || !this.request.refine || failed;
     this.acceptButton.disabled = !ready || this.changed || hunks === 0;
     for (const nav of this.navButtons) {
       nav.disabled = hunks === 0;

@@ -33,6 +33,8 @@ export interface INotebookContext {
   variables?: IVariable[];
   /** 0..2; omitted: the task's default (greedy). */
   temperature?: number;
+  /** Sampling seed (with temperature > 0); omitted: a fresh one. */
+  seed?: number;
 }
 
 /** Body of `POST complete`. */
