@@ -21,7 +21,6 @@ import pytest
 from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, RemoteOptions, Request
 from jupyter_assist.engine.remote import DEFAULT_WINDOW, served_window
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
-from jupyter_assist.tasks.chat import context_window
 from jupyter_assist.testing.processes import free_port, stop
 
 from .test_engine import wait_loaded
@@ -405,7 +404,7 @@ def test_remote_context_window(tiny_model_dir: Path, tmp_path: Path, served_len:
     fake.start()
     e = _fake_engine(fake, _tokenizer_with_window(tiny_model_dir, tmp_path / "tok", tokenizer_len))
     try:
-        assert context_window(e.backend) == window  # what chat and edit prompts are budgeted by
+        assert e.backend.text.window == window  # what chat and edit prompts are budgeted by
         assert e.stats()["context_window"] == window
     finally:
         e.shutdown()

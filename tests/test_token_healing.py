@@ -68,8 +68,8 @@ def _cells(prefix: str) -> list[dict[str, Any]]:
 def test_healing_never_changes_the_text_before_the_cursor(engine: Engine, texts: constrain.TokenTexts, above: str, line: str) -> None:
     prefix = f"{above}\n{line}"
     body = CompleteRequest(request_id="h", prefix=prefix, suffix="\nprint(root)", cells=_cells(prefix), cell_index=1)
-    plain = complete.build(body, engine.backend, complete.CompletionSettings(heal=False))
-    healed = complete.build(body, engine.backend, complete.CompletionSettings())
+    plain = complete.build(body, engine.backend.text, complete.CompletionSettings(heal=False))
+    healed = complete.build(body, engine.backend.text, complete.CompletionSettings())
     removed = healed.params.prefix
     assert plain.params.prefix == ""
     ids = engine.backend.encode(line)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..prompt.model import ModelText
 from .models import ModelChoice, ModelError, ModelSpec, choices, resolve
 from .remote import RemoteBackend, RemoteUnreachable
 from .remote_dispatch import RemoteDispatch
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 class Backend(Protocol):
     info: dict[str, Any]
+    text: ModelText  # what prompts need from the model, built at load
 
     def encode(self, text: str) -> list[int]: ...
     def chat_prompt(self, messages: list[dict[str, str]]) -> str: ...

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol
 
+from ..prompt.model import ModelText, config_window
 from . import constrain
 from .cpu_linear import prepack_linears
 from .decoding import Output, Step, StopRule
@@ -110,6 +111,8 @@ class LocalBackend:
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
+        # What prompts need (counts, chat template, FIM format, window), built once.
+        self.text = ModelText.of_tokenizer(tokenizer, lambda: config_window(model.config), constrains_prefix=self.constrains_prefix)
         self.device = model.device
         self.eos_ids = _eos_ids(model, tokenizer)
         self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)
@@ -193,11 +196,7 @@ class LocalBackend:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        return self.text.chat_prompt(messages)
 
     # -- generation -----------------------------------------------------------------
     def _forward(self, ids: list[int], cache: Any, last: bool = False) -> Any:

@@ -20,11 +20,11 @@ import urllib.request
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 
+from ..prompt.model import DEFAULT_WINDOW, ModelText
 from .decoding import Output, StopRule
 from .models import EMBEDDED, ModelError
 from .types import Event, Request
@@ -35,7 +35,6 @@ Emit = Callable[[Event], None]
 
 CHECK_TIMEOUT_S = 5.0  # a reachability check; generation itself keeps the longer timeout
 HUB_PROBE_TIMEOUT_S = 3.0
-DEFAULT_WINDOW = 8192  # context tokens when neither the server nor the tokenizer says
 SANE_WINDOW = 1_000_000  # tokenizers that do not know say 1e30 (transformers' VERY_LARGE_INTEGER)
 
 
@@ -114,6 +113,7 @@ class RemoteBackend:
         self.timeout = timeout
         self.info: dict[str, Any] = {"model": model, "device": f"remote {self.base}", "dtype": None, "quantization": None}
         self.server_window: int | None = None  # from GET /models, once the server answered it
+        self.text = ModelText.of_tokenizer(tokenizer, lambda: self.context_window)  # what prompts need
         # One connection pool per event loop (httpx clients belong to the loop that opened them).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
@@ -146,26 +146,19 @@ class RemoteBackend:
     @property
     def context_window(self) -> int:
         """Prompt + answer tokens the served model takes: what the server says, else the
-        tokenizer's `model_max_length` when it is a real figure, else DEFAULT_WINDOW."""
+        tokenizer's `model_max_length` when it is a real figure, else DEFAULT_WINDOW (the
+        same default as a local model that does not say)."""
         if self.server_window:
             return self.server_window
         n = getattr(self.tokenizer, "model_max_length", None)
         return n if isinstance(n, int) and 0 < n < SANE_WINDOW else DEFAULT_WINDOW
-
-    @property
-    def model(self) -> Any:
-        """Tasks read a local model's window from `backend.model.config.max_position_embeddings`:
-        the same attribute, for the served model."""
-        return SimpleNamespace(config=SimpleNamespace(max_position_embeddings=self.context_window))
 
     # -- text helpers (same contract as LocalBackend) ---------------------------------
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        return self.text.chat_prompt(messages)
 
     def stats(self) -> dict[str, Any]:
         return {"context_window": self.context_window}

@@ -18,6 +18,7 @@ from typing import Literal, cast
 
 from .flatten import INF, Flat, Flattener, Leaf
 from .nodes import BASE, Isolate, Node, Scope
+from .model import plain_chat
 from .tokens import Tokens, counter_for
 
 ChatTemplate = Callable[[list[dict[str, str]]], str]
@@ -153,7 +154,7 @@ def _at(flat: Flat, c: float, template: ChatTemplate | None) -> tuple[list[str],
             contents[lf.msg].append(lf.text)
             reserve += lf.reserve
     msgs = [{"role": role, "content": "".join(p)} for (role, hi, lo), p in zip(flat.roles, contents) if lo < c <= hi]
-    text = template(msgs) if template else "".join(f"{m['role']}: {m['content']}\n" for m in msgs)
+    text = template(msgs) if template else plain_chat(msgs, generation_prompt=False)
     return [text], msgs, reserve
 
 

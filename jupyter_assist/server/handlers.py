@@ -176,7 +176,7 @@ class TaskHandler(AssistHandler):
         spec = TASKS[self.task]
         body = self.parse_now(spec.wire)
         try:
-            req = spec.build(body, self.assist.engine.require_ready(), self.assist)
+            req = spec.build(body, self.assist.engine.require_ready().text, self.assist)
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         except ValueError as e:
@@ -202,8 +202,8 @@ class PromptHandler(TaskHandler):
 
     def _inspect(self) -> dict[str, Any]:
         _, req = self.build()
-        backend = self.assist.engine.require_ready()
-        return {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(backend.encode(req.prompt)),
+        model = self.assist.engine.require_ready().text
+        return {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(model.encode(req.prompt)),
                 "max_tokens": req.params.max_tokens, "stop": list(req.params.stop), "map": req.inspect() if req.inspect else []}
 
 
@@ -365,14 +365,14 @@ class WarmHandler(AssistHandler):
     def _build(self) -> Request:
         body: WarmRequest = self.parse_now(WarmRequest)
         try:
-            backend = self.assist.engine.require_ready()
+            model = self.assist.engine.require_ready().text
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         try:
             if body.task == "edit":
-                req = edit.warm(body, backend)
+                req = edit.warm(body, model)
             else:
-                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), backend, self.assist.completion_settings)
+                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), model, self.assist.completion_settings)
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
         req.kind, req.priority = "warm", PRIORITY_WARM

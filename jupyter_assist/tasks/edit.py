@@ -11,21 +11,20 @@ from typing import Any
 
 from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import edit_prompt, from_cells
-from ..prompt.tokens import for_backend
+from ..prompt.model import ModelText
 from ..wire import EditRequest, NotebookCell, WarmRequest
-from .chat import context_window, prompt_budget
 
 OPEN = "```python\n"
 # Tokens the instructions, the chat template and the fences take besides the cell.
 REWRITE_OVERHEAD = 160
 
 
-def rewrite_answer(backend: Any, source: str, requested: int | None) -> int:
+def rewrite_answer(model: ModelText, source: str, requested: int | None) -> int:
     """Tokens a rewrite of `source` may take: twice the cell (it may grow) plus 64, or
     `requested`, within what the model's context leaves next to the cell itself. A cell too
     long for even a rewrite of its own length is a clear error (400), not a negative budget."""
-    cell = len(backend.encode(source))
-    window = context_window(backend)
+    cell = len(model.encode(source))
+    window = model.window
     room = window - cell - REWRITE_OVERHEAD
     answer = requested or min(2 * cell + 64, room)
     if answer > room or (not requested and answer < cell + 16):
@@ -37,7 +36,7 @@ def rewrite_answer(backend: Any, source: str, requested: int | None) -> int:
     return answer
 
 
-def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request:
+def build(req: EditRequest, model: ModelText, context_tokens: int = 3072) -> Request:
     cells = list(req.cells)
     index = req.cell_index
     if index is None or index >= len(cells):  # no notebook given: the cell alone
@@ -45,10 +44,10 @@ def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request
     else:  # what the user sees now, not a stale copy
         cells[index] = cells[index].model_copy(update={"source": req.source})
     book = from_cells(cells)
-    answer = rewrite_answer(backend, req.source, req.max_tokens)
+    answer = rewrite_answer(model, req.source, req.max_tokens)
     prompt = edit_prompt(
-        book.cells, index, req.instruction, for_backend(backend), backend.chat_prompt,
-        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+        book.cells, index, req.instruction, model.tokens, model.chat_prompt,
+        model.budget(context_tokens, answer), answer, variables=req.variables, notes=book.notes,
     )
     # The answer's fence is part of the prompt, so the model starts with the code itself
     # and the original (the speculative draft) lines up from the first token.
@@ -56,7 +55,7 @@ def build(req: EditRequest, backend: Any, context_tokens: int = 3072) -> Request
     return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source, inspect=prompt.report)
 
 
-def warm(req: WarmRequest, backend: Any, context_tokens: int = 3072) -> Request:
+def warm(req: WarmRequest, model: ModelText, context_tokens: int = 3072) -> Request:
     """The edit prompt of the cell at `cell_index` with the instruction still empty, to
     prefill while the user types it. The instruction comes last in the prompt, so the
     edit request then reuses everything before it: only the instruction is left to feed."""
@@ -64,7 +63,7 @@ def warm(req: WarmRequest, backend: Any, context_tokens: int = 3072) -> Request:
         raise ValueError("An edit warm-up needs cell_index: the cell whose edit prompt to prefill.")
     context = req.model_dump(include={"cells", "cell_index", "variables"})
     edit = EditRequest(**context, request_id=req.request_id, instruction=" ", source=req.cells[req.cell_index].source)
-    return build(edit, backend, context_tokens)
+    return build(edit, model, context_tokens)
 
 
 def new_source(text: str, original: str) -> str:

@@ -6,24 +6,21 @@ changes a line or two).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import fix_prompt, from_cells
-from ..prompt.tokens import for_backend
+from ..prompt.model import ModelText
 from ..wire import FixRequest
-from .chat import prompt_budget
 from .edit import OPEN, rewrite_answer
 
 
-def build(req: FixRequest, backend: Any, context_tokens: int = 3072) -> Request:
+def build(req: FixRequest, model: ModelText, context_tokens: int = 3072) -> Request:
     # cell_index < len(cells) is checked by the wire type.
     book = from_cells(req.cells)
     source = req.cells[req.cell_index].source
-    answer = rewrite_answer(backend, source, req.max_tokens)
+    answer = rewrite_answer(model, source, req.max_tokens)
     prompt = fix_prompt(
-        book.cells, req.cell_index, for_backend(backend), backend.chat_prompt,
-        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+        book.cells, req.cell_index, model.tokens, model.chat_prompt,
+        model.budget(context_tokens, answer), answer, variables=req.variables, notes=book.notes,
     )
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
     return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source, inspect=prompt.report)

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..engine.decoding import Output, StopRule
 from ..engine.types import Event, GenerationParams, Request
+from ..prompt.model import DEFAULT_WINDOW, ModelText
 
 Emit = Callable[[Event], None]
 _WORDS = re.compile(r"\s*\S+|\s+")
@@ -52,7 +53,9 @@ class ScriptedBackend:
 
     def __init__(self, answers: Path, tokenizer: Any) -> None:
         self.answers = Path(answers)
-        self.tokenizer = tokenizer  # tasks read it: token counts, FIM format, chat template
+        self.tokenizer = tokenizer
+        # Token counts, FIM format and chat template are the real tokenizer's; no model says a window.
+        self.text = ModelText.of_tokenizer(tokenizer, lambda: DEFAULT_WINDOW)
         self.info: dict[str, Any] = {"model": "scripted", "device": "scripted", "dtype": None, "quantization": None}
         self.served = 0
         self._version = ""  # hash of the file the counters below belong to
@@ -69,7 +72,7 @@ class ScriptedBackend:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.text.chat_prompt(messages)
 
     def warm(self, prompt: str) -> int:
         return len(self.encode(prompt))
