@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -380,7 +380,7 @@ class Engine:
                 old.cancelled.set()
             self._active[req.request_id] = req
 
-    async def stream(self, req: Request) -> AsyncIterator[Event]:
+    async def stream(self, req: Request) -> AsyncGenerator[Event, None]:  # the server acloses it
         """Queue `req` and yield its events; leaving early cancels it."""
         self.require_ready()
         if self._remote_dispatch is not None:

@@ -16,8 +16,10 @@ from traitlets import Bool, Enum, Float, Int, Unicode, default
 
 from ..engine import Engine, LoadOptions, RemoteOptions
 from ..engine.models import default_cache_dir
+from ..tasks import TaskSettings
 from ..tasks.complete import CompletionSettings
 from .handlers import route_table
+from .state import SETTINGS_KEY, ServerState
 from .telemetry import Telemetry, default_file
 
 
@@ -115,7 +117,11 @@ class AssistExtension(ExtensionApp):
         )
         path = Path(os.path.expanduser(self.telemetry_file)) if self.telemetry else None
         self.telemetry_log = Telemetry(path, self.log)
-        self.settings["jupyter_assist"] = self
+        tasks = TaskSettings(
+            self.completion_settings, self.chat_max_tokens, self.generate_max_tokens, self.next_edit_max_tokens, self.next_edit_min_logprob
+        )
+        self.state = ServerState(self.engine, tasks, self.history, self.telemetry_log, self.max_body_bytes)
+        self.settings[SETTINGS_KEY] = self.state  # what the handlers read: never the app itself
         if self.load_on_start:
             self.engine.start()
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -17,16 +16,11 @@ from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request, SwitchRefused, UnknownModel
 from ..engine.types import PRIORITY_WARM, Event, GenerationParams
-from ..tasks import agent, chat, complete, edit, fix, generate, next_edit
-from ..wire import (
-    CancelRequest, ChatRequest, CompleteRequest, EditRequest, FixRequest, GenerateRequest, TelemetryEvent, WarmRequest,
-)
-from ..wire import AgentRequest, NextEditRequest, SwitchModelRequest
+from ..tasks import TASKS, complete, edit
+from ..wire import CancelRequest, CompleteRequest, SwitchModelRequest, TelemetryEvent, WarmRequest
 from .body import parse as parse_body
 from .offload import off_loop
-
-if TYPE_CHECKING:
-    from .app import AssistExtension
+from .state import SETTINGS_KEY, ServerState
 
 PREFIX = "/jupyter-assist"
 
@@ -35,8 +29,9 @@ class AssistHandler(APIHandler):
     auth_resource = "jupyter_assist"
 
     @property
-    def assist(self) -> "AssistExtension":
-        return self.settings["jupyter_assist"]
+    def assist(self) -> ServerState:
+        state: ServerState = self.settings[SETTINGS_KEY]
+        return state
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         reason = self._reason
@@ -122,48 +117,6 @@ class CancelHandler(AssistHandler):
         self.finish({"cancelled": self.assist.engine.cancel(body.request_id)})
 
 
-def _rewrite(original: str, text: str) -> dict[str, Any]:
-    new = edit.new_source(text, original)
-    return {"text": new, "hunks": edit.hunks(original, new)}
-
-
-@dataclass(frozen=True)
-class Task:
-    """One feature: its wire type, how to build the engine request, how to finish the text."""
-
-    wire: type[BaseModel]
-    build: Callable[[Any, Any, "AssistExtension"], Request]  # (body, backend, extension)
-    finish: Callable[[Any, str], dict[str, Any]] = lambda body, text: {"text": text}
-    # An event sent before the model's first one (what the task knows without the model).
-    head: Callable[[Any], dict[str, Any]] | None = None
-    # In place of `finish`, for a task that reads more of the `done` event than its text.
-    finish_event: Callable[[Any, Event, AssistExtension], dict[str, Any]] | None = None
-
-
-TASKS: dict[str, Task] = {
-    "complete": Task(
-        CompleteRequest,
-        lambda b, backend, ext: complete.build(b, backend, ext.completion_settings),
-        lambda b, text: {"text": complete.finish(text, b)},
-    ),
-    "chat": Task(ChatRequest, lambda b, backend, ext: chat.build(b, backend, ext.chat_max_tokens)),
-    "generate": Task(
-        GenerateRequest,
-        lambda b, backend, ext: generate.build(b, backend, ext.generate_max_tokens),
-        lambda b, text: {"text": text, "code": generate.extract_code(text)},
-    ),
-    "edit": Task(EditRequest, lambda b, backend, ext: edit.build(b, backend), lambda b, text: _rewrite(b.source, text)),
-    "fix": Task(
-        FixRequest, lambda b, backend, ext: fix.build(b, backend), lambda b, text: _rewrite(b.cells[b.cell_index].source, text)
-    ),
-    "next-edit": Task(
-        NextEditRequest, lambda b, backend, ext: next_edit.build(b, backend, ext.next_edit_max_tokens), head=next_edit.head,
-        finish_event=lambda b, ev, ext: next_edit.finish(b, ev.text, ev.logprob, ext.next_edit_min_logprob),
-    ),
-    "agent": Task(AgentRequest, agent.build, agent.finish),
-}
-
-
 class TaskHandler(AssistHandler):
     task: str
 
@@ -176,7 +129,7 @@ class TaskHandler(AssistHandler):
         spec = TASKS[self.task]
         body = self.parse_now(spec.wire)
         try:
-            req = spec.build(body, self.assist.engine.require_ready().text, self.assist)
+            req = spec.build(body, self.assist.engine.require_ready().text, self.assist.tasks)
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         except ValueError as e:
@@ -313,10 +266,7 @@ class StreamHandler(TaskHandler):
 
     async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
     async def _finish(self, body: Any, ev: Event) -> dict[str, Any]:
-        task = TASKS[self.task]
-        if task.finish_event is not None:
-            return await off_loop(task.finish_event, body, ev, self.assist)
-        return await off_loop(task.finish, body, ev.text)
+        return await off_loop(TASKS[self.task].finish, body, ev, self.assist.tasks)
 
         """The `done` event of a finished request, recorded in the history (and telemetry)."""
         done = {
@@ -372,7 +322,7 @@ class WarmHandler(AssistHandler):
             if body.task == "edit":
                 req = edit.warm(body, model)
             else:
-                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), model, self.assist.completion_settings)
+                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), model, self.assist.tasks.completion)
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
         req.kind, req.priority = "warm", PRIORITY_WARM

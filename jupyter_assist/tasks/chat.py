@@ -6,6 +6,7 @@ from ..engine.types import PRIORITY_CHAT, GenerationParams, Request
 from ..notebook import chat_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import ChatRequest
+from .spec import Task
 
 
 def prompt_budget(model: ModelText, context_tokens: int, answer: int) -> int:
@@ -23,3 +24,6 @@ def build(req: ChatRequest, model: ModelText, max_tokens: int, context_tokens: i
         attachments=req.attachments, include_current=req.include_active_cell,
     )
     return Request(req.request_id, prompt.text, GenerationParams(max_tokens=max_tokens), priority=PRIORITY_CHAT, inspect=prompt.report)
+
+
+TASK = Task("chat", ChatRequest, lambda body, model, settings: build(body, model, settings.chat_max_tokens))

@@ -9,10 +9,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
 from ..notebook import edit_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import EditRequest, NotebookCell, WarmRequest
+from .spec import Task, TaskSettings
 
 OPEN = "```python\n"
 # Tokens the instructions, the chat template and the fences take besides the cell.
@@ -80,3 +81,16 @@ def hunks(old: str, new: str) -> list[dict[str, Any]]:
         if tag != "equal":
             out.append({"old_start": i1, "old_end": i2, "new_start": j1, "new_end": j2, "old": a[i1:i2], "new": b[j1:j2]})
     return out
+
+
+def rewrite(original: str, text: str) -> dict[str, Any]:
+    """The `done` payload of a rewrite of `original`: the new cell and its hunks."""
+    new = new_source(text, original)
+    return {"text": new, "hunks": hunks(original, new)}
+
+
+def finish(req: EditRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
+    return rewrite(req.source, done.text)
+
+
+TASK = Task("edit", EditRequest, lambda body, model, settings: build(body, model), finish)

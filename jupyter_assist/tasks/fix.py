@@ -6,11 +6,14 @@ changes a line or two).
 
 from __future__ import annotations
 
-from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from typing import Any
+
+from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
 from ..notebook import fix_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import FixRequest
-from .edit import OPEN, rewrite_answer
+from .edit import OPEN, rewrite, rewrite_answer
+from .spec import Task, TaskSettings
 
 
 def build(req: FixRequest, model: ModelText, context_tokens: int = 3072) -> Request:
@@ -24,3 +27,10 @@ def build(req: FixRequest, model: ModelText, context_tokens: int = 3072) -> Requ
     )
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
     return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source, inspect=prompt.report)
+
+
+def finish(req: FixRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
+    return rewrite(req.cells[req.cell_index].source, done.text)
+
+
+TASK = Task("fix", FixRequest, lambda body, model, settings: build(body, model), finish)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
 from ..notebook import from_cells, generate_prompt
 from ..prompt.model import ModelText
 from ..wire import GenerateRequest
+from .spec import Task, TaskSettings
 
 FENCE = re.compile(r"```[ \t]*(?:python|py|ipython)?[ \t]*\n(.*?)(?:```|\Z)", re.S)
 
@@ -26,3 +28,10 @@ def extract_code(text: str) -> str:
     m = FENCE.search(text)
     code = m.group(1) if m else text
     return code.strip("\n").rstrip() + ("\n" if code.strip() else "")
+
+
+def finish(req: GenerateRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
+    return {"text": done.text, "code": extract_code(done.text)}
+
+
+TASK = Task("generate", GenerateRequest, lambda body, model, settings: build(body, model, settings.generate_max_tokens), finish)
