@@ -264,10 +264,10 @@ class StreamHandler(TaskHandler):
             return
         await self._send(await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
 
-    async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
     async def _finish(self, body: Any, ev: Event) -> dict[str, Any]:
         return await off_loop(TASKS[self.task].finish, body, ev, self.assist.tasks)
 
+    async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
         """The `done` event of a finished request, recorded in the history (and telemetry)."""
         done = {
             "type": "done",
