@@ -59,6 +59,10 @@ def test_regenerate_reruns_with_a_new_request_id() -> None:
     assert w.code == "b = 2\n" and w.status == "ready"
     ids = [b["request_id"] for _, b in stream.bodies]
     assert len(set(ids)) == 2 and ids == w.job.request_ids
+    # The first run is greedy; Regenerate samples with a fresh seed (else the same text).
+    first, again = (b for _, b in stream.bodies)
+    assert "temperature" not in first and "seed" not in first
+    assert again["temperature"] == 0.7 and isinstance(again["seed"], int)
     w.accept()
     assert accepted == ["b = 2\n"]
 

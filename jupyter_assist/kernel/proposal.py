@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 Stream = Callable[[str, dict[str, Any]], Iterator[dict[str, Any]]]
+REGENERATE_TEMPERATURE = 0.7  # as the lab's Regenerate (labextension/src/regenerate.ts)
 
 
 @dataclass
@@ -20,15 +22,21 @@ class Job:
     accept_label: str = "Accept: insert as a new cell below"
     request_ids: list[str] = field(default_factory=list)
 
-    def request(self) -> dict[str, Any]:
+    def request(self, sampled: bool = False) -> dict[str, Any]:
+        """The body for one run; `sampled` (Regenerate): temperature > 0 (the user's own
+        if they set one) and a fresh seed, so it gives another text than greedy did."""
         rid = f"kernel-{uuid.uuid4().hex}"
         self.request_ids.append(rid)
-        return {"request_id": rid, **self.body}
+        body = {"request_id": rid, **self.body}
+        if sampled:
+            body["temperature"] = body.get("temperature") or REGENERATE_TEMPERATURE
+            body["seed"] = secrets.randbelow(2**63)
+        return body
 
 
-def run_job(job: Job, stream: Stream, on_delta: Callable[[str], None]) -> str:
+def run_job(job: Job, stream: Stream, on_delta: Callable[[str], None], sampled: bool = False) -> str:
     """Stream the job's route; returns the code of the done event."""
-    for ev in stream(job.route, job.request()):
+    for ev in stream(job.route, job.request(sampled)):
         if ev["type"] == "delta":
             on_delta(ev["text"])
         elif ev["type"] == "done":

@@ -68,12 +68,13 @@ class ReviewWidget:
 
         display(self.view)
 
-    def run(self) -> None:
-        """Stream the job (blocking), updating the view as deltas arrive."""
+    def run(self, sampled: bool = False) -> None:
+        """Stream the job (blocking), updating the view as deltas arrive; `sampled`:
+        Regenerate's run (temperature > 0, a fresh seed)."""
         self.code, self.streamed, self.error, self.status = "", "", "", "streaming"
         self._render()
         try:
-            self.code = run_job(self.job, self._stream, self._delta)
+            self.code = run_job(self.job, self._stream, self._delta, sampled)
             self.status = "ready" if self.code.strip() else "error"
             if not self.code.strip():
                 self.error = "the model returned no code"
@@ -105,7 +106,7 @@ class ReviewWidget:
     def regenerate(self) -> None:
         if self.status in ("accepted", "streaming"):
             return
-        self.run()
+        self.run(sampled=True)  # greedy would give the same text again
 
     def _render(self) -> None:
         route = self.job.route
