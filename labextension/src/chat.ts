@@ -244,16 +244,19 @@ export class ChatWidget extends Widget {
   clear(): void {
     this.stop();
     const conversation = this._conversation(this._options.getContext().key);
-    if (conversation.thread.messages.length) {
-      conversation.thread = newThread();
-      conversation.threads.push(conversation.thread);
-    }
-    conversation.mentions = [];
-    conversation.removed.clear();
-    this._showThread(conversation);
-    this._save(conversation);
-    this._setStatus('');
-    this.refreshContext();
+    // After the stored threads are read: they must not replace the new one.
+    void conversation.loaded.then(() => {
+      if (conversation.thread.messages.length) {
+        conversation.thread = newThread();
+        conversation.threads.push(conversation.thread);
+      }
+      conversation.mentions = [];
+      conversation.removed.clear();
+      this._showThread(conversation);
+      this._save(conversation);
+      this._setStatus('');
+      this.refreshContext();
+    });
     this._input.focus();
   }
 
