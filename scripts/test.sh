@@ -14,5 +14,5 @@ grep -q "jupyter_assist.*OK" <<<"$servext" || { echo "$servext"; echo "server ex
 # venvs, on the pinned and on the oldest allowed JupyterLab.
 bash scripts/check_dist.sh
 # The labextension's unit tests (jest) first: no browser or server needed.
-(cd labextension && jlpm install && jlpm test)
+jlpm install && jlpm test  # the workspace root: its scripts run labextension/'s
 exec python -m pytest -v --timeout=600 "$@"
