@@ -161,7 +161,8 @@ class AgentStep(_Model):
     """One step the agent took, with what became of it (the frontend owns the loop)."""
 
     kind: AgentActionKind
-    # code / edit: the cell's source as it ran (the user's edits included); markdown: the note
+    # code / edit: the cell's source as it ran (the user's edits included); markdown: the note;
+    # error: the model's answer that fit no action (shown back to it)
     source: str = Field("", max_length=MAX_TEXT)
     cell_index: int | None = Field(None, ge=0)  # the cell it wrote or edited, where it is now; None: deleted
     text: str = Field("", max_length=MAX_TEXT)  # the model's prose: its plan, question, summary or parse error

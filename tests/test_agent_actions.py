@@ -32,6 +32,8 @@ F = "```"
         (f"ACTION: code\n~~~python\nprint(2)\n~~~", "code", "print(2)\n", None),
         (f"ACTION: code\n````python\ns = '{F}'\n````", "code", f"s = '{F}'\n", None),  # a longer fence holds a shorter one
         ("ACTION: code\nprint(3)", "code", "print(3)\n", None),  # no fence: the body is the code
+        (f"ACTION: print\n{F}python\nprint(4)\n{F}", "code", "print(4)\n", None),
+        (f"ACTION: solve it\n{F}python\nprint(5)\n{F}", "code", "print(5)\n", None),  # unknown kind, python block: code
         (f"{F}python\nimport numpy as np\n{F}", "code", "import numpy as np\n", None),  # no header at all
         (f"ACTION:\n{F}python\nx = 2\n{F}", "code", "x = 2\n", None),  # header without its kind
         ("ACTION: markdown\nThe median price is 12.5.", "markdown", "The median price is 12.5.\n", None),
@@ -105,6 +107,7 @@ def test_adversarial_answers_finish_fast(answer: str) -> None:
 
 def test_the_prompt_header_is_put_back_once() -> None:
     assert answer_text(" done\nok") == "ACTION: done\nok"
+    assert answer_text("done\nok") == "ACTION: done\nok"
     assert answer_text("\nACTION: done\nok") == "\nACTION: done\nok"  # the model repeated it
     assert parse_action(answer_text(f" code\n{F}python\nx\n{F}"), 1).source == "x\n"
 

@@ -48,7 +48,7 @@ def body(rid: str, **kw: Any) -> dict[str, Any]:
 
 
 async def test_the_next_action_comes_in_the_done_event(jp_fetch: Any, answers: Path) -> None:
-    # The prompt ends with the assistant's "ACTION:": the model (here the script) goes on from it.
+    # The prompt ends with the assistant's "ACTION: ": the model (here the script) goes on from it.
     write_answers(answers, [{"match": "It raised an error", "answers": [f" edit 2\n{F}python\nprint(df['Revenue'].sum())\n{F}\nACTION: done\nx"]},
                             {"answers": [f" code\nLook first.\n{F}python\nprint(df.columns)\n{F}\n"]}])
     await wait_ready(jp_fetch)
@@ -64,7 +64,7 @@ async def test_the_next_action_comes_in_the_done_event(jp_fetch: Any, answers: P
                                        "old": ["print(df.revenue.sum())"], "new": ["print(df['Revenue'].sum())"]}]
     history = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"]
     prompt = history[-1]["prompt"]
-    assert history[-1]["task"] == "agent" and prompt.endswith("ACTION:")
+    assert history[-1]["task"] == "agent" and prompt.endswith("ACTION: ")
     assert "AttributeError: 'DataFrame' object has no attribute 'revenue'" in prompt and "Total revenue?" in prompt
 
 

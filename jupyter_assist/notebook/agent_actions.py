@@ -30,7 +30,7 @@ HEADER = "ACTION:"
 MAX_BODY = 20_000  # characters of a cell the model may write; past it the answer is junk
 MAX_HEADER = 120  # characters of a header line
 _KINDS: dict[str, Kind] = {
-    "code": "code", "python": "code", "run": "code", "cell": "code", "new": "code", "new_cell": "code", "insert": "code",
+    "code": "code", "python": "code", "run": "code", "print": "code", "execute": "code", "compute": "code", "cell": "code", "new": "code", "new_cell": "code", "insert": "code",
     "edit": "edit", "fix": "edit", "replace": "edit", "rewrite": "edit", "modify": "edit", "update": "edit",
     "markdown": "markdown", "note": "markdown", "md": "markdown", "text": "markdown",
     "ask": "ask", "question": "ask", "ask_user": "ask",
@@ -145,7 +145,11 @@ def parse_action(answer: str, n_cells: int) -> Action:
         return _error(f'The answer fits no action: it should start with a line like "ACTION: code". It began: {first_line!r}', notes)
     kind = _kind_of(word)
     if kind is None:
-        return _error(f"Unknown action {word[:40]!r}: use code, edit N, markdown, ask or done.", notes)
+        code, lang, _, _ = _fenced(body)
+        if code is None or lang not in _CODE_LANGS or not code.strip():
+            return _error(f"Unknown action {word[:40]!r}: use code, edit N, markdown, ask or done.", notes)
+        notes.append(f"unknown action {word[:40]!r} with a python block: read as code")
+        kind = "code"
     if kind in ("code", "edit"):
         code, lang, prose, closed = _fenced(body)
         if code is None:  # no fence: a bare body is code when the header said so

@@ -55,6 +55,7 @@ LATEST_FULL = 5000.0  # the latest full output goes only when nothing else is le
 AGE_STEP_OUT, AGE_STEP_SOURCE = 15.0, 5.0
 FULL_LINES, FULL_CHARS = 40, 4000
 SHORT_LINES, SHORT_CHARS = 6, 400
+MAX_RAW = 400  # characters of an answer that fit no action, shown back to the model
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def _result(step: Step, lines: int, chars: int, n_vars: int | None) -> str:
         return f"The user answered: {step.reply.strip()}" if step.reply.strip() else "The user did not answer; decide yourself."
     if step.kind == "done":
         return f"The user wants more: {step.reply.strip()}" if step.reply.strip() else "The user wants you to continue."
-    return f"Your reply did not follow the format ({step.text.strip()[:300]}). Reply with exactly one action."
+    return (f"That reply did not follow the format: {step.text.strip()[:300]} Reply with exactly one action: "
+            "a line ACTION: code, then a ```python block.")
 
 
 def _minimal(step: Step) -> str:
@@ -158,7 +160,8 @@ def _action_text(step: Step, source: str | None) -> str:
         return f"ACTION: markdown\n{step.source.strip()}"
     if step.kind in ("ask", "done"):
         return f"ACTION: {step.kind}\n{step.text.strip()}"
-    return "(a reply that fit no action)"
+    raw = step.source.strip()  # an error step: the model's own answer, as it wrote it
+    return raw if len(raw) <= MAX_RAW else raw[:MAX_RAW] + " ..."
 
 
 def failed_in_a_row(steps: Sequence[Step]) -> int:
@@ -184,6 +187,8 @@ def _next(steps: Sequence[Step], max_steps: int) -> str:
         lines.append(f"Fix the error (attempt {failed + 1} of {FIX_ATTEMPTS}): reply {how}.")
     if left <= 1:
         lines.append("This is your last step: reply ACTION: done with what you found.")
+    elif steps and steps[-1].kind == "ask":
+        lines.append(f"Step {len(steps) + 1} of {max_steps}. Go on with the next action (ACTION: code to compute more, ACTION: done with the answer).")
     else:
         lines.append(f"Step {len(steps) + 1} of {max_steps}. Reply with the next action.")
     return "\n".join(lines)

@@ -15,33 +15,50 @@ from ..engine.types import PRIORITY_AGENT, GenerationParams, Request
 from ..notebook import from_cells
 from ..notebook.agent_actions import HEADER, parse_action
 from ..notebook.agent_prompt import agent_prompt
-from ..prompt.tokens import for_backend
 from ..wire import AgentRequest
-from .chat import prompt_budget
 from .edit import hunks
 
 MAX_TOKENS = 512  # one small cell or a short summary
 CONTEXT_TOKENS = 4096  # prompt tokens: the notebook plus a few steps with their outputs
 STOP = ("\nACTION:", "\nAction:")
+# The prompt's end. With the space, Qwen2.5-Coder-0.5B goes on with " code" and the block;
+# without it, it answered "ACTION: code" alone and stopped in most first steps.
+PREFILL = HEADER + " "
+DEFAULT_WINDOW = 8192
 
 
-def build(req: AgentRequest, backend: Any, ext: Any = None) -> Request:
+def _text_side(model: Any) -> tuple[Any, Any, int]:
+    """(token counter, chat template, window) of the served model: from its text view
+    (`ModelText`: tokens, chat_prompt, window), which a backend carries as `.text`, or from
+    a backend's own tokenizer and config."""
+    view = getattr(model, "text", model)
+    if hasattr(view, "tokens") and hasattr(view, "window"):
+        return view.tokens, view.chat_prompt, int(view.window)
+    from ..prompt.tokens import for_backend  # a backend without a text view (older ones)
+
+    n = getattr(getattr(getattr(model, "model", None), "config", None), "max_position_embeddings", None)
+    return for_backend(model), model.chat_prompt, n if isinstance(n, int) and n > 0 else DEFAULT_WINDOW
+
+
+def build(req: AgentRequest, model: Any, ext: Any = None) -> Request:
+    """`model`: the served model's text view (`ModelText`) or its backend."""
     answer = req.max_tokens or MAX_TOKENS
     book = from_cells(req.cells)
+    tokens, template, window = _text_side(model)
     prompt = agent_prompt(
-        book.cells, req.goal, req.steps, for_backend(backend), backend.chat_prompt,
-        prompt_budget(backend, CONTEXT_TOKENS, answer), answer, max_steps=req.max_steps, variables=req.variables, notes=book.notes,
+        book.cells, req.goal, req.steps, tokens, template, min(window, CONTEXT_TOKENS + answer), answer,
+        max_steps=req.max_steps, variables=req.variables, notes=book.notes,
     )
     # A failed run is usually fixed by rewriting its cell: that cell is the speculative draft.
     last = req.steps[-1] if req.steps else None
     draft = last.source if last is not None and last.kind in ("code", "edit") and last.ran else None
     params = GenerationParams(max_tokens=answer, stop=STOP)
-    return Request(req.request_id, prompt.text + HEADER, params, priority=PRIORITY_AGENT, draft=draft, inspect=prompt.report)
+    return Request(req.request_id, prompt.text + PREFILL, params, priority=PRIORITY_AGENT, draft=draft, inspect=prompt.report)
 
 
 def answer_text(text: str) -> str:
     """The model's answer with the prompt's own header put back (once)."""
-    return text if text.lstrip().lower().startswith("action") else HEADER + text
+    return text if text.lstrip().lower().startswith("action") else PREFILL + text.lstrip(" \t")
 
 
 def finish(req: AgentRequest, text: str) -> dict[str, Any]:

@@ -233,7 +233,7 @@ export type AgentActionKind = 'code' | 'edit' | 'markdown' | 'ask' | 'done' | 'e
 /** One step the agent took, with what became of it (wire `AgentStep`). */
 export interface IAgentStep {
   kind: AgentActionKind;
-  /** code / edit: the cell's source as it ran (the user's edits included); markdown: the note. */
+  /** code / edit: the cell's source as it ran (the user's edits included); markdown: the note; error: the answer that fit no action. */
   source?: string;
   /** The cell it wrote or edited, where it is now; null: deleted. */
   cell_index?: number | null;
