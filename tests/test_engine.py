@@ -135,7 +135,13 @@ def test_completion_runs_before_queued_chat(engine: Engine) -> None:
         engine.cancel("blocker")
         await asyncio.gather(blocker, chat, comp)
 
-    asyncio.run(scenario())
+    # Without batching, the chat queues behind the blocker of its class (batched, it would
+    # join the blocker's passes at once: tests/test_engine_batch.py covers that order).
+    batch, engine.backend.batch = engine.backend.batch, None
+    try:
+        asyncio.run(scenario())
+    finally:
+        engine.backend.batch = batch
     # The completion may also overtake the running blocker (it preempts it at a step).
     assert order.index("complete") < order.index("chat") and sorted(order) == ["blocker", "chat", "complete"]
 
@@ -158,12 +164,15 @@ def test_out_of_memory_clears_the_kv_cache_and_the_engine_goes_on(engine: Engine
         return real(ids, cache, **kw)
 
     backend._forward = failing
-    graphs, backend.graphs = backend.graphs, None  # (on a GPU) decode steps through `_forward`
+    # Decode steps through `_forward`: not the CUDA graphs (on a GPU), nor the batch (its
+    # out-of-memory case: tests/test_engine_batch.py).
+    graphs, backend.graphs = backend.graphs, None
+    batch, backend.batch = backend.batch, None
     try:
         # Another prompt: the cached entry stays in the cache while this one runs.
         events = asyncio.run(_events(engine, Request("oom", "def f():\n" * 10, GenerationParams(max_tokens=8))))
     finally:
-        backend._forward, backend.graphs = real, graphs
+        backend._forward, backend.graphs, backend.batch = real, graphs, batch
     assert events[-1].kind == "error" and "Out of memory" in events[-1].message, events[-1]
     assert "KV cache was cleared" in events[-1].message
     assert len(backend.prefix_cache) == 0

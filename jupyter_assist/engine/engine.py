@@ -98,7 +98,7 @@ class Engine:
         self._stopping = False
         self._remote_dispatch: RemoteDispatch | None = None  # remote requests skip the worker
         # The worker's running and waiting requests, advanced one forward pass at a time.
-        self._scheduler = Scheduler(self._serve, self._kv_bytes, self._kv_budget)
+        self._scheduler = Scheduler(self._serve, self._kv_bytes, self._kv_budget, lambda: getattr(self.backend, "batch", None))
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:

@@ -42,6 +42,7 @@ class LoadOptions:
     graph_max_tokens: int = 8192  # prompt + answer positions the graphs' K/V buffers hold
     prefill_chunk: int = 256  # most prompt tokens one prefill pass feeds: others wait one pass at most
     running_kv_mb: int = 0  # K/V all started requests may hold together; 0: from free memory
+    batch: bool = True  # running requests' decode steps share forward passes (engine/batch.py)
 
 
 def pick_device(device: str) -> str:
@@ -127,6 +128,7 @@ class LocalBackend:
         self.prefill_chunk = max(opts.prefill_chunk, 1)
         self.running_kv_bytes = opts.running_kv_mb * 1024 * 1024 or _auto_kv_budget(self.device)
         self.kv_bytes_per_token = kv_bytes_per_token(model.config, getattr(model, "dtype", None))
+        self.batch = _batch_for(model, tokenizer) if opts.batch else None
 
     @classmethod
     def load(
@@ -217,6 +219,10 @@ class LocalBackend:
             self._graph_owner = owner
             g.load(cache, prompt_len)
             return g
+        if self.batch is not None:
+            from .batch import BatchRow
+
+            return BatchRow(self.batch, owner, cache, self._forward)
         return DynamicSession(self._forward, cache)
 
     def _new_cache(self) -> Any:
@@ -298,7 +304,7 @@ class LocalBackend:
             decode_stream(self.tokenizer),
             hide=params.prefix,
         )
-        cache = None
+        cache = session = None
         try:
             t0 = time.perf_counter()
             cache, logits, reused = yield from self._prefill_steps(ids, req.cancelled)
@@ -317,12 +323,14 @@ class LocalBackend:
                     yield from self._speculate(req, ids + out.ids, session, logits, out)
                 else:
                     yield from self._decode_plain(req, session, logits, out)
+                _leave(session)
                 truncate(cache, len(ids))
                 self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
         finally:
             if self._graph_owner is req:
                 self._graph_owner = None
-            cache = None
+            _leave(session)
+            cache = session = None
         out.flush()
         emit(
             Event(
@@ -358,8 +366,9 @@ class LocalBackend:
             out.note_logprob(_logprob(logits, tok))
             if out.push(tok):
                 return
-            logits = session.feed([tok])[-1]
-            yield
+            rows = yield from feed_steps(session, [tok], req.cancelled)
+            if rows is not None:  # None: cancelled while waiting for the pass
+                logits = rows[-1]
 
     def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
@@ -384,7 +393,10 @@ class LocalBackend:
             if not from_draft and lookup:
                 chunk = lookup.propose()
             base = session.length
-            rows = session.feed([tok, *chunk])
+            rows = yield from feed_steps(session, [tok, *chunk], req.cancelled)
+            if rows is None:
+                out.finish = "cancelled"
+                return
             preds = rows.argmax(-1).tolist()
             n = 0
             while n < len(chunk) and preds[n] == chunk[n]:
@@ -406,7 +418,6 @@ class LocalBackend:
             if lookup:
                 lookup.extend(chunk[:n])
             tok, tok_logprob = preds[n], logprobs[n]
-            yield
 
     def stats(self) -> dict[str, Any]:
         import torch
@@ -470,6 +481,31 @@ class DynamicSession:
 
     def truncate(self, n: int) -> None:
         truncate(self.cache, n)
+
+
+def feed_steps(session: Any, ids: list[int], cancelled: Any) -> Generator[None, None, Any]:
+    """`session.feed(ids)` as one scheduler step (batch rows share the pass: engine/batch.py)."""
+    from .batch import feed_steps as batched
+
+    return (yield from batched(session, ids, cancelled))
+
+
+def _leave(session: Any) -> None:
+    leave = getattr(session, "leave", None)
+    if leave is not None:
+        leave()
+
+
+def _batch_for(model: Any, tokenizer: Any) -> Any:
+    """The shared batch of decode rows, or None where its plain K/V rows do not fit the
+    model (sliding-window or linear-attention layers, as for the CUDA graphs)."""
+    from .batch import Batch
+    from .cuda_graphs import supported
+
+    if supported(model.config) is not None:
+        return None
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return Batch(model, pad_id=int(pad))
 
 
 def inference_steps(gen: Generator[None, None, Any]) -> Generator[None, None, Any]:

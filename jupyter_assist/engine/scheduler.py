@@ -11,6 +11,11 @@ A started request holds its K/V until it ends. Their total is bounded: a waiting
 starts only while what all started ones may grow to (prompt + max_tokens each) fits the
 budget; otherwise it waits for one to end. One request always runs, whatever its size (as
 before this scheduler: the context check and the out-of-memory recovery cover it).
+
+Batching (engine/batch.py): a request in a decode or verify loop parks its next tokens and
+yields. When the best request is parked, one forward pass runs every parked request's
+tokens (a row each) and each of them is advanced; when it is not (a prefill chunk, say),
+it runs alone as before, so a completion never waits for the chat it batches with.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .types import Request
 
@@ -35,6 +40,12 @@ class Running:
     kv_bytes: int
 
 
+class Batcher(Protocol):
+    def parked(self, owner: object) -> bool: ...
+
+    def run_parked(self, owners: list[object]) -> None: ...
+
+
 class Scheduler:
     """Owned by the worker thread; `stats` may be read from any thread (a snapshot)."""
 
@@ -43,10 +54,14 @@ class Scheduler:
         start: Callable[[Request], Steps],
         kv_bytes: Callable[[Request], int],
         budget_bytes: Callable[[], int],
+        batcher: Callable[[], Batcher | None] = lambda: None,
     ) -> None:
         self._start = start
         self._kv_bytes = kv_bytes  # what a request's K/V may grow to
         self._budget = budget_bytes
+        self._batcher = batcher  # the backend's batch of decode rows, if it has one
+        self.batch_sizes: Counter[int] = Counter()  # requests each forward pass advanced
+        self._batched_last = False  # the last step was a batched pass
         self.waiting: list[Request] = []  # not started yet, in arrival order
         self.running: list[Running] = []
         self.steps_run = 0
@@ -77,6 +92,23 @@ class Scheduler:
             return
         self.steps_run += 1
         self.running_sizes[len(self.running)] += 1
+        group = [seq]
+        batch = self._batcher()
+        if batch is not None and batch.parked(seq.req) and not seq.req.cancelled.is_set():
+            # Requests of its class not parked (a prefill) take turns with the batch.
+            turn = [r for r in self.running if r.req.priority == seq.req.priority and not batch.parked(r.req)]
+            if turn and self._batched_last:
+                group = [min(turn, key=lambda r: r.req)]
+                self._batched_last = False
+            else:
+                group = [r for r in self.running if batch.parked(r.req) and not r.req.cancelled.is_set()]
+                batch.run_parked([r.req for r in group])
+                self._batched_last = True
+        self.batch_sizes[len(group)] += 1
+        for r in group:
+            self._advance(r)
+
+    def _advance(self, seq: Running) -> None:
         try:
             next(seq.steps)
         except StopIteration:
@@ -93,8 +125,10 @@ class Scheduler:
             if req.cancelled.is_set():  # ends at its first step, holding nothing
                 return self._begin(req, 0)
         best = min(self.running, key=lambda r: r.req, default=None)
+        batching = self._batcher() is not None
         for req in sorted(self.waiting):
-            if best is not None and not req < best.req:
+            # Batching: one of the best's class starts too, to join its batch.
+            if best is not None and not req < best.req and not (batching and req.priority == best.req.priority):
                 break
             need = self._needs[req.seq]
             if not self.running or self.held_bytes() + need <= self._budget():
@@ -123,8 +157,8 @@ class Scheduler:
             "running_peak": self.running_peak,
             "running_kv_bytes": self.held_bytes(),
             "running_kv_budget_bytes": self._budget(),
-            # One forward pass carries one request's tokens (no batching across requests
-            # yet): batch sizes are all 1; `running_sizes` counts how many were started.
-            "batch_sizes": {"1": self.steps_run} if self.steps_run else {},
+            # Requests each step advanced (a batched pass carries several); `running_sizes`
+            # counts how many were started at each step.
+            "batch_sizes": {str(k): v for k, v in sorted(dict(self.batch_sizes).items())},
             "running_sizes": {str(k): v for k, v in sorted(dict(self.running_sizes).items())},
         }
