@@ -18,6 +18,8 @@ import { cancelRequest, streamText } from './api';
 import type { ITextProgress } from './api';
 import { collectNotebook, languageFromMime, notebookLanguage } from './context';
 import { assistIcon } from './icon';
+import { assistSettings } from './settings';
+import { ghostTextHealth } from './status';
 import { completionLatency, report, watchSurvival } from './telemetry';
 import type { ISourceHolder } from './telemetry';
 import type { ICompleteRequest } from './types';
@@ -136,50 +138,14 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
    * `@jupyterlab/completer-extension:inline-completer`. Its `default` is
    * spread over the built-in defaults (enabled: true, timeout: 5000, ...);
    * `enabled: true` is restated so we stay on even if that default changes.
+   * The rest (on/off, the one request delay, limits) is on the Jupyter Assist
+   * settings page (schema/settings.json): JupyterLab's own `debouncerDelay`
+   * stays 0, since this provider debounces itself (see `fetch`); a non-zero
+   * one counts toward the request delay, never on top of it.
    */
   readonly schema: ISettingRegistry.IProperty = {
-    default: {
-      enabled: true,
-      maxTokens: 0,
-      requestDelay: 150,
-      survivalDelay: 180,
-      disabledLanguages: []
-    },
-    properties: {
-      maxTokens: {
-        title: 'Maximum tokens',
-        description:
-          'Maximum number of tokens per completion (0 = server default).',
-        type: 'number',
-        minimum: 0
-      },
-      requestDelay: {
-        title: 'Request delay',
-        description:
-          'Milliseconds after the last key press before the model starts ' +
-          'answering. The request goes out 100 ms earlier so the server can ' +
-          'prepare the prompt; one replaced before then is never sent, one ' +
-          'replaced later is cancelled before the model decodes anything.',
-        type: 'number',
-        minimum: 0
-      },
-      disabledLanguages: {
-        title: 'Disabled languages',
-        description:
-          'Languages without ghost text, e.g. ["markdown"] (the kernel ' +
-          "language for code cells, 'markdown' for markdown cells).",
-        type: 'array',
-        items: { type: 'string' }
-      },
-      survivalDelay: {
-        title: 'Survival check delay',
-        description:
-          'Seconds after accepting a completion at which local telemetry ' +
-          '(when enabled on the server) records whether it is still in the cell.',
-        type: 'number',
-        minimum: 1
-      }
-    }
+    default: { enabled: true, debouncerDelay: 0 },
+    properties: {}
   };
 
   constructor(commands?: CommandRegistry) {
@@ -200,22 +166,15 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   }
 
   configure(settings: { [property: string]: JSONValue }): void {
-    const maxTokens = Number(settings?.maxTokens);
-    this._maxTokens =
-      Number.isFinite(maxTokens) && maxTokens > 0 ? maxTokens : 0;
-    const delay = Number(settings?.requestDelay);
-    this._requestDelay = Number.isFinite(delay) && delay >= 0 ? delay : 150;
     const timeout = Number(settings?.timeout);
     this._timeout = Number.isFinite(timeout) && timeout > 0 ? timeout : 5000;
-    const disabled = settings?.disabledLanguages;
-    this._disabled = new Set(
-      Array.isArray(disabled)
-        ? disabled.map(language => String(language).toLowerCase())
-        : []
-    );
-    const survival = Number(settings?.survivalDelay);
-    this._survivalMs =
-      Number.isFinite(survival) && survival >= 1 ? survival * 1000 : 180_000;
+    const debouncer = Number(settings?.debouncerDelay);
+    this._debouncer = Number.isFinite(debouncer) && debouncer > 0 ? debouncer : 0;
+  }
+
+  /** The one delay from the key press (JupyterLab's debouncer, if set, is part of it). */
+  private get _requestDelay(): number {
+    return Math.max(assistSettings.current.ghostText.requestDelay, this._debouncer);
   }
 
   /**
@@ -267,8 +226,13 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
       this._warn(error);
       return NO_ITEMS;
     }
-    if (this._disabled.has((job.body.language ?? '').toLowerCase())) {
-      return NO_ITEMS; // the user turned ghost text off for this language
+    const ghost = assistSettings.current.ghostText;
+    const language = (job.body.language ?? '').toLowerCase();
+    if (
+      !ghost.enabled ||
+      ghost.disabledLanguages.some(l => l.toLowerCase() === language)
+    ) {
+      return NO_ITEMS; // the user turned ghost text off (for this language)
     }
     this._job = job;
     const signal = job.controller.signal;
@@ -320,6 +284,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     }
     if (job.done) {
       this._release(job);
+      ghostTextHealth.succeeded();
       // Whitespace alone is not worth a ghost (nor a swallowed Tab).
       if (!job.text.trim()) {
         return NO_ITEMS;
@@ -328,6 +293,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
       return { items: [{ insertText: job.text }] };
     }
     this._lastWarning = '';
+    ghostTextHealth.succeeded();
     this._show(job, 0);
     return {
       items: [
@@ -517,7 +483,8 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     const base = { request_id: job.body.request_id, task: 'complete' as const };
     report({ ...base, event: 'accepted', chars: text.length });
     if (job.holder && text.trim()) {
-      watchSurvival(job.holder, text, base, this._survivalMs);
+      const survivalMs = assistSettings.current.ghostText.survivalDelay * 1000;
+      watchSurvival(job.holder, text, base, survivalMs);
     }
   }
 
@@ -562,14 +529,16 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
         body.language = notebookLanguage(widget) ?? mimeLanguage;
       }
     }
-    if (this._maxTokens > 0) {
-      body.max_tokens = this._maxTokens;
+    const maxTokens = assistSettings.current.ghostText.maxTokens;
+    if (maxTokens > 0) {
+      body.max_tokens = maxTokens;
     }
     return body;
   }
 
   /** Log a failure once per distinct message (e.g. while the model loads). */
   private _warn(error: unknown): void {
+    ghostTextHealth.failed(error); // shown in the status item, not only the console
     const message = error instanceof Error ? error.message : String(error);
     if (message !== this._lastWarning) {
       this._lastWarning = message;
@@ -581,11 +550,9 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
   private _onScreen: IOnScreen | null = null;
   /** Bumped by every fetch: streams of older fetches stop. */
   private _seq = 0;
-  private _survivalMs = 180_000;
-  private _disabled = new Set<string>();
   private _lastWarning = '';
-  private _maxTokens = 0;
-  private _requestDelay = 150;
+  /** JupyterLab's per-provider debouncer delay (ms), normally 0. */
+  private _debouncer = 0;
   /** `performance.now()` time of the last key press anywhere on the page. */
   private _lastKey = -Infinity;
   /** The completer's per-provider timeout (ms), from its settings. */

@@ -140,18 +140,8 @@ export const editPlugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
-    // Accel+K is free in JupyterLab and CodeMirror; in command mode only when
-    // focus is not in a text input (as JupyterLab's own command-mode keys).
-    for (const selector of [
-      '.jp-Notebook.jp-mod-editMode',
-      '.jp-Notebook.jp-mod-commandMode:not(.jp-mod-readWrite) :focus'
-    ]) {
-      app.commands.addKeyBinding({
-        command: EDIT_COMMAND,
-        keys: ['Accel K'],
-        selector
-      });
-    }
+    // Accel+K (free in JupyterLab and CodeMirror) is declared in
+    // schema/settings.json, so users can rebind it.
     app.contextMenu.addItem({
       command: EDIT_COMMAND,
       selector: '.jp-Notebook .jp-Cell',

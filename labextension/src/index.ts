@@ -3,12 +3,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IEditorExtensionRegistry } from '@jupyterlab/codemirror';
 import {
   ICompletionProviderManager,
   IInlineCompleterFactory
 } from '@jupyterlab/completer';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { chatPlugin } from './chatPlugin';
@@ -17,9 +19,13 @@ import { addGhostDismiss } from './completerDismiss';
 import { newLineTrigger } from './completerTriggers';
 import { editPlugin } from './edit';
 import { fixPlugin } from './fix';
+import { assistIcon } from './icon';
 import { kernelBridgePlugin } from './kernel';
 import { nextEditPlugin } from './nextedit';
-import { StatusWidget } from './status';
+import { addAssistCommands, COMMANDS } from './commands';
+import { assistSettings, SETTINGS_PLUGIN_ID } from './settings';
+import { StatusModel, StatusWidget } from './status';
+import { StatusPanel, STATUS_PANEL_ID } from './statusPanel';
 import { installWarmer } from './warm';
 
 const completerPlugin: JupyterFrontEndPlugin<void> = {
@@ -46,17 +52,66 @@ const completerPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/** Loads the "Jupyter Assist" settings page into `assistSettings`. */
+const settingsPlugin: JupyterFrontEndPlugin<void> = {
+  id: SETTINGS_PLUGIN_ID,
+  description: 'The Jupyter Assist settings page: each feature on/off and its limits.',
+  autoStart: true,
+  optional: [ISettingRegistry],
+  activate: async (_app: JupyterFrontEnd, registry: ISettingRegistry | null) => {
+    // The fix button hides by a class, so fix.ts needs no settings of its own.
+    const apply = () =>
+      document.body.classList.toggle(
+        'jp-assist-mod-no-fix-button',
+        !assistSettings.current.fix.showButton
+      );
+    assistSettings.changed.connect(apply);
+    if (!registry) {
+      return;
+    }
+    try {
+      const settings = await registry.load(SETTINGS_PLUGIN_ID);
+      assistSettings.update(settings.composite);
+      settings.changed.connect(() => assistSettings.update(settings.composite));
+    } catch (error) {
+      console.warn('jupyter-assist: settings not loaded, using defaults', error);
+    }
+  }
+};
+
+/**
+ * The status bar item (says ready / loading / error; click it) and the status
+ * panel it opens, and the Assistant menu's other commands.
+ */
 const statusPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-assist:status',
-  description: 'Model status (loading, ready, error) in the status bar.',
+  description: 'Model status in the status bar, the status panel with the model picker, and the Assistant commands.',
   autoStart: true,
-  optional: [IStatusBar],
-  activate: (_app: JupyterFrontEnd, statusBar: IStatusBar | null) => {
-    if (!statusBar) {
-      return; // No status bar (e.g. a custom shell): nothing to poll for.
-    }
-    statusBar.registerStatusItem('jupyter-assist:status', {
-      item: new StatusWidget(),
+  optional: [IStatusBar, INotebookTracker, ICommandPalette, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    statusBar: IStatusBar | null,
+    tracker: INotebookTracker | null,
+    palette: ICommandPalette | null,
+    registry: ISettingRegistry | null
+  ) => {
+    const model = new StatusModel();
+    void model.refresh();
+    let panel: MainAreaWidget<StatusPanel> | null = null;
+    const showStatus = (): void => {
+      if (!panel || panel.isDisposed) {
+        panel = new MainAreaWidget({ content: new StatusPanel(model) });
+        panel.id = `${STATUS_PANEL_ID}-main`;
+        panel.title.label = 'Assistant Status';
+        panel.title.icon = assistIcon;
+        panel.title.closable = true;
+        app.shell.add(panel, 'main', { mode: 'split-right' });
+      }
+      app.shell.activateById(panel.id);
+    };
+    addAssistCommands({ app, tracker, palette, registry, showStatus });
+    statusBar?.registerStatusItem('jupyter-assist:status', {
+      item: new StatusWidget(model, () => void app.commands.execute(COMMANDS.showStatus)),
       align: 'left',
       rank: 100
     });
@@ -74,6 +129,7 @@ const warmPlugin: JupyterFrontEndPlugin<void> = {
 };
 
 export default [
+  settingsPlugin,
   completerPlugin,
   chatPlugin,
   statusPlugin,

@@ -28,8 +28,7 @@ export interface INextEditSettings {
 export interface IAssistSettings {
   ghostText: IGhostTextSettings;
   nextEdit: INextEditSettings;
-  edit: { maxTokens: number };
-  fix: { showButton: boolean; maxTokens: number };
+  fix: { showButton: boolean };
   warm: { enabled: boolean };
 }
 
@@ -42,8 +41,7 @@ export const DEFAULT_SETTINGS: IAssistSettings = {
     survivalDelay: 180
   },
   nextEdit: { enabled: true, acceptKey: 'Tab', maxTokens: 0 },
-  edit: { maxTokens: 0 },
-  fix: { showButton: true, maxTokens: 0 },
+  fix: { showButton: true },
   warm: { enabled: true }
 };
 

@@ -160,7 +160,7 @@ export interface IErrorEvent {
 /** One NDJSON line of a streaming route. */
 export type StreamEvent = IDeltaEvent | IDoneEvent | IErrorEvent;
 
-export type ModelState = 'loading' | 'ready' | 'error';
+export type ModelState = 'idle' | 'loading' | 'ready' | 'error';
 
 /** Reply of `GET status`. */
 export interface IStatusReply {
@@ -175,7 +175,30 @@ export interface IStatusReply {
   load_seconds?: number | null;
   served?: number;
   cancelled?: number;
-  stats?: Record<string, number>;
+  /** While a switch loads: the model it replaces. */
+  switching_from?: string | null;
+  /** The last failed request's cause (`error` is the load's). */
+  last_error?: string | null;
+  stats?: Record<string, unknown>;
+}
+
+/** One model of `GET models`: `name` is what `POST models` takes. */
+export interface IModelChoice {
+  name: string;
+  display: string;
+  current: boolean;
+}
+
+/** Reply of `GET models`. */
+export interface IModelsReply {
+  models: IModelChoice[];
+  /** False on the openai backend (it serves its server's model). */
+  switchable: boolean;
+}
+
+/** Body of `POST models`. */
+export interface ISwitchModelRequest {
+  model: string;
 }
 
 /** Reply of `POST cancel`. */

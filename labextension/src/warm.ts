@@ -6,6 +6,7 @@ import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { requestAPI } from './api';
 import { collectNotebook } from './context';
+import { assistSettings } from './settings';
 import type { IWarmRequest } from './types';
 
 // Focus moves quickly while the user navigates; warm the cell they settle on.
@@ -13,6 +14,9 @@ const SETTLE_MS = 400;
 
 /** POST warm; warming is an optimisation: a loading model or an abort is fine. */
 function postWarm(body: IWarmRequest, signal?: AbortSignal): void {
+  if (!assistSettings.current.warm.enabled) {
+    return; // turned off on the Jupyter Assist settings page
+  }
   requestAPI('warm', {
     method: 'POST',
     body: JSON.stringify(body),

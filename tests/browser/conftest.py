@@ -35,6 +35,8 @@ SCREENSHOTS = ARTIFACTS / "screenshots"
 
 
 NOTEBOOK_NAME = "assist-demo.ipynb"
+# The Jupyter Assist settings page's ghostText defaults (labextension/schema/settings.json).
+GHOST_TEXT_SETTINGS = {"enabled": True, "requestDelay": 150, "maxTokens": 0, "disabledLanguages": [], "survivalDelay": 180}
 READY_TIMEOUT_S = 90
 
 
@@ -114,13 +116,15 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
     notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    # Our inline provider with a 2 s survival check, so telemetry tests see `survived`, and
-    # ghost text off in markdown cells.
+    # Our inline provider (JupyterLab's own settings for it), and on the Jupyter Assist page a
+    # 2 s survival check, so telemetry tests see `survived`, and ghost text off in markdown cells.
     inline = dirs["settings"] / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
     inline.parent.mkdir(parents=True)
-    provider = {"enabled": True, "timeout": 5000, "debouncerDelay": 0, "maxTokens": 0, "requestDelay": 150, "survivalDelay": 2,
-                "disabledLanguages": ["markdown"]}
+    provider = {"enabled": True, "timeout": 5000, "debouncerDelay": 0}
     inline.write_text(json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}}))
+    assist = dirs["settings"] / "jupyter-assist" / "settings.jupyterlab-settings"
+    assist.parent.mkdir(parents=True)
+    assist.write_text(json.dumps({"ghostText": {**GHOST_TEXT_SETTINGS, "survivalDelay": 2, "disabledLanguages": ["markdown"]}}))
     _write_notebook(dirs["root"] / NOTEBOOK_NAME)
     # A test module with SCRIPTED_MODEL = True gets the scripted model (jupyter_assist.testing.
     # scripted), installed by a server config file; its tests write the answers (`script`).

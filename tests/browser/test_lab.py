@@ -240,11 +240,10 @@ def test_no_completion_requests_in_a_disabled_language(lab_page: Page, lab_serve
         page.keyboard.type("value = os.sep", delay=30)
 
 
-def _put_inline_settings(lab_server: LabServer, provider: dict[str, Any]) -> None:
-    raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": provider}})
+def _put_settings(lab_server: LabServer, plugin: str, settings: dict[str, Any]) -> None:
     req = urllib.request.Request(
-        f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
-        data=json.dumps({"raw": raw}).encode(), method="PUT",
+        f"{lab_server.base_url}lab/api/settings/{plugin}",
+        data=json.dumps({"raw": json.dumps(settings)}).encode(), method="PUT",
         headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -258,9 +257,15 @@ def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: 
     status = page.locator(".jp-assist-status")
     expect(status).to_have_attribute("data-state", "ready", timeout=30_000)
     expect(status).to_have_attribute("data-slow", "false")  # nothing slow seen yet
-    settings_file = lab_server.root_dir.parent / "settings" / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
-    original = json.loads(settings_file.read_text())["providers"]["@jupyter-assist/inline-completer"]
-    _put_inline_settings(lab_server, {**original, "requestDelay": 1600, "timeout": 10000})
+    settings = lab_server.root_dir.parent / "settings"
+    inline_file = settings / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
+    assist_file = settings / "jupyter-assist" / "settings.jupyterlab-settings"
+    inline, assist = json.loads(inline_file.read_text()), json.loads(assist_file.read_text())
+    provider = inline["providers"]["@jupyter-assist/inline-completer"]
+    inline_plugin, assist_plugin = "@jupyterlab/completer-extension:inline-completer", "jupyter-assist:settings"
+    # The one request delay is on the Jupyter Assist page; the completer's timeout on JupyterLab's.
+    _put_settings(lab_server, inline_plugin, {"providers": {"@jupyter-assist/inline-completer": {**provider, "timeout": 10000}}})
+    _put_settings(lab_server, assist_plugin, {"ghostText": {**assist["ghostText"], "requestDelay": 1600}})
     try:
         page.reload(wait_until="domcontentloaded")
         expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(3, timeout=60_000)
@@ -273,4 +278,5 @@ def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: 
         assert "Completions are slow" in (status.get_attribute("title") or "")
         page.screenshot(path=str(SCREENSHOTS / "test_status_bar_warns_when_completions_are_slow.png"))
     finally:
-        _put_inline_settings(lab_server, original)
+        _put_settings(lab_server, inline_plugin, inline)
+        _put_settings(lab_server, assist_plugin, assist)
