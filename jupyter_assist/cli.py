@@ -74,9 +74,13 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def cmd_prompt(args: argparse.Namespace) -> int:
     """Render a task's prompt for a notebook cursor and show what was kept or dropped."""
-    from .notebook import Budgets, chat_prompt, completion_prompt, edit_prompt, fix_prompt, from_ipynb, split_cursor
+    from .notebook import Budgets, completion_prompt, from_ipynb, split_cursor
     from .prompt import PromptTooLarge, cl100k, from_hf
     from .prompt.fim import for_tokenizer
+    from .prompt.model import DEFAULT_WINDOW
+    from .tasks import chat, edit, fix
+    from .tasks.offline import model_text, wire_cells
+    from .wire import ChatRequest, EditRequest, FixRequest
 
     if args.budget is not None and args.budget <= 0:
         print(f"error: --budget {args.budget} cannot hold a prompt: give a positive token count "
@@ -92,9 +96,6 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     hf, described = _model_tokenizer(args.model, Path(args.cache_dir))
     tokens = from_hf(hf) if hf is not None else cl100k()
     fim = for_tokenizer(hf) if hf is not None else None
-    template = None
-    if hf is not None and getattr(hf, "chat_template", None):
-        template = lambda msgs: hf.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)  # noqa: E731
     cell = book.cells[args.cell]
     try:
         if args.task == "complete":
@@ -110,17 +111,24 @@ def cmd_prompt(args: argparse.Namespace) -> int:
             result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes)
             total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
         else:
+            # Through the task's own prompt building, as the server's would be (chat template
+            # and fallback included); the model's window is taken to hold the budget.
             budget = args.budget or 3072 + args.answer  # not positive: refused above
+            model, context, cells = model_text(tokens, hf, window=max(budget, DEFAULT_WINDOW)), budget - args.answer, wire_cells(book)
             if args.task == "chat":
                 msgs = [{"role": "user", "content": args.instruction or "Explain the current cell."}]
-                result = chat_prompt(book.cells, args.cell, msgs, tokens, template, budget, args.answer, notes=book.notes)
+                req = ChatRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "messages": msgs})
+                result = chat.prompt_of(req, model, args.answer, context, book=book)
             elif args.task == "edit":
                 instruction = args.instruction or "Improve this cell."
-                result = edit_prompt(book.cells, args.cell, instruction, tokens, template, budget, args.answer, notes=book.notes)
+                body = EditRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "instruction": instruction,
+                                                   "source": cell.source, "max_tokens": args.answer or None})
+                result, _ = edit.prompt_of(body, model, context, notes=book.notes)
             else:
-                result = fix_prompt(book.cells, args.cell, tokens, template, budget, args.answer, notes=book.notes)
+                fix_req = FixRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "max_tokens": args.answer or None})
+                result, _ = fix.prompt_of(fix_req, model, context, book=book)
             total = result.rendered.tokens
-    except PromptTooLarge as e:
+    except (PromptTooLarge, ValueError) as e:  # ValueError: a cell too long to rewrite (edit, fix)
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_assist.notebook import Budgets, chat_prompt, completion_prompt, fix_prompt, from_ipynb, split_cursor
+from jupyter_assist.notebook import Budgets, completion_prompt, from_ipynb, split_cursor
 from jupyter_assist.prompt import PromptTooLarge, cl100k
 from jupyter_assist.prompt.fim import FORMATS
+from jupyter_assist.tasks import chat, fix
+from jupyter_assist.tasks.offline import model_text, wire_cells
+from jupyter_assist.wire import ChatRequest, FixRequest
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("JUPYTER_ASSIST_REGEN_GOLDEN") == "1"
@@ -51,11 +54,16 @@ def rendered(notebook: str, task: str, budget: int, cell: int, line: int, col: i
         p = completion_prompt(book.cells, cell, prefix, suffix, tok, fim, Budgets.split(budget), notes=book.notes)
         head = f"tokens {p.tokens}, stable {len(p.stable)} chars, stops {list(p.stops)}"
         text, rows = p.text, p.report()
-    else:
-        build = chat_prompt if task == "chat" else fix_prompt
-        args = ([{"role": "user", "content": "What is wrong here?"}],) if task == "chat" else ()
+    else:  # through the task's own prompt building, as a request would be
+        model, answer, cells = model_text(tok, template=template), 64, wire_cells(book)
         try:
-            p = build(book.cells, cell, *args, tok, template, budget, 64, notes=book.notes)  # type: ignore[operator]
+            if task == "chat":
+                messages = [{"role": "user", "content": "What is wrong here?"}]
+                req = ChatRequest.model_validate({"request_id": "golden", "cells": cells, "cell_index": cell, "messages": messages})
+                p = chat.prompt_of(req, model, answer, budget - answer, book=book)
+            else:
+                fix_req = FixRequest.model_validate({"request_id": "golden", "cells": cells, "cell_index": cell, "max_tokens": answer})
+                p, _ = fix.prompt_of(fix_req, model, budget - answer, book=book)
         except PromptTooLarge as e:
             return f"error: {e}\n"
         head = f"tokens {p.rendered.tokens}, cutoff {p.rendered.cutoff}"

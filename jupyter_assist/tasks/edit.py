@@ -10,7 +10,7 @@ import difflib
 from typing import Any
 
 from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
-from ..notebook import edit_prompt, from_cells
+from ..notebook import InstructPrompt, edit_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import EditRequest, NotebookCell, WarmRequest
 from .spec import Task, TaskSettings
@@ -37,19 +37,26 @@ def rewrite_answer(model: ModelText, source: str, requested: int | None) -> int:
     return answer
 
 
-def build(req: EditRequest, model: ModelText, context_tokens: int = 3072) -> Request:
+def prompt_of(req: EditRequest, model: ModelText, context_tokens: int = 3072, notes: list[str] | None = None) -> tuple[InstructPrompt, int]:
+    """The edit prompt of `req` and the answer's token budget (`notes`: what reading the
+    notebook skipped or repaired, e.g. from an .ipynb)."""
     cells = list(req.cells)
     index = req.cell_index
     if index is None or index >= len(cells):  # no notebook given: the cell alone
-        cells, index = cells + [NotebookCell(source=req.source)], len(cells)
+        cells, index = [*cells, NotebookCell(source=req.source)], len(cells)
     else:  # what the user sees now, not a stale copy
         cells[index] = cells[index].model_copy(update={"source": req.source})
     book = from_cells(cells)
     answer = rewrite_answer(model, req.source, req.max_tokens)
     prompt = edit_prompt(
         book.cells, index, req.instruction, model.tokens, model.chat_prompt,
-        model.budget(context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+        model.budget(context_tokens, answer), answer, variables=req.variables, notes=[*(notes or []), *book.notes],
     )
+    return prompt, answer
+
+
+def build(req: EditRequest, model: ModelText, context_tokens: int = 3072) -> Request:
+    prompt, answer = prompt_of(req, model, context_tokens)
     # The answer's fence is part of the prompt, so the model starts with the code itself
     # and the original (the speculative draft) lines up from the first token.
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
