@@ -135,3 +135,23 @@ def test_help_documents_commands_and_options(shell: Any, capsys: Any) -> None:  
 def test_bad_option_is_reported_not_raised(shell: Any, capsys: Any) -> None:  # noqa: F811
     shell.run_line_magic("assist", "--max-tokens lots write code")
     assert "jupyter-assist:" in capsys.readouterr().err
+
+
+async def test_readme_example_instruction_on_the_magic_line_with_empty_body(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:  # noqa: F811
+    # The README's `%%assist plot a histogram of df.price` with nothing below it: IPython
+    # alone raises UsageError ("the cell body is empty"); it runs as `%assist <instruction>`.
+    await wait_ready(jp_fetch)
+    for cell in ("%%assist plot a histogram of df.price", "%%assist plot a histogram of df.price\n\n"):
+        result = await asyncio.to_thread(shell.run_cell, cell)
+        out = capsys.readouterr()
+        assert result.error_before_exec is None and result.error_in_exec is None, (result, out.err)
+        assert "jupyter-assist:" not in out.err, out.err
+        last = await _last(server_env)
+        assert last["task"] == "generate" and "plot a histogram of df.price" in last["prompt"]
+    assert len(offered) == 2  # generated code offered below, never run
+    # A real body still goes the cell-magic way; other cells are left alone.
+    from jupyter_assist.kernel.transform import empty_body_as_line_magic
+
+    assert empty_body_as_line_magic(["%%assist do x\n", "y = 1\n"]) == ["%%assist do x\n", "y = 1\n"]
+    assert empty_body_as_line_magic(["%%assistant x\n"]) == ["%%assistant x\n"]
+    assert empty_body_as_line_magic(["%%time\n"]) == ["%%time\n"]
