@@ -1,6 +1,9 @@
-// Next edit: after the user changes a cell, propose the follow-up edits (renames, call
-// sites...) in this and other cells; Tab jumps to the next one and accepts it, Esc
-// dismisses them all. `POST jupyter-assist/next-edit`.
+// Next edit: after the user types in a cell and pauses, propose the follow-up edits
+// (renames, call sites...) in this and other cells; Tab (or the accept shortcut, a
+// setting) jumps to the next one and accepts it, Esc dismisses them all. Tab goes to a
+// visible ghost text first, then to an open completer list. The server never proposes in
+// the lines just typed nor undoes them. Settings: nextEdit in the "Jupyter Assist" page
+// (enabled, acceptKey, maxTokens). `POST jupyter-assist/next-edit`.
 import type {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
@@ -14,7 +17,8 @@ import { StateEffect } from '@codemirror/state';
 
 import { cancelRequest, streamAPI } from './api';
 import { collectNotebook } from './context';
-import { nextEditExtension, setProposals } from './nexteditView';
+import { nextEditExtension, setHint, setProposals } from './nexteditView';
+import { assistSettings } from './settings';
 import { replaceSource } from './sourceEdit';
 import { report } from './telemetry';
 import type { IShownProposal } from './nexteditView';
@@ -29,6 +33,8 @@ import type {
 export const NEXT_EDIT_DEBOUNCE_MS = 700;
 /** Recent edits sent per request (the server takes at most 8). */
 const MAX_EDITS = 4;
+/** The command that accepts the next proposal (bound in schema/settings.json). */
+export const ACCEPT_COMMAND = 'jupyter-assist:accept-next-edit';
 
 /** A proposal waiting in a cell, tied to the cell by id (indices move). */
 interface IPending {
@@ -66,6 +72,25 @@ class NextEditSession {
   constructor(private readonly panel: NotebookPanel) {
     void panel.context.ready.then(() => this._watch());
     panel.disposed.connect(() => this._dispose());
+    assistSettings.changed.connect(this._onSettings, this);
+  }
+
+  /** Switched off: nothing pending, nothing asked. */
+  private _onSettings(): void {
+    if (!assistSettings.current.nextEdit.enabled) {
+      this._abort();
+      this._bursts.clear();
+      this._edits = [];
+      this._clear(null);
+    } else {
+      this._render(); // the hint names the accept key
+    }
+  }
+
+  /** Whether `cell`'s own editor has the focus: the change is the user typing there. */
+  private _typedIn(cell: ICellModel): boolean {
+    const widget = this.panel.content.widgets.find(w => w.model === cell);
+    return !!widget && !!viewOf(widget.editor)?.hasFocus;
   }
 
   private _watch(): void {
@@ -99,7 +124,14 @@ class NextEditSession {
     const now = cell.sharedModel.getSource();
     const before = this._known.get(cell.id) ?? now;
     this._known.set(cell.id, now);
-    if (this._applying || cell.type !== 'code') {
+    // Only the user's typing asks for follow-ups: not an accepted proposal, not a cell
+    // another feature wrote (chat's Insert below, an accepted review), not next edit off.
+    if (
+      this._applying ||
+      cell.type !== 'code' ||
+      !assistSettings.current.nextEdit.enabled ||
+      !this._typedIn(cell)
+    ) {
       return;
     }
     if (!this._bursts.has(cell.id)) {
@@ -119,6 +151,10 @@ class NextEditSession {
   }
 
   private _onPause(): void {
+    if (!assistSettings.current.nextEdit.enabled) {
+      this._bursts.clear();
+      return;
+    }
     for (const [cellId, before] of this._bursts) {
       const after = this._known.get(cellId);
       if (after === undefined || after === before) {
@@ -165,11 +201,13 @@ class NextEditSession {
     }
     this._abort();
     const controller = new AbortController();
+    const maxTokens = assistSettings.current.nextEdit.maxTokens;
     const body: INextEditRequest = {
       request_id: UUID.uuid4(),
       cells: [],
       ...collectNotebook(this.panel),
-      edits
+      edits,
+      ...(maxTokens > 0 ? { max_tokens: maxTokens } : {})
     };
     // The cells as sent, by id: the server's cell_index counts these, not the cells
     // there are when its answer arrives (one may have been inserted or deleted since).
@@ -286,6 +324,11 @@ class NextEditSession {
   /** Decorate every code cell editor with its proposals (none: cleared). */
   private _render(): void {
     const content = this.panel.content;
+    setHint(
+      assistSettings.current.nextEdit.acceptKey === 'Tab'
+        ? 'Tab to accept, Esc to dismiss'
+        : 'Accept with the next-edit shortcut, Esc to dismiss'
+    );
     const next = this._ordered()[0];
     for (const widget of content.widgets) {
       const view = viewOf(widget.editor);
@@ -331,19 +374,36 @@ class NextEditSession {
     view.dispatch({
       effects: StateEffect.appendConfig.of(
         nextEditExtension({
-          accept: v => this._accept(v),
+          accept: v =>
+            assistSettings.current.nextEdit.acceptKey === 'Tab' &&
+            this._accept(v),
           dismiss: () => this._dismiss()
         })
       )
     });
   }
 
-  /** Tab: accept the next proposal that still applies. */
+  /** Whether a proposal is pending (the accept command is enabled). */
+  get pending(): boolean {
+    return this._pending.length > 0;
+  }
+
+  /** The accept command (an explicit shortcut): as Tab, from the active cell. */
+  acceptFromCommand(): boolean {
+    const view = viewOf(this.panel.content.activeCell?.editor);
+    return view ? this._accept(view) : false;
+  }
+
+  /**
+   * Tab: accept the next proposal that still applies. Accepting writes that one change
+   * only; it asks for nothing new (`_applying`): proposals come from the user's typing.
+   */
   private _accept(view: EditorView): boolean {
     if (this._pending.length === 0) {
       return false;
     }
-    // Ghost text or the completer's list showing: Tab is theirs.
+    // Ghost text or the completer's list showing: Tab is theirs (in that order: both
+    // are JupyterLab's own Tab bindings, which run when this returns false).
     if (
       view.dom.closest(
         '.jp-mod-inline-completer-active, .jp-mod-completer-active'
@@ -453,6 +513,7 @@ class NextEditSession {
 
   private _dispose(): void {
     this._disposed = true;
+    assistSettings.changed.disconnect(this._onSettings, this);
     this._abort();
     if (this._timer !== null) {
       clearTimeout(this._timer);
@@ -478,9 +539,22 @@ export const nextEditPlugin: JupyterFrontEndPlugin<void> = {
     'Proposes the follow-up edits after a change; Tab accepts, Esc dismisses.',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (_app: JupyterFrontEnd, tracker: INotebookTracker) => {
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    const sessions = new WeakMap<NotebookPanel, NextEditSession>();
     tracker.widgetAdded.connect((_, panel) => {
-      new NextEditSession(panel);
+      sessions.set(panel, new NextEditSession(panel));
+    });
+    const current = () => {
+      const panel = tracker.currentWidget;
+      return panel ? sessions.get(panel) : undefined;
+    };
+    app.commands.addCommand(ACCEPT_COMMAND, {
+      label: 'Accept Next Edit',
+      caption: 'Accept the next proposed follow-up edit',
+      isEnabled: () => !!current()?.pending,
+      execute: () => {
+        current()?.acceptFromCommand();
+      }
     });
   }
 };

@@ -1,7 +1,8 @@
-// Next-edit proposals inside one cell editor: the old lines struck through, the new
-// text as a block widget under them, and the Tab/Esc keymap while any are pending.
+// Next-edit proposals inside one cell editor, shown compactly: only the changed tokens,
+// inline (the old ones struck through, the new ones after them), and the Tab/Esc keymap
+// while any are pending.
 import { Prec, StateEffect, StateField } from '@codemirror/state';
-import type { Extension, Range } from '@codemirror/state';
+import type { Extension, Range, Text } from '@codemirror/state';
 import { Decoration, EditorView, WidgetType, keymap } from '@codemirror/view';
 import type { DecorationSet } from '@codemirror/view';
 
@@ -10,53 +11,123 @@ export interface IShownProposal {
   startLine: number;
   endLine: number;
   newLines: string[];
-  /** The one Tab takes next: it carries the hint. */
+  /** The one the accept key takes next: it carries the hint. */
   active: boolean;
 }
 
 /** Replace the proposals shown in an editor (an empty list clears them). */
 export const setProposals = StateEffect.define<IShownProposal[]>();
 
-const HINT = 'Tab to accept, Esc to dismiss';
+/** What the hint next to the active proposal says (the accept key is a setting). */
+let hintText = 'Tab to accept, Esc to dismiss';
 
-class NewTextWidget extends WidgetType {
+export function setHint(text: string): void {
+  hintText = text;
+}
+
+/** A span of the document to replace with `insert` (offsets into the document). */
+export interface IChange {
+  from: number;
+  to: number;
+  insert: string;
+}
+
+const WORD = /[\p{L}\p{N}_]/u;
+
+function isWord(ch: string | undefined): boolean {
+  return ch !== undefined && WORD.test(ch);
+}
+
+/**
+ * The part of `old` -> `insert` that changes: the common prefix and suffix taken off,
+ * widened to whole words (`prices` -> `costs` shows as that, not `price` -> `cost`).
+ * Offsets are relative to `old`'s start.
+ */
+export function compactChange(old: string, insert: string): IChange {
+  const limit = Math.min(old.length, insert.length);
+  let p = 0;
+  while (p < limit && old[p] === insert[p]) {
+    p++;
+  }
+  while (p > 0 && isWord(old[p - 1]) && (isWord(old[p]) || isWord(insert[p]))) {
+    p--;
+  }
+  let s = 0;
+  while (
+    s < limit - p &&
+    old[old.length - 1 - s] === insert[insert.length - 1 - s]
+  ) {
+    s++;
+  }
+  while (
+    s > 0 &&
+    isWord(old[old.length - s]) &&
+    (isWord(old[old.length - s - 1]) || isWord(insert[insert.length - s - 1]))
+  ) {
+    s--;
+  }
+  return {
+    from: p,
+    to: old.length - s,
+    insert: insert.slice(p, insert.length - s)
+  };
+}
+
+/** The document span a proposal replaces and its new text (line ranges -> offsets). */
+export function proposalChange(doc: Text, p: IShownProposal): IChange {
+  const text = p.newLines.join('\n');
+  if (p.endLine > p.startLine) {
+    let from = doc.line(p.startLine + 1).from;
+    let to = doc.line(p.endLine).to;
+    if (p.newLines.length === 0) {
+      // Deleting whole lines: a line break goes with them.
+      if (p.endLine < doc.lines) {
+        to = doc.line(p.endLine + 1).from;
+      } else if (p.startLine > 0) {
+        from = doc.line(p.startLine).to;
+      }
+    }
+    return { from, to, insert: text };
+  }
+  if (p.startLine < doc.lines) {
+    const at = doc.line(p.startLine + 1).from;
+    return { from: at, to: at, insert: text + '\n' };
+  }
+  return { from: doc.length, to: doc.length, insert: '\n' + text };
+}
+
+class InsertWidget extends WidgetType {
   constructor(
-    readonly lines: string[],
-    readonly active: boolean
+    readonly text: string,
+    readonly active: boolean,
+    readonly hint: string
   ) {
     super();
   }
 
-  eq(other: NewTextWidget): boolean {
+  eq(other: InsertWidget): boolean {
     return (
       other.active === this.active &&
-      other.lines.join('\n') === this.lines.join('\n')
+      other.text === this.text &&
+      other.hint === this.hint
     );
   }
 
   toDOM(): HTMLElement {
     // textContent only: model output is untrusted and never parsed as HTML.
-    const box = document.createElement('div');
-    box.className = 'jp-assist-nextedit-new';
+    const box = document.createElement('span');
+    box.className = 'jp-assist-nextedit';
+    const ins = document.createElement('span');
+    ins.className = 'jp-assist-nextedit-new';
     if (this.active) {
-      box.classList.add('jp-mod-active');
+      ins.classList.add('jp-mod-active');
     }
-    if (this.lines.length === 0) {
-      const del = document.createElement('div');
-      del.className = 'jp-assist-nextedit-delete';
-      del.textContent = '(delete these lines)';
-      box.appendChild(del);
-    }
-    for (const line of this.lines) {
-      const row = document.createElement('div');
-      row.className = 'jp-assist-nextedit-line';
-      row.textContent = line || '\u200b'; // keep empty lines one line high
-      box.appendChild(row);
-    }
+    ins.textContent = this.text;
+    box.appendChild(ins);
     if (this.active) {
-      const hint = document.createElement('div');
+      const hint = document.createElement('span');
       hint.className = 'jp-assist-nextedit-hint';
-      hint.textContent = HINT;
+      hint.textContent = this.hint;
       box.appendChild(hint);
     }
     return box;
@@ -67,33 +138,23 @@ class NewTextWidget extends WidgetType {
   }
 }
 
-const oldLine = Decoration.line({ class: 'jp-assist-nextedit-old' });
+const deleted = Decoration.mark({ class: 'jp-assist-nextedit-old' });
 
-function build(
-  view: { doc: EditorView['state']['doc'] },
-  shown: IShownProposal[]
-): DecorationSet {
-  const doc = view.doc;
+function build(doc: Text, shown: IShownProposal[]): DecorationSet {
   const ranges: Range<Decoration>[] = [];
   for (const p of shown) {
     if (p.startLine < 0 || p.endLine > doc.lines || p.startLine > p.endLine) {
       continue; // the document changed under it; the controller drops it
     }
-    for (let n = p.startLine; n < p.endLine; n++) {
-      ranges.push(oldLine.range(doc.line(n + 1).from));
+    const whole = proposalChange(doc, p);
+    const c = compactChange(doc.sliceString(whole.from, whole.to), whole.insert);
+    const from = whole.from + c.from;
+    const to = whole.from + c.to;
+    if (to > from) {
+      ranges.push(deleted.range(from, to));
     }
-    const widget = new NewTextWidget(p.newLines, p.active);
-    if (p.endLine > p.startLine) {
-      const at = doc.line(p.endLine).to;
-      ranges.push(Decoration.widget({ widget, side: 1, block: true }).range(at));
-    } else if (p.startLine < doc.lines) {
-      const at = doc.line(p.startLine + 1).from;
-      ranges.push(Decoration.widget({ widget, side: -1, block: true }).range(at));
-    } else {
-      ranges.push(
-        Decoration.widget({ widget, side: 1, block: true }).range(doc.length)
-      );
-    }
+    const widget = new InsertWidget(c.insert, p.active, p.active ? hintText : '');
+    ranges.push(Decoration.widget({ widget, side: 1 }).range(to));
   }
   return Decoration.set(ranges, true);
 }
@@ -103,7 +164,7 @@ const proposalsField = StateField.define<DecorationSet>({
   update(value, tr) {
     for (const effect of tr.effects) {
       if (effect.is(setProposals)) {
-        return build(tr.state, effect.value);
+        return build(tr.state.doc, effect.value);
       }
     }
     return value.map(tr.changes);
@@ -111,9 +172,10 @@ const proposalsField = StateField.define<DecorationSet>({
   provide: field => EditorView.decorations.from(field)
 });
 
-/** What Tab and Esc do; each returns false to leave the key to the editor. */
+/** What the accept key and Esc do; each returns false to leave the key to the editor. */
 export interface IKeyHandlers {
-  accept(view: EditorView): boolean;
+  /** `key`: 'Tab' (the only key bound here; an explicit shortcut is a command). */
+  accept(view: EditorView, key: 'Tab'): boolean;
   dismiss(view: EditorView): boolean;
 }
 
@@ -126,7 +188,7 @@ export function nextEditExtension(handlers: IKeyHandlers): Extension {
     proposalsField,
     Prec.highest(
       keymap.of([
-        { key: 'Tab', run: view => handlers.accept(view) },
+        { key: 'Tab', run: view => handlers.accept(view, 'Tab') },
         { key: 'Escape', run: view => handlers.dismiss(view) }
       ])
     )

@@ -5,7 +5,9 @@
 import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
+import type { IProposalStream } from './proposals';
 import { replaceSource } from './sourceEdit';
+import { keepUnreached } from './stopKeep';
 import { report } from './telemetry';
 import { highlightingLike, ReviewEditor } from './reviewEditor';
 import type { ITelemetryEvent } from './types';
@@ -334,8 +336,11 @@ class Review {
       return false;
     }
     this.request.cancel?.();
+    // What the rewrite did not reach stays as it was: only the changes generated are
+    // proposed (stopKeep.ts), so Accept all never deletes the rest of the cell.
+    this.editor.setText(keepUnreached(this.editor.text, this.snapshot));
     this.message.textContent =
-      'Stopped: the proposal is what arrived so far (lines not generated show as deleted).';
+      'Stopped: only the changes generated so far are proposed; the lines it did not reach stay as they were.';
     this.message.hidden = false;
     this.finishStreaming(false);
     return true;
