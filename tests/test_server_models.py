@@ -88,6 +88,7 @@ async def test_switch_both_ways_with_loading_state(
     release.set()
     status = await wait_ready(jp_fetch)
     assert status["state"] == "ready" and status["model"] == "tiny-b" and status["switching_from"] is None
+    assert status["stats"]["process_rss_bytes"] > 0  # the status panel's memory figure
     assert [m["name"] for m in (await get(jp_fetch, "models"))["models"] if m["current"]] == ["tiny-b"]
     engine = jp_serverapp.web_app.settings["jupyter_assist"].engine
     assert engine.backend.info["model"] == "tiny-b"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import queue
 import threading
 import time
@@ -358,7 +359,7 @@ class Engine:
         if self.backend is None:
             return {}
         remote = self._remote_dispatch.stats() if self._remote_dispatch is not None else {}
-        return {**self.backend.stats(), **self._scheduler.stats(), **remote}
+        return {**self.backend.stats(), **self._scheduler.stats(), **remote, **_process_memory()}
 
     def queue_length(self) -> int:
         remote = self._remote_dispatch.queued if self._remote_dispatch is not None else 0
@@ -421,6 +422,17 @@ class Engine:
             with self._lock:
                 if self._active.get(req.request_id) is req:
                     del self._active[req.request_id]
+
+
+def _process_memory() -> dict[str, int]:
+    """The server process's resident memory (Linux /proc; elsewhere nothing): on CPU the
+    model's weights live there, so it is the memory figure the status panel shows."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return {"process_rss_bytes": pages * os.sysconf("SC_PAGE_SIZE")}
 
 
 def _recover_memory() -> None:

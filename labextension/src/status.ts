@@ -73,6 +73,52 @@ function describeTooltip(status: IStatusReply): string {
   return lines.join('\n');
 }
 
+function bytes(value: unknown): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    return '';
+  }
+  if (value >= 1e9) {
+    return `${(value / 1e9).toFixed(2)} GB`;
+  }
+  return `${(value / 1e6).toFixed(1)} MB`;
+}
+
+function percent(value: unknown): string {
+  return typeof value === 'number' ? `${Math.round(value * 100)}%` : '';
+}
+
+/** The facts shown for a status, as [label, value] rows (empty values left out). */
+export function statusFacts(status: IStatusReply): [string, string][] {
+  const stats = status.stats ?? {};
+  const memory = [
+    stats.process_rss_bytes !== undefined ? `process ${bytes(stats.process_rss_bytes)}` : '',
+    stats.cuda_allocated_bytes !== undefined ? `GPU ${bytes(stats.cuda_allocated_bytes)}` : '',
+    stats.kv_cache_bytes !== undefined
+      ? `KV cache ${bytes(stats.kv_cache_bytes)} (${stats.kv_cache_entries ?? 0} entries)`
+      : ''
+  ].filter(Boolean);
+  const cache =
+    stats.kv_hit_rate !== undefined
+      ? `hit rate ${percent(stats.kv_hit_rate)}, token reuse ${percent(stats.kv_token_reuse)}`
+      : '';
+  const rows: [string, string][] = [
+    ['State', status.state],
+    ['Model', status.model],
+    ['Device', status.device ?? ''],
+    ['Dtype', status.dtype ?? ''],
+    ['Quantization', status.quantization ?? (status.state === 'ready' ? 'none' : '')],
+    ['Memory', memory.join(', ')],
+    [
+      'Queue',
+      `${status.queue} waiting${typeof stats.running === 'number' ? `, ${stats.running} running` : ''}`
+    ],
+    ['Cache', cache],
+    ['Load time', typeof status.load_seconds === 'number' ? `${status.load_seconds} s` : ''],
+    ['Requests', `${status.served ?? 0} served, ${status.cancelled ?? 0} cancelled`]
+  ];
+  return rows.filter(([, value]) => value !== '');
+}
+
 /** The last failed ghost-text request, until one succeeds again. */
 class GhostTextHealth {
   get failure(): string {
