@@ -13,6 +13,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
+import { agentPlugin } from './agentPlugin';
 import { chatPlugin } from './chatPlugin';
 import { AssistInlineProvider } from './completer';
 import { addGhostDismiss } from './completerDismiss';
@@ -137,5 +138,6 @@ export default [
   editPlugin,
   fixPlugin,
   nextEditPlugin,
-  kernelBridgePlugin
+  kernelBridgePlugin,
+  agentPlugin
 ];

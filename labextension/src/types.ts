@@ -276,6 +276,7 @@ export interface IAgentStep {
 
 /** Body of `POST agent`: goal + notebook + the steps so far -> the next action. */
 export interface IAgentRequest extends INotebookContext {
+  request_id: string;
   goal: string;
   steps: IAgentStep[];
   /** 1..100, default 10. */
