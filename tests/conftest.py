@@ -51,6 +51,13 @@ async def wait_ready(jp_fetch: Any, timeout: float = 60) -> dict[str, Any]:
         await asyncio.sleep(0.1)
 
 
+def auto_device() -> str:
+    """What device=auto serves on here: CUDA where torch sees a GPU, else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def ndjson(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
 

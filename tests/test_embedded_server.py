@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Converted, ndjson, wait_ready
+from .conftest import Converted, auto_device, ndjson, wait_ready
 
 pytestmark = pytest.mark.embedded
 
@@ -23,7 +23,7 @@ def jp_server_config(embedded_model: Converted) -> dict[str, Any]:
 async def test_embedded_model_completes(jp_fetch: Any) -> None:
     status = await wait_ready(jp_fetch, timeout=240)
     assert status["state"] == "ready", status
-    assert status["model"] == "SmolLM2-135M-Instruct" and status["device"] == "cpu"
+    assert status["model"] == "SmolLM2-135M-Instruct" and status["device"] == auto_device(), status  # device=auto
     body = {
         "request_id": "e1",
         "prefix": "def add(a, b):\n    return",

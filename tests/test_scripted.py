@@ -115,3 +115,12 @@ async def test_a_broken_answers_file_is_an_error_event(jp_fetch: Any, answers: P
     assert events[-1]["type"] == "error" and "not valid JSON" in events[-1]["message"], events
     write_answers(answers, [])  # the server lives on
     assert (await post(jp_fetch, "edit", edit_body("b2", "x")))[-1]["text"] == ORIGINAL
+
+
+async def test_generate_extracts_the_fenced_code_of_a_known_answer(jp_fetch: Any, answers: Path) -> None:
+    answer = "Here it is:\n```python\nc = a + b\nprint(c)\n```\nThis adds them."
+    write_answers(answers, [{"match": "add two numbers", "answers": [answer]}])
+    await wait_ready(jp_fetch)
+    done = (await post(jp_fetch, "generate", {"request_id": "g1", "instruction": "add two numbers", "code": "a, b = 1, 2"}))[-1]
+    assert done["type"] == "done" and done["text"] == answer, done
+    assert done["code"] == "c = a + b\nprint(c)\n"
