@@ -253,6 +253,11 @@ def main(argv: list[str]) -> int:
     from .concurrency import figures as concurrency_figures
 
     results.update(concurrency_figures(engine))
+
+    # -- decode throughput at 1, 2 and 4 sequences at once (batched decode) ----------------
+    from .batch import figures as batch_figures
+
+    results.update(batch_figures(engine))
     engine.shutdown()
     from .remote import remote_concurrent_speedup  # a real `transformers serve --continuous-batching`
 

@@ -166,8 +166,8 @@ class Batch:
         """One pass for the parked tokens of `owners`; each one's intent gets its logits
         (or the error, raised in its own request)."""
         todo = dict(self.pending[id(o)] for o in owners if id(o) in self.pending)
-        if not todo:
-            return
+        if not todo or (len(todo) == 1 and not self.rows):
+            return  # one request and no batch: it feeds its own `DynamicCache`, as alone
         import torch
 
         try:

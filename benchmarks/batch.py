@@ -1,0 +1,89 @@
+"""Decode throughput with 1, 2 and 4 sequences at once, through the real worker (batched
+decode, engine/batch.py).
+
+    python -m benchmarks batch --json [--model embedded] [--threads 2] [--reps 2]
+
+`python -m benchmarks engine` adds the same keys (`figures`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+TOPICS = ("a pandas groupby", "a Python generator", "matplotlib subplots", "a numpy broadcast")
+
+
+async def _at_once(engine: Any, n: int, max_tokens: int, k: int) -> tuple[int, float]:
+    """`n` plain-decode chats sent together: (completion tokens, wall seconds)."""
+    from jupyter_assist.engine import GenerationParams, Request
+
+    backend = engine.backend
+
+    async def one(i: int) -> int:
+        prompt = backend.chat_prompt([{"role": "user", "content": f"Explain {TOPICS[i % len(TOPICS)]} (take {k})."}])
+        params = GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=False)
+        done = 0
+        async for ev in engine.stream(Request(f"b{k}-{n}-{i}", prompt, params)):
+            if ev.kind == "done":
+                done = ev.completion_tokens
+        return done
+
+    t0 = time.perf_counter()
+    tokens = await asyncio.gather(*(one(i) for i in range(n)))
+    return sum(tokens), time.perf_counter() - t0
+
+
+def figures(engine: Any, reps: int = 2, max_tokens: int = 64) -> dict[str, Any]:
+    """`batch_decode_tok_s` (total tokens/s) at 1, 2 and 4 sequences, each the best of
+    `reps` rounds, the arms taking turns so the box's drift hits all alike; ratios to one
+    sequence; the batch sizes the scheduler saw."""
+    sizes = (1, 2, 4)
+    best: dict[int, float] = dict.fromkeys(sizes, 0.0)
+    asyncio.run(_at_once(engine, 1, 4, -1))  # warm up allocations
+    for k in range(reps):
+        for n in sizes:
+            tokens, wall = asyncio.run(_at_once(engine, n, max_tokens, k))
+            best[n] = max(best[n], tokens / wall)
+    out: dict[str, Any] = {"batch_decode_tok_s": {str(n): round(v, 1) for n, v in best.items()}}
+    for n in sizes[1:]:
+        out[f"batch_decode_{n}_over_1"] = round(best[n] / best[1], 2)
+    out["batch_sizes_seen"] = engine.stats().get("batch_sizes")
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks batch")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--no-batch", action="store_true", help="decode one request per pass (the baseline)")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from jupyter_assist.engine import Engine, LoadOptions
+    from jupyter_assist.engine.models import default_cache_dir
+
+    torch.set_num_threads(args.threads)
+    engine = Engine(args.model, LoadOptions(threads=args.threads, dtype=args.dtype, batch=not args.no_batch), default_cache_dir())
+    engine.start()
+    while engine.status.state == "loading":
+        time.sleep(0.1)
+    if engine.status.state != "ready":
+        raise SystemExit(f"model failed to load: {engine.status.error}")
+    results = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
+               "threads": args.threads, **figures(engine, args.reps, args.max_tokens)}
+    engine.shutdown()
+    print(json.dumps(results, indent=None if args.json else 2))
+    return 0
