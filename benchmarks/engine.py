@@ -18,22 +18,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-
-def _notebook_prompt(target_tokens: int, encode: Any) -> str:
-    """A synthetic data-analysis notebook of about `target_tokens` tokens."""
-    cells, i = [], 0
-    while True:
-        cells.append(
-            f"# Step {i}: load and summarise partition {i}\n"
-            f"df_{i} = pd.read_csv('data/sales_{i}.csv', parse_dates=['date'])\n"
-            f"df_{i}['revenue'] = df_{i}['price'] * df_{i}['quantity']\n"
-            f"summary_{i} = df_{i}.groupby('region')['revenue'].agg(['sum', 'mean'])\n"
-            f"print(summary_{i}.head())\n"
-        )
-        text = "import pandas as pd\nimport numpy as np\n\n" + "\n".join(cells)
-        if len(encode(text)) >= target_tokens:
-            return text
-        i += 1
+from ._common import forward_ms, notebook_prompt
 
 
 def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
@@ -65,8 +50,6 @@ def _edit_instruction(src: str, rng: random.Random) -> str:
 def _verify_costs(backend: Any, prompt_ids: list[int], fed: tuple[int, ...] = (5, 9, 17, 33)) -> dict[int, float]:
     """What a forward pass of n tokens costs after the prompt, in single decode steps: the
     price of verifying n - 1 draft or lookup tokens at once."""
-    from .gpu import forward_ms
-
     ms = forward_ms(backend, prompt_ids, (1, *fed), reps=5)
     return {n: round(t / ms[1], 2) for n, t in ms.items()}
 
@@ -113,7 +96,7 @@ def main(argv: list[str]) -> int:
         return events[-1].text, time.perf_counter() - t0, events[-1].completion_tokens
 
     # -- TTFT cold vs warm (KV prefix reuse) --------------------------------------------
-    base = _notebook_prompt(2000, backend.encode)
+    base = notebook_prompt(2000, backend.encode)
     results["ttft_prompt_tokens"] = len(backend.encode(base))
     cold, warm = [], []
     for k in range(3):

@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._common import forward_ms, notebook_prompt
+from ._common import sync as _sync
+
 # Qwen2.5-Coder configs (hidden sizes, layers, heads, vocab) as published.
 SHAPES: dict[str, dict[str, Any]] = {
     "qwen2.5-coder-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
@@ -38,10 +41,7 @@ DEVICE = "cuda"
 
 
 def sync(device: Any = None) -> None:
-    import torch
-
-    if str(device if device is not None else DEVICE).startswith("cuda"):
-        torch.cuda.synchronize()
+    _sync(device if device is not None else DEVICE)
 
 
 def hbm_bandwidth() -> float:
@@ -105,37 +105,9 @@ def decode_bytes(model: Any) -> int:
     return int(total)
 
 
-def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20, graphs: bool = False) -> dict[int, float]:
-    """Median time (ms) of feeding k tokens after a KV cache of `ids`, for each k in `ks`
-    (`graphs`: through the backend's CUDA graphs). One prefill for all; the sizes take
-    turns, so drift hits every size alike."""
-    import torch
-
-    from jupyter_assist.engine.local import DynamicSession
-
-    times: dict[int, list[float]] = {k: [] for k in ks}
-    with torch.inference_mode():
-        cache = backend._new_cache()
-        backend._forward(ids, cache, last=True)
-        session = backend.graphs if graphs else DynamicSession(backend._forward, cache)
-        if graphs:
-            session.load(cache, len(ids))
-        for i in range(reps + 3):
-            for k in ks:
-                sync(backend.device)
-                t0 = time.perf_counter()
-                session.feed(ids[:k])  # .float() on logits; the loop's argmax syncs likewise
-                sync(backend.device)
-                if i >= 3:
-                    times[k].append(time.perf_counter() - t0)
-                session.truncate(len(ids))
-    return {k: statistics.median(t) * 1000 for k, t in times.items()}
-
-
 def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
     import torch
 
-    from benchmarks.engine import _notebook_prompt
     from jupyter_assist.engine import GenerationParams, Request
 
     def run(prompt: str, max_tokens: int, draft: Any = None) -> tuple[str, float, int]:
@@ -147,7 +119,7 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
 
     r: dict[str, Any] = {}
     backend.prefix_cache.max_bytes = 0  # time computing, not prefix reuse
-    prompt = _notebook_prompt(2000, backend.encode)
+    prompt = notebook_prompt(2000, backend.encode)
     ids = backend.encode(prompt)
     r["prompt_tokens"] = len(ids)
     run(prompt, 2)  # warm-up: kernels, allocator, cuBLAS handles
