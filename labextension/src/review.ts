@@ -6,6 +6,7 @@ import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
 import type { IProposalStream } from './proposals';
+import { errorNotice } from './errorNotice';
 import { replaceSource } from './sourceEdit';
 import { keepUnreached } from './stopKeep';
 import { report } from './telemetry';
@@ -231,11 +232,13 @@ class Review {
     } catch (error) {
       failed = true;
       if (!this.closed && current()) {
-        const reason = error instanceof Error ? error.message : String(error);
-        this.error.textContent = `Could not get a proposal: ${reason.replace(
-          /\.+$/,
-          ''
-        )}. The cell was not changed.`;
+        // What happened, what to do, and Retry (a new proposal for the same request).
+        const retry =
+          this.request.regenerate || this.lastRefine ? () => this.regenerate() : undefined;
+        const action = this.request.task === 'fix' ? 'Fix' : 'Edit';
+        const unchanged = document.createElement('div');
+        unchanged.textContent = 'The cell was not changed.';
+        this.error.replaceChildren(errorNotice(error, { action, retry }), unchanged);
         this.error.hidden = false;
       }
     }

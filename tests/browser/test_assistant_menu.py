@@ -5,6 +5,7 @@ switches between two installed tiny models, both ways."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -140,3 +141,42 @@ def lab_server_model(lab_server: LabServer) -> str:
     """The configured model's name in GET models (its path)."""
     models = lab_server.api("models")["models"]
     return next(m["name"] for m in models if m["name"].startswith("/"))
+
+
+def test_edit_error_says_what_to_do_and_retry_works(lab_page: Page) -> None:
+    """The server unreachable (its edit route aborted, as "Failed to fetch"): the review
+    says so, what to do, and Retry gets a proposal once the server answers again."""
+    page = lab_page
+    edit_route = re.compile(r"/jupyter-assist/edit(\?|$)")
+    page.route(edit_route, lambda route: route.abort("connectionrefused"))
+    cell = page.locator(".jp-Notebook .jp-CodeCell").first
+    cell.locator(".jp-InputArea-editor .cm-content").click()
+    page.keyboard.press("ControlOrMeta+k")
+    prompt = cell.locator(".jp-assist-edit-input")
+    prompt.fill("add a comment")
+    prompt.press("Enter")
+    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    expect(review).to_have_attribute("data-state", "error", timeout=30_000)
+    error = review.locator(".jp-assist-review-error")
+    expect(error.locator("[role='alert']")).to_contain_text("Edit failed: The Jupyter server cannot be reached.")
+    expect(error).to_contain_text("Check that jupyter lab is still running")
+    expect(error).to_contain_text("The cell was not changed")
+    shot(page, "assistant_edit_error_retry")
+    page.unroute(edit_route)
+    with page.expect_response(lambda r: bool(edit_route.search(r.url))) as answer:
+        error.get_by_role("button", name="Retry").click()
+    assert answer.value.status == 200
+    expect(review).not_to_have_attribute("data-state", "error", timeout=30_000)
+    expect(error).to_be_hidden()
+    review.locator(".jp-assist-review-reject").click()
+    expect(review).to_have_count(0)
+
+
+def test_settings_page(lab_page: Page) -> None:
+    page = lab_page
+    page.evaluate("() => window.jupyterapp.commands.execute('jupyter-assist:open-settings')")
+    editor = page.locator(".jp-SettingsPanel, .jp-SettingsEditor").first
+    expect(editor).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Request delay (ms)").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Next edit", exact=True).first).to_be_visible()
+    shot(page, "assistant_settings_page")
