@@ -22,6 +22,7 @@ import {
   ThreadStore,
   titleOf
 } from './chatThreads';
+import { errorNotice } from './errorNotice';
 import { assistIcon } from './icon';
 import { sampling } from './regenerate';
 import type { FinishReason, IChatMessage, IChatRequest, IPromptReply } from './types';
@@ -159,7 +160,12 @@ export class ChatWidget extends Widget {
   }
 
   /** Ask the last question again, sampled (temperature > 0, a fresh seed): another answer. */
-  async regenerate(): Promise<void> {
+  regenerate(): Promise<void> {
+    return this._again(sampling());
+  }
+
+  /** Replace the thread's last answer by a new one (`sampled` null: greedy, a retry). */
+  private async _again(sampled: { temperature: number; seed: number } | null): Promise<void> {
     const context = this.refreshContext();
     const conversation = this._conversation(context.key);
     const messages = conversation.thread.messages;
@@ -171,7 +177,7 @@ export class ChatWidget extends Widget {
     messages.pop();
     conversation.node.lastElementChild?.remove();
     asked.unanswered = false;
-    await this._answer(conversation, context, asked, sampling());
+    await this._answer(conversation, context, asked, sampled);
   }
 
   /** Stream the answer to `asked` (the thread's last message) into a new message. */
@@ -194,6 +200,7 @@ export class ChatWidget extends Widget {
     let answer = '';
     let finish: FinishReason | undefined;
     let failure: string | null = null;
+    let thrown: unknown = null;
     try {
       const body = { ...this._body(context, pending.requestId, history(thread)), ...sampled };
       const stream = streamText('chat', body, pending.controller.signal);
@@ -204,6 +211,7 @@ export class ChatWidget extends Widget {
       }
     } catch (error) {
       failure = errorText(error);
+      thrown = error;
       console.warn('jupyter-assist: chat failed', error);
     }
     const stopped = pending.controller.signal.aborted;
@@ -220,7 +228,7 @@ export class ChatWidget extends Widget {
     thread.title = titleOf(thread);
     this._save(conversation);
     message.classList.remove('jp-mod-streaming');
-    await this._finishMessage(message, view, stored);
+    await this._finishMessage(message, view, stored, thrown);
     if (this._pending === pending) {
       this._setPending(null);
     }
@@ -542,11 +550,17 @@ export class ChatWidget extends Widget {
   private async _finishMessage(
     message: HTMLElement,
     view: AnswerView,
-    stored: IStoredMessage
+    stored: IStoredMessage,
+    error: unknown = null
   ): Promise<void> {
     if (stored.finish === 'error') {
       message.classList.add('jp-mod-error');
-      this._addNote(message, `Error: ${stored.note ?? 'the request failed'}`);
+      if (error !== null) {
+        // What happened, what to do, and Retry (the same question again).
+        message.appendChild(errorNotice(error, { action: 'Chat', retry: () => void this._again(null) }));
+      } else {
+        this._addNote(message, `Error: ${stored.note ?? 'the request failed'}`);
+      }
     } else if (stored.finish === 'cancelled') {
       message.classList.add('jp-mod-stopped');
       this._addNote(message, '(stopped)');

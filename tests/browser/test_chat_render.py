@@ -162,3 +162,32 @@ def test_a_cut_off_answer_says_so_and_keeps_its_code_actions(lab_page: Page, lab
     arrived = entry["text"].split("```python\n", 1)[1].rstrip("\n")
     sources = wait_for(lambda: (s := page.evaluate(CELLS_JS)) and len(s) == 4 and s, 10, "a fourth cell")
     assert sources[2] == arrived and arrived.startswith("step_0 = compute(0")
+
+
+def test_a_failed_answer_says_what_to_do_and_retry_asks_again(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    page = lab_page
+    script([{"match": "retry me", "answers": ["Now it **works**."]}])
+    failures = []
+
+    def fail_once(route: Any) -> None:
+        if failures:
+            route.continue_()
+            return
+        failures.append(route.request.url)  # the server "is loading": a 503 with its reason
+        route.fulfill(status=503, headers={"Content-Type": "application/json"},
+                      body='{"error": "The model is still loading."}')
+
+    page.route(lambda url: url.split("?")[0].endswith("/jupyter-assist/chat"), fail_once)
+    chat = _open_chat(page)
+    _new_chat(chat)
+    answer = _ask(chat, "Please retry me")
+    notice = answer.locator(".jp-assist-error")
+    expect(notice).to_contain_text("Chat failed: The model is still loading.")
+    expect(notice).to_contain_text("Wait until the status bar says ready")
+    shot(page, "chat-error-retry")
+    notice.locator(".jp-assist-retry").click()
+    answers = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
+    expect(answers).to_have_count(1)  # the failed answer is replaced
+    expect(answers.last.locator("strong")).to_have_text("works", timeout=30_000)
+    prompt = lab_server.history("chat")[-1]["prompt"]
+    assert prompt.count("Please retry me") == 1  # asked once, not twice
