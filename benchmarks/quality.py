@@ -18,6 +18,8 @@ Q4_K_M, fetched from PyPI, verified and converted once into ~/.cache/jupyter_ass
     python -m benchmarks quality --json [--limit 120] [--seed 0] [--model M] [--dump cases.jsonl]
     python -m benchmarks quality --json --merge a.jsonl b.jsonl    # runs split with --offset
     python -m benchmarks quality --json --completers ours --ours layout=suffix,heal=false   # an ablation
+    python -m benchmarks quality --json --completers ours --variant suffix=layout=suffix --variant noheal=heal=false
+        # ablations paired in one run: each `ours:NAME` is ours with those settings
 """
 
 from __future__ import annotations
@@ -154,20 +156,26 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--completers", default=",".join(DEFAULT), help=f"comma-separated subset of {','.join(COMPLETERS)}")
+    ap.add_argument("--kind", choices=KINDS, help="only the draw's cases of this cursor kind (quick ablations)")
     ap.add_argument("--offset", type=int, default=0, help="skip the draw's first N cases (to split a run over processes)")
     ap.add_argument("--ours", default="", help="CompletionSettings overrides for ours, e.g. layout=suffix,heal=false (ablations)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
+                    help="also run ours with these overrides as completer ours:NAME (repeatable; e.g. noheal=heal=false)")
     ap.add_argument("--dump", help="write one JSON line per case (answers and scores) to this file")
     ap.add_argument("--merge", nargs="+", metavar="DUMP", help="no model: the figures of earlier runs' --dump files together")
     args = ap.parse_args(argv)
     if args.merge:
         lines = [json.loads(x) for f in args.merge for x in open(f, encoding="utf-8") if x.strip()]
-        found = [n for n in COMPLETERS if lines and all(n in x for x in lines)]
+        found = [n for n in lines[0] if isinstance(lines[0][n], dict) and all(n in x for x in lines)] if lines else []
         rows = {n: [{**x[n], "kind": x["kind"]} for x in lines] for n in found}
         print(json.dumps({"cases": len(lines), "kinds": _kinds(lines), **figures(rows)}, indent=None if args.json else 2))
         return 0
     names = [n for n in args.completers.split(",") if n]
     if unknown := set(names) - set(COMPLETERS):
         ap.error(f"unknown completers: {', '.join(sorted(unknown))}")
+    variants = dict(v.partition("=")[::2] for v in args.variant)
+    variant_settings = {f"ours:{k}": _settings(f"{args.ours},{spec}") for k, spec in variants.items()}  # on top of --ours
+    names += list(variant_settings)
 
     from . import eval_model
     from .quality_cases import draw, iter_with_cells, load_notebooks
@@ -191,6 +199,8 @@ def main(argv: list[str]) -> int:
     settings = _settings(args.ours)  # default: the server's (AssistExtension's traitlets)
     notebooks = load_notebooks()
     cases = draw(notebooks, args.offset + args.limit, args.seed)[args.offset :]
+    if args.kind:
+        cases = [c for c in cases if c.kind == args.kind]
     t_start = time.perf_counter()
     engine = _load(args.model, args.threads)
     backend = engine.backend
@@ -204,6 +214,7 @@ def main(argv: list[str]) -> int:
     async def one_case(i: int, case: Any, cells: list[dict[str, Any]]) -> None:
         runs: dict[str, Callable[[], Any]] = {
             "ours": _ours(engine, backend, case, cells, f"q{i}", settings),
+            **{n: _ours(engine, backend, case, cells, f"{n}/{i}", s) for n, s in variant_settings.items()},
             "cell_fim": _baseline(engine, lambda: B.cell_fim(case.prefix, case.suffix, fim), fim.stops, f"c{i}"),
             "notebook_fim": _baseline(engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count),
                                       fim.stops, f"n{i}"),
@@ -241,7 +252,7 @@ def main(argv: list[str]) -> int:
 
     result: dict[str, Any] = {
         "model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
-        "threads": args.threads, "seed": args.seed, "ours_settings": args.ours, "cases": len(cases), "notebooks": len({c.notebook for c in cases}),
+        "threads": args.threads, "seed": args.seed, "ours_settings": args.ours, "variants": variants, "cases": len(cases), "notebooks": len({c.notebook for c in cases}),
         "kinds": _kinds([{"kind": c.kind} for c in cases]), **figures(rows),
     }
     result["wall_s"] = round(time.perf_counter() - t_start, 1)

@@ -108,7 +108,11 @@ def cmd_prompt(args: argparse.Namespace) -> int:
                       f"none; give at least {need}", file=sys.stderr)
                 return 2
             budgets = Budgets.split(args.budget - overhead) if args.budget else Budgets()
-            result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes)
+            from .tasks.complete import CompletionSettings
+
+            knobs = CompletionSettings()  # the server's prompt shape (cell separators, next cells' lines)
+            result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes,
+                                            layout=knobs.layout, next_mark=knobs.next_mark, marks=knobs.marks, after=knobs.after_tokens)
             total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
         else:
             # Through the task's own prompt building, as the server's would be (chat template

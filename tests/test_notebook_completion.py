@@ -147,3 +147,26 @@ def test_report_lists_segments_and_nodes() -> None:
     names = [r["name"] for r in rows]
     assert "[context]" in names and "[above]" in names and "[suffix]" in names
     assert any(n.startswith("context/cell ") for n in names)
+
+
+def test_without_marks_cells_are_joined_by_blank_lines() -> None:
+    # Quality finding (benchmarks/quality.py): with `# %%` above every cell the 0.5B model
+    # answered `# %% [markdown]` on an empty line; plain notebook prompts join cells by a
+    # blank line and render markdown as comments.
+    p = completion_prompt(CELLS, CURRENT, "x = 1\n", "", TOK, QWEN, SMALL, marks=False)
+    assert CELL_MARK not in p.text
+    assert "\n\n# Analysis\n" in p.text or "# Analysis" not in p.text  # markdown as comments, if kept
+    assert "value_29 = os.getcwd() + '29'\n# Out:\n# /home/29\n\nx = 1\n" in p.text  # outputs, a blank line, the cell
+    assert "\nbelow = value_3 * 2\n" in p.text.split(QWEN.prefix)[0]  # the cell below, still before the cursor's cell
+
+
+def test_after_puts_the_next_cells_first_lines_after_the_rest_of_the_cell() -> None:
+    for suffix in ("", " + 1", " + 1\ny = 2\n"):
+        base = completion_prompt(CELLS, CURRENT, "x = ", suffix, TOK, QWEN, SMALL, marks=False)
+        p = completion_prompt(CELLS, CURRENT, "x = ", suffix, TOK, QWEN, SMALL, marks=False, after=16)
+        assert p.stable == base.stable and p.text[: p.cursor] == base.text[: base.cursor]  # only what follows the cursor
+        rest = p.text[p.cursor :].removeprefix(QWEN.suffix).removesuffix(QWEN.middle)
+        assert rest.startswith(suffix) and rest[len(suffix) :].lstrip("\n").startswith("below = value_3 * 2")
+        assert "\n" in rest[len(suffix) :].split("below", 1)[0]  # the next cell on a line of its own
+    big = completion_prompt(CELLS, CURRENT, "x = ", "", TOK, QWEN, SMALL, marks=False, after=2)
+    assert "below" not in big.text[big.cursor :]  # a line that does not fit is left out whole

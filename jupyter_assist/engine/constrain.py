@@ -32,9 +32,16 @@ class TokenTexts:
         keep = [i for i, t in enumerate(self.texts) if t and "\ufffd" not in t]
         self._ids = sorted(keep, key=self.texts.__getitem__)
         self._sorted = [self.texts[i] for i in self._ids]
+        self._nonblank: list[int] | None = None
 
     def text(self, token: int) -> str:
         return self.texts[token] if 0 <= token < len(self.texts) else ""
+
+    def nonblank(self) -> list[int]:
+        """Tokens that put visible text on the current line before any line break (built once)."""
+        if self._nonblank is None:
+            self._nonblank = [i for i in self._ids if self.texts[i].split("\n", 1)[0].strip()]
+        return self._nonblank
 
     def allowed(self, rest: str) -> list[int]:
         """Tokens whose text is a proper prefix of `rest` or starts with `rest`."""
@@ -133,4 +140,18 @@ def force_prefix(
             return None
         logits = feed([tok])[-1]
         yield
+    return logits
+
+
+def force_nonblank(
+    texts: TokenTexts, logits: Any, pick: Callable[[Any], int], push: Callable[[int], str | None],
+    feed: Callable[[list[int]], Any],
+) -> Generator[None, None, Any]:
+    """One decode step among the tokens that put text on the line (`TokenTexts.nonblank`);
+    the logits after it, or None when `push` ended the answer."""
+    tok = pick(masked(logits, texts.nonblank()))
+    if push(tok):
+        return None
+    logits = feed([tok])[-1]
+    yield
     return logits

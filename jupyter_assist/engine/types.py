@@ -36,6 +36,9 @@ class GenerationParams:
     # back): the first steps pick only consistent tokens, and the text is not returned.
     # Only backends with `constrains_prefix` honour it; "" decodes exactly as without.
     prefix: str = ""
+    # The answer's first token past `prefix` puts text on the line: no end, no newline, no
+    # blank (an empty cursor line, where an empty answer shows nothing). Same backends.
+    nonblank: bool = False
 
 
 @dataclass

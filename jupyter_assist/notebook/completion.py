@@ -131,6 +131,8 @@ def completion_prompt(
     notes: Sequence[str] = (),
     layout: Layout = "repo",
     next_mark: bool = False,
+    marks: bool = True,
+    after: int = 0,
 ) -> CompletionPrompt:
     """The prompt for a cursor between `prefix` and `suffix` in cell `index`. `next_mark`
     (repo layout, an ablation): end the suffix with the next cell's `# %%`, so the model
@@ -138,13 +140,13 @@ def completion_prompt(
     segs: dict[str, Rendered] = {}
     lead = inner = ""  # before / right after the FIM prefix sentinel (repository format)
     if fim is not None and layout == "repo":
-        below = _below(cells, index, budgets.below, tokens, segs, cache)
+        below = _below(cells, index, budgets.below, tokens, segs, cache, marks)
         if below:
             lead, inner = fim.files(REPO, [(BELOW_FILE, below)], CURRENT_FILE)
-    ctx_nodes = context_nodes(cells, index, "code", Options(outputs=outputs, variables=variables), below=False)
+    ctx_nodes = context_nodes(cells, index, "code", Options(outputs=outputs, variables=variables, marks=marks), below=False)
     if ctx_nodes:
         segs["context"] = render(isolate(budgets.context, *ctx_nodes, name="context"), budgets.context, tokens, cache=cache)
-    head = segs["context"].text + f"{CELL_MARK}\n" if ctx_nodes and segs["context"].text else ""
+    head = segs["context"].text + (CELL_MARK if marks else "") + "\n" if ctx_nodes and segs["context"].text else ""
 
     above_text, _, line_text = prefix.rpartition("\n")
     above_budget = max(0, budgets.prefix - budgets.line + budgets.context - tokens.count(head))
@@ -161,32 +163,44 @@ def completion_prompt(
 
     # Budget left over before the cursor does not flow past it: what follows the cursor is
     # re-fed at every keystroke.
-    after = _suffix(cells if layout == "suffix" else (), index, suffix, budgets.suffix, budgets.below, tokens, segs)
-    if next_mark and layout == "repo" and "below" in segs:
-        after += ("" if after.endswith("\n") else "\n") + f"{CELL_MARK}\n"  # on a line of its own
-    prompt = body + fim.suffix + after + fim.middle
+    after_text = _suffix(cells if layout == "suffix" else (), index, suffix, budgets.suffix, budgets.below, tokens, segs, marks)
+    if after and layout == "repo" and "below" in segs:  # the next cells' first lines, after the cell's rest
+        after_text += ("" if after_text.endswith("\n") else "\n") + _lines_within(segs["below"].text, after, tokens)
+    if next_mark and marks and layout == "repo" and "below" in segs:
+        after_text += ("" if after_text.endswith("\n") else "\n") + f"{CELL_MARK}\n"  # on a line of its own
+    prompt = body + fim.suffix + after_text + fim.middle
     return CompletionPrompt(prompt, stable, len(body), _stops(prefix, suffix, fim), tokens.count(prompt), fim, segs, list(notes))
 
 
 def _below(cells: Sequence[Cell], index: int | None, budget: int, tokens: Tokens, segs: dict[str, Rendered],
-           cache: RenderCache | None) -> str:
+           cache: RenderCache | None, marks: bool = True) -> str:
     """The cells after the current one, nearest first within `budget` (code form, no outputs)."""
     below = [c for c in cells if index is not None and c.index > index]
-    nodes = context_nodes(below, index, "code", Options(outputs=False)) if below else []
+    nodes = context_nodes(below, index, "code", Options(outputs=False, marks=marks)) if below else []
     if not nodes:
         return ""
     segs["below"] = render(isolate(budget, *nodes, name="below"), budget, tokens, cache=cache)
     return segs["below"].text
 
 
+def _lines_within(s: str, budget: int, tokens: Tokens) -> str:
+    """The first whole lines of `s` within `budget` tokens, on a line of their own."""
+    out = ""
+    for line in s.splitlines(keepends=True):
+        if tokens.count(out + line) > budget:
+            break
+        out += line
+    return out
+
+
 def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, below_budget: int, tokens: Tokens,
-            segs: dict[str, Rendered]) -> str:
+            segs: dict[str, Rendered], marks: bool = True) -> str:
     """The FIM suffix: the rest of the cursor's line (kept first), the cell's next lines by
     distance, then (given `cells`) the cells below."""
     first_line, nl, rest = suffix.partition("\n")
     first_line = _head_within(first_line, budget, tokens)
     below = [c for c in cells if index is not None and c.index > index]
-    below_nodes = context_nodes(below, index, "code", Options(outputs=False)) if below else []
+    below_nodes = context_nodes(below, index, "code", Options(outputs=False, marks=marks)) if below else []
     rest_lines = rest.splitlines(keepends=True)
     if below_nodes and not (first_line + nl + rest).endswith("\n"):  # the next cell starts on a line of its own
         if rest_lines:

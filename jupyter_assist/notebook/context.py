@@ -39,6 +39,9 @@ class Options:
     outputs: bool = True
     variables: Sequence[Any] = ()
     error: bool = False  # a separate "last error" block (chat, fix)
+    # code form: `# %%` above each cell; False: a blank line instead, as plain notebook
+    # prompts join cells (a small model then takes `# %% [markdown]` for a likely line)
+    marks: bool = True
 
 
 @functools.lru_cache(maxsize=4096)  # cells repeat from keystroke to keystroke
@@ -85,10 +88,11 @@ def _outputs(cell: Cell, skip_error: bool) -> str:
     return "\n".join(p for p in parts if p.strip())
 
 
-def _source_block(cell: Cell, lines: list[str], form: Form, label: str) -> str:
+def _source_block(cell: Cell, lines: list[str], form: Form, label: str, marks: bool = True) -> str:
     body = "\n".join(lines)
     if form == "code":
-        return f"{CELL_MARK}\n{body}\n" if body else f"{CELL_MARK}\n"
+        mark = CELL_MARK if marks else ""
+        return f"{mark}\n{body}\n" if body else f"{mark}\n"
     return f"{label} (code):\n```python\n{body}\n```\n"
 
 
@@ -113,7 +117,8 @@ def cell_node(
         if len(lines) > MAX_MARKDOWN_LINES:
             lines = lines[:MAX_MARKDOWN_LINES] + ["..."]
         body = "\n".join(lines)
-        block = f"{CELL_MARK} [markdown]\n{_comment(body)}" if form == "code" else f"{label} (markdown):\n{body}\n"
+        mark = f"{CELL_MARK} [markdown]" if opts.marks else ""
+        block = f"{mark}\n{_comment(body)}" if form == "code" else f"{label} (markdown):\n{body}\n"
         return text(block, p=p + P.MARKDOWN, name=name)
     huge = _huge_trim(cell.source)
     alternatives: list[Node] = []
@@ -121,19 +126,19 @@ def cell_node(
         lines = cell.source.rstrip().splitlines()
         out = _outputs(cell, skip_error) if opts.outputs else ""
         out_node = text(_output_block(cell, out, form), rel=P.OUTPUTS, name=f"{name} output") if out else None
-        full = _source_block(cell, lines, form, label)
+        full = _source_block(cell, lines, form, label, opts.marks)
         all_imports = _imports(cell.source)
         if all_imports and "\n".join(all_imports).splitlines() == [x for x in lines if x.strip()]:
             p = max(p, P.imports_priority(distance))  # an imports-only cell lives as long as imports do
         alternatives.append(scope(full, out_node, p=p, name=name) if out_node else text(full, p=p, name=name))
         if len(lines) > LONG_CELL:
-            alternatives.append(text(_source_block(cell, _trim(lines), form, label), p=p + P.TRIMMED, name=f"{name} head/tail"))
+            alternatives.append(text(_source_block(cell, _trim(lines), form, label, opts.marks), p=p + P.TRIMMED, name=f"{name} head/tail"))
     else:
         lines = huge
-        alternatives.append(text(_source_block(cell, huge, form, label), p=p + P.TRIMMED, name=f"{name} head/tail"))
+        alternatives.append(text(_source_block(cell, huge, form, label, opts.marks), p=p + P.TRIMMED, name=f"{name} head/tail"))
     imports = list(_imports(cell.source) if imports is None else imports)
     if imports and "\n".join(imports) != "\n".join(lines):
-        block = _source_block(cell, [*imports, "# ... (rest of cell omitted)"], form, label)
+        block = _source_block(cell, [*imports, "# ... (rest of cell omitted)"], form, label, opts.marks)
         alternatives.append(text(block, p=P.imports_priority(distance), name=f"{name} imports"))
     return first(*alternatives) if len(alternatives) > 1 else alternatives[0]
 

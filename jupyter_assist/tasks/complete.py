@@ -35,6 +35,9 @@ class CompletionSettings:
     heal: bool = True
     outputs: bool = True
     next_mark: bool = False  # repo layout: the suffix ends with the next cell's `# %%`
+    marks: bool = False  # `# %%` above each context cell; False: a blank line (quality ablation)
+    after_tokens: int = 64  # repo layout: the next cells' first lines after the cell's rest
+    nonblank: bool = True  # on an empty cursor line the answer's first token puts text on it
 
 
 def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> Request:
@@ -47,7 +50,7 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
     prompt = completion_prompt(
         book.cells, req.cell_index, req.prefix, req.suffix, tokens, fim, budgets,
         variables=req.variables, notes=book.notes, outputs=settings.outputs, layout=settings.layout,
-        next_mark=settings.next_mark,
+        next_mark=settings.next_mark, marks=settings.marks, after=settings.after_tokens,
     )
     text, removed = prompt.text, ""
     texts = _token_texts(backend) if settings.heal else None
@@ -57,7 +60,11 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
         if removed:
             text = heal.healed(prompt.text, prompt.cursor, removed)
     # The regenerated token counts against max_tokens like any other.
-    params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops, prefix=removed)
+    # An empty line (as after Enter) asks for a line: the model's best one, not its guess
+    # that the line stays empty (an empty answer shows nothing).
+    nonblank = settings.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
+    params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops, prefix=removed,
+                              nonblank=nonblank)
     return Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
 
 

@@ -1,0 +1,97 @@
+"""An empty cursor line asks for a line: GenerationParams.nonblank makes the answer's first
+token (past any healed prefix) put text on the line, where greedy would end the answer or
+break the line at once (an empty answer shows no ghost text).
+
+The tiny model's real byte-level BPE tokenizer, in fp32 on the CPU: greedy is reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request, constrain
+from jupyter_assist.tasks import complete
+from jupyter_assist.wire import CompleteRequest
+
+PROMPTS = ["import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n", "x = 1\n\n\n\n", "\n\n\n", "# a\n#\n#\n#\n"]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1)
+    e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
+    e.start()
+    deadline = time.monotonic() + 120
+    while e.status.state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert e.status.state == "ready", e.status.error
+    yield e
+    e.shutdown()
+
+
+async def _text(engine: Engine, req: Request) -> str:
+    out = ""
+    async for ev in engine.stream(req):
+        assert ev.kind != "error", ev.message
+        if ev.kind == "done":
+            out = ev.text
+    return out
+
+
+def _answer(engine: Engine, prompt: str, nonblank: bool, prefix: str = "") -> str:
+    params = GenerationParams(max_tokens=8, stop=("\n",), loop_guard=False, prefix=prefix, nonblank=nonblank)
+    return asyncio.run(_text(engine, Request(f"n{nonblank}{len(prompt)}", prompt, params)))
+
+
+def test_nonblank_tokens_are_exactly_those_with_text_before_a_line_break(engine: Engine) -> None:
+    texts = constrain.token_texts(engine.backend.tokenizer)
+    assert texts is not None
+    want = {i for i, t in enumerate(texts.texts) if t and "\ufffd" not in t and t.split("\n", 1)[0].strip()}
+    got = texts.nonblank()
+    assert set(got) == want and len(got) == len(want)
+    assert all(texts.text(i) not in ("", "\n", " ", "    ", "\n\n") for i in got)
+
+
+def test_an_empty_answer_becomes_the_best_line_and_other_answers_stay(engine: Engine) -> None:
+    free = {p: _answer(engine, p, False) for p in PROMPTS}
+    assert any(not a[:1].strip() for a in free.values()), free  # greedy starts some blank: the case this is for
+    for prompt, answer in free.items():
+        forced = _answer(engine, prompt, True)
+        assert forced.strip(), (prompt, forced)
+        if answer.strip() and answer[:1].strip():  # greedy's first token had text: nothing changes
+            assert forced == answer
+
+
+def test_the_step_takes_the_best_token_with_text() -> None:
+    import torch
+
+    texts = constrain.TokenTexts(["\n", "  ", "", "x", " y", "\n z", "  \tq\n"])
+    logits = torch.tensor([9.0, 8.0, 7.0, 1.0, 2.0, 6.0, 3.0])  # greedy: the line break
+    pushed: list[int] = []
+    steps = constrain.force_nonblank(texts, logits, lambda m: int(m.argmax()), lambda t: pushed.append(t), lambda ids: logits[None])
+    for _ in steps:
+        pass
+    assert pushed == [6]  # "  \tq\n": text before its line break; "\n z" has none on this line
+
+
+def test_nonblank_applies_after_a_healed_prefix(engine: Engine) -> None:
+    # The healed indentation comes back first; the token after it must have text.
+    prompt = "def f(xs):\n"
+    assert _answer(engine, prompt, True, prefix="    ").strip()
+
+
+def test_the_completion_task_asks_for_a_line_only_on_an_empty_line(engine: Engine) -> None:
+    backend, settings = engine.backend, complete.CompletionSettings()
+
+    def params(prefix: str, suffix: str) -> GenerationParams:
+        return complete.build(CompleteRequest(request_id="c", prefix=prefix, suffix=suffix), backend, settings).params
+
+    assert params("def mean(xs):\n    ", "").nonblank
+    assert params("x = 1\n", "\ny = 2").nonblank
+    assert not params("x = 1\nprint", "").nonblank
+    assert not params("x = 1\n", "y = 2").nonblank  # text after the cursor on its line
