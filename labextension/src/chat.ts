@@ -426,7 +426,9 @@ export class ChatWidget extends Widget {
     try {
       model = await this._options.contents.get(path, { content: true, type: 'file', format: 'text' });
     } catch (error) {
-      throw new Error(`${path} is not a readable text file (${errorText(error)})`);
+      throw new Error(`${path} is not a readable text file (${errorText(error)})`, {
+        cause: error
+      });
     }
     const text = model.content;
     if (typeof text !== 'string' || text.includes('\u0000')) {
