@@ -14,14 +14,7 @@ import { attachment, firstLine, IChip, MAX_TEXT, renderChips } from './chatChips
 import { IChatContext } from './chatContext';
 import { MarkdownRender, plainText } from './chatMarkdown';
 import { IMentionItem, MentionPopup } from './chatMention';
-import {
-  history,
-  IStoredMessage,
-  IThread,
-  newThread,
-  ThreadStore,
-  titleOf
-} from './chatThreads';
+import { history, IStoredMessage, IThread, newThread, ThreadStore, titleOf } from './chatThreads';
 import { errorNotice } from './errorNotice';
 import { assistIcon } from './icon';
 import { sampling } from './regenerate';
@@ -298,9 +291,7 @@ export class ChatWidget extends Widget {
       this._renderThreads(conversation);
     }
     this._notebookNode.textContent = context.label ? `Context: ${context.label}` : '';
-    this._notebookNode.title = context.label
-      ? 'The cells of this notebook are sent with each message.'
-      : '';
+    this._notebookNode.title = context.label ? 'The cells of this notebook are sent with each message.' : '';
     renderChips(this._chipsNode, this._visibleChips(context), chip => this._remove(chip));
     return context;
   }
@@ -542,9 +533,7 @@ export class ChatWidget extends Widget {
       }
       return;
     }
-    const view = new AnswerView(text, this._render, error =>
-      this._addNote(message, `Error: ${error}`, true)
-    );
+    const view = new AnswerView(text, this._render, error => this._addNote(message, `Error: ${error}`, true));
     void this._finishMessage(message, view, stored);
   }
 

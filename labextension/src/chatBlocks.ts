@@ -4,9 +4,7 @@
 import { fence, MarkdownRender } from './chatMarkdown';
 
 /** A run of prose, or a fenced code block (`closed` false while it still streams). */
-export type Segment =
-  | { type: 'prose'; text: string }
-  | { type: 'code'; lang: string; code: string; closed: boolean };
+export type Segment = { type: 'prose'; text: string } | { type: 'code'; lang: string; code: string; closed: boolean };
 
 // An opening fence: 3+ backticks or tildes, an optional info string, at a line start.
 const OPEN = /^ {0,3}(`{3,}|~{3,})[ \t]*([^`\n]*)$/;
@@ -42,10 +40,7 @@ export function splitFences(text: string): Segment[] {
       i++;
       // A closing fence: the same character, at least as long, nothing after it.
       const trimmed = line.trim();
-      if (
-        trimmed.length >= fence.length &&
-        trimmed === fence[0].repeat(trimmed.length)
-      ) {
+      if (trimmed.length >= fence.length && trimmed === fence[0].repeat(trimmed.length)) {
         closed = true;
         break;
       }
@@ -81,22 +76,13 @@ function actionButton(
   return node;
 }
 
-function actionBar(
-  source: string,
-  actions: ICodeActions,
-  onError: (message: string) => void
-): HTMLDivElement {
+function actionBar(source: string, actions: ICodeActions, onError: (message: string) => void): HTMLDivElement {
   const bar = document.createElement('div');
   bar.className = 'jp-assist-chat-code-actions';
   bar.append(
-    actionButton(
-      'Apply to cell',
-      'jp-assist-chat-apply',
-      'Review this code as a diff in the active cell',
-      () => {
-        actions.apply(source).catch(error => onError(errorText(error)));
-      }
-    ),
+    actionButton('Apply to cell', 'jp-assist-chat-apply', 'Review this code as a diff in the active cell', () => {
+      actions.apply(source).catch(error => onError(errorText(error)));
+    }),
     actionButton(
       'Insert below',
       'jp-assist-chat-insert',

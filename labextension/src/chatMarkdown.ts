@@ -17,9 +17,7 @@ export function markdownRenderer(rendermime: IRenderMimeRegistry | null): Markdo
   }
   return async (host, markdown) => {
     const renderer = rendermime.createRenderer(MARKDOWN);
-    await renderer.renderModel(
-      new MimeModel({ data: { [MARKDOWN]: markdown }, trusted: false })
-    );
+    await renderer.renderModel(new MimeModel({ data: { [MARKDOWN]: markdown }, trusted: false }));
     host.replaceChildren(renderer.node);
   };
 }

@@ -1,10 +1,6 @@
 // The chat sidebar plugin: panel, context from the current notebook, code block actions,
 // markdown through rendermime, threads in the state database, the prompt inspector, command.
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
@@ -42,8 +38,7 @@ function codeActions(tracker: INotebookTracker | null): ICodeActions {
         task: 'chat',
         proposals: once(code),
         // A follow-up refines the chat's code through the edit task.
-        refine: (current, instruction, sampled) =>
-          refineProposal(panel, cell, original, current, instruction, sampled)
+        refine: (current, instruction, sampled) => refineProposal(panel, cell, original, current, instruction, sampled)
       });
     },
     // A new code cell below the active one, holding exactly the code; not run.

@@ -89,9 +89,9 @@ export class ThreadStore {
       .slice(-MAX_THREADS)
       .map(capped);
     const stored = { threads, current: value.current } as unknown as ReadonlyPartialJSONObject;
-    this.state.save(PREFIX + key, stored).catch(error =>
-      console.warn('jupyter-assist: could not save the chat threads', error)
-    );
+    this.state
+      .save(PREFIX + key, stored)
+      .catch(error => console.warn('jupyter-assist: could not save the chat threads', error));
   }
 }
 
