@@ -17,7 +17,7 @@ from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM
 
 from .test_engine import wait_loaded
-from .test_engine_scheduler import DRAFT, PROMPTS, Trace, alone, drive, fresh
+from .test_engine_scheduler import DRAFT, PROMPTS, Trace, alone, alone_traced, drive, fresh, recording, same_logits
 
 SAMPLED = {"temperature": 0.8, "top_p": 0.9, "seed": 7}
 
@@ -43,6 +43,7 @@ def batched(engine: Engine, trace: Trace, budget: int = 1 << 40) -> Scheduler:
         req.emit = trace.events[rid].append
         steps = engine._serve(req)
         while True:
+            trace.current = rid  # a pass it runs alone is recorded under it
             try:
                 next(steps)
             except StopIteration:
@@ -67,6 +68,30 @@ def drive_marked(sched: Scheduler, trace: Trace, arrivals: dict[int, list[Reques
         marks.append(len(trace.steps))
         sched.step()
     raise AssertionError("the scheduler did not finish")
+
+
+class recording_rows(recording):
+    """`recording`, and each row's logits from the batched passes, under its request: the
+    model's view of each request's K/V (positions, masks), which the tiny model's text
+    barely shows."""
+
+    def __enter__(self) -> Trace:
+        super().__enter__()
+        batch = self.backend.batch
+        real = self.real_run = batch.run
+
+        def run(feeds: dict[Any, list[int]]) -> dict[Any, Any]:
+            out = real(feeds)
+            for row, logits in out.items():
+                self.trace.logits.setdefault(row.owner.request_id, []).append(logits.clone())
+            return out
+
+        batch.run = run
+        return self.trace
+
+    def __exit__(self, *exc: Any) -> None:
+        super().__exit__(*exc)
+        self.backend.batch.run = self.real_run
 
 
 def make(rid: str, prompt: int, priority: int, max_tokens: int, mode: str) -> Request:
@@ -104,25 +129,68 @@ request_specs = st.lists(
                 (9, 1, PRIORITY_COMPLETE, 6, "lookup")])
 def test_batched_requests_equal_each_alone(engine: Engine, specs: list[tuple[int, int, int, int, str]]) -> None:
     reqs = {f"r{i}": (at, make(f"r{i}", p, prio, n, mode)) for i, (at, p, prio, n, mode) in enumerate(specs)}
-    want = {rid: alone(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
+    traced = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
     engine.backend.prefix_cache.clear()
     trace = Trace()
     arrivals: dict[int, list[Request]] = {}
     for at, r in reqs.values():
         arrivals.setdefault(at, []).append(r)
     sched = batched(engine, trace)
-    drive(sched, trace, arrivals)
-    check_same(engine, trace, want)
+    with recording_rows(engine, trace):
+        drive(sched, trace, arrivals)
+    check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
+    for rid, (_, ref_logits) in traced.items():
+        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
 
 
 def test_decode_steps_share_passes(engine: Engine) -> None:
     reqs = [make(f"p{i}", 2 + i % 2, PRIORITY_CHAT, 20, "sampled" if i == 3 else "plain") for i in range(4)]
-    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    traced = {r.request_id: alone_traced(engine, fresh(r)) for r in reqs}
     trace = Trace()
     sched = batched(engine, trace)
-    drive(sched, trace, {0: reqs})
-    check_same(engine, trace, want)
-    assert max(sched.batch_sizes) == 4 and sched.stats()["batch_sizes"]["4"] >= 10
+    with recording_rows(engine, trace):
+        drive(sched, trace, {0: reqs})
+    check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
+    for rid, (_, ref_logits) in traced.items():
+        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+    stats = sched.stats()
+    assert max(sched.batch_sizes) == 4 and stats["batch_sizes"]["4"] >= 10 and stats["batch_rows"] == 0
+
+
+def proposed_accepted(engine: Engine) -> tuple[int, int]:
+    s = engine.backend.spec_stats
+    if isinstance(s, dict):
+        return s["proposed"] + s["lookup_proposed"], s["accepted"] + s["lookup_accepted"]
+    return s.proposed + s.lookup_proposed, s.accepted + s.lookup_accepted
+
+
+def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
+    """Drafts and prompt lookup in the batch: rows feed chunks of different lengths, and
+    the rejected part of each is rolled back."""
+    reqs = [make("d0", 0, PRIORITY_EDIT, 24, "draft"), make("d1", 2, PRIORITY_EDIT, 24, "draft"),
+            make("l2", 1, PRIORITY_EDIT, 24, "lookup"), make("p3", 3, PRIORITY_EDIT, 24, "plain")]
+    for r in reqs[:2]:  # drafts the answers mostly copy: accepted chunks, then a rejected part
+        text = alone(engine, make("g", PROMPTS.index(r.prompt), PRIORITY_EDIT, 24, "plain")).text
+        r.draft = text[: len(text) // 2] + " = 1\n" + text[len(text) // 2 :]
+    traced = {r.request_id: alone_traced(engine, fresh(r)) for r in reqs}
+    before = proposed_accepted(engine)
+    trace = Trace()
+    sched = batched(engine, trace)
+    widths: list[int] = []
+    batch = engine.backend.batch
+    real = batch.run
+    batch.run = lambda feeds: (widths.append(len({len(v) for v in feeds.values()})), real(feeds))[1]  # type: ignore[method-assign]
+    try:
+        with recording_rows(engine, trace):
+            drive(sched, trace, {0: reqs})
+    finally:
+        batch.run = real  # type: ignore[method-assign]
+    check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
+    for rid, (_, ref_logits) in traced.items():
+        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+    after = proposed_accepted(engine)
+    assert after[0] - before[0] > after[1] - before[1]  # some drafted tokens were rolled back
+    assert max(widths) > 1 and sched.batch_sizes[4] > 0  # rows of different lengths in one pass
 
 
 def test_a_completion_arriving_during_a_long_generation_finishes_first(engine: Engine) -> None:
@@ -131,12 +199,22 @@ def test_a_completion_arriving_during_a_long_generation_finishes_first(engine: E
     want = {r.request_id: alone(engine, fresh(r)) for r in [*chats, comp]}
     trace = Trace()
     sched = batched(engine, trace)
-    arrive = 20  # both chats are decoding in a batch by then
-    marks = drive_marked(sched, trace, {0: chats, arrive: [comp]})
+    for r in chats:
+        sched.add(r)
+    while engine.backend.batch.size < 2:  # both chats decoding in a batch
+        sched.step()
+    sched.add(comp)
+    arrive = len(trace.steps)
+    groups: list[set[str]] = []  # what each step advanced, from its arrival to its end
+    while sched.busy():
+        n = len(trace.steps)
+        sched.step()
+        groups.append(set(trace.steps[n:]))
     check_same(engine, trace, want)
-    assert trace.steps[marks[arrive] :][:1] == ["comp"]  # its first prefill chunk runs at the very next step
-    ends = {rid: max(i for i, s in enumerate(trace.steps) if s == rid) for rid in want}
-    assert ends["comp"] < min(ends["chat"], ends["chat2"])
+    assert trace.steps[arrive] == "comp"  # its first prefill chunk runs at the very next step
+    end = max(i for i, g in enumerate(groups) if "comp" in g)
+    assert all("comp" in g for g in groups[: end + 1])  # no pass left it out until it ended
+    assert any(g == {"chat", "chat2"} for g in groups[end + 1 :])  # the chats went on after it
     assert sched.batch_sizes[3] > 0  # it decoded in the chats' batch
 
 

@@ -41,6 +41,9 @@ class Running:
 
 
 class Batcher(Protocol):
+    @property
+    def size(self) -> int: ...  # rows (requests) in the batch now
+
     def parked(self, owner: object) -> bool: ...
 
     def run_parked(self, owners: list[object]) -> None: ...
@@ -160,5 +163,6 @@ class Scheduler:
             # Requests each step advanced (a batched pass carries several); `running_sizes`
             # counts how many were started at each step.
             "batch_sizes": {str(k): v for k, v in sorted(dict(self.batch_sizes).items())},
+            "batch_rows": getattr(self._batcher(), "size", 0),
             "running_sizes": {str(k): v for k, v in sorted(dict(self.running_sizes).items())},
         }
