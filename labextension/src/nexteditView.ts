@@ -6,6 +6,9 @@ import type { Extension, Range, Text } from '@codemirror/state';
 import { Decoration, EditorView, WidgetType, keymap } from '@codemirror/view';
 import type { DecorationSet } from '@codemirror/view';
 
+import { compactChange } from './nexteditCompact';
+import type { IChange } from './nexteditCompact';
+
 /** One proposal as this editor shows it (lines of its current document, 0-based). */
 export interface IShownProposal {
   startLine: number;
@@ -23,54 +26,6 @@ let hintText = 'Tab to accept, Esc to dismiss';
 
 export function setHint(text: string): void {
   hintText = text;
-}
-
-/** A span of the document to replace with `insert` (offsets into the document). */
-export interface IChange {
-  from: number;
-  to: number;
-  insert: string;
-}
-
-const WORD = /[\p{L}\p{N}_]/u;
-
-function isWord(ch: string | undefined): boolean {
-  return ch !== undefined && WORD.test(ch);
-}
-
-/**
- * The part of `old` -> `insert` that changes: the common prefix and suffix taken off,
- * widened to whole words (`prices` -> `costs` shows as that, not `price` -> `cost`).
- * Offsets are relative to `old`'s start.
- */
-export function compactChange(old: string, insert: string): IChange {
-  const limit = Math.min(old.length, insert.length);
-  let p = 0;
-  while (p < limit && old[p] === insert[p]) {
-    p++;
-  }
-  while (p > 0 && isWord(old[p - 1]) && (isWord(old[p]) || isWord(insert[p]))) {
-    p--;
-  }
-  let s = 0;
-  while (
-    s < limit - p &&
-    old[old.length - 1 - s] === insert[insert.length - 1 - s]
-  ) {
-    s++;
-  }
-  while (
-    s > 0 &&
-    isWord(old[old.length - s]) &&
-    (isWord(old[old.length - s - 1]) || isWord(insert[insert.length - s - 1]))
-  ) {
-    s--;
-  }
-  return {
-    from: p,
-    to: old.length - s,
-    insert: insert.slice(p, insert.length - s)
-  };
 }
 
 /** The document span a proposal replaces and its new text (line ranges -> offsets). */
