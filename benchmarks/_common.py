@@ -38,7 +38,7 @@ def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20
     turns, so drift hits every size alike."""
     import torch
 
-    from jupyter_assist.engine.local import DynamicSession
+    from jupyter_assist.engine.session import DynamicSession
 
     times: dict[int, list[float]] = {k: [] for k in ks}
     with torch.inference_mode():

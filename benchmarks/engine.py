@@ -160,9 +160,9 @@ def main(argv: list[str]) -> int:
             for arm, draft in (("greedy_warm", None), ("spec_warm", src)):
                 backend.prefix_cache.clear()
                 backend.warm(r.prompt)
-                passes = backend.spec_stats["passes"]
+                passes = backend.spec_stats.passes
                 text, t, _ = run(r.prompt, cap, draft, r.params.stop)
-                passes = backend.spec_stats["passes"] - passes
+                passes = backend.spec_stats.passes - passes
                 identical &= text == g_text
                 times[arm].append(t)
         backend.prefix_cache.max_bytes = 0

@@ -21,6 +21,7 @@ import json
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
     for frac in (0.25, 0.5, 0.75):
         i = int(len(draft) * frac)
         draft[i] = (draft[i] + 7) % 1000 + 3
-    stats0 = dict(backend.spec_stats)
+    stats0 = asdict(backend.spec_stats)
     outs, t_spec = [], []
     for chunk in (16, 32):  # 32: the default, whose verify passes have CUDA graphs
         backend.spec_chunk = chunk
@@ -201,8 +202,8 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         outs.append(out)
         t_spec.append(t)
     backend.spec_chunk = 32
-    acc = backend.spec_stats["accepted"] - stats0["accepted"]
-    prop = backend.spec_stats["proposed"] - stats0["proposed"]
+    acc = backend.spec_stats.accepted - stats0["accepted"]
+    prop = backend.spec_stats.proposed - stats0["proposed"]
     r["spec_edit_tokens"] = n_plain
     r["spec_edit_identical"] = all(o == greedy for o in outs)
     r["spec_edit_speedup_chunk16"] = round(t_plain / t_spec[0], 2)

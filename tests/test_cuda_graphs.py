@@ -5,6 +5,7 @@ capture), which checks everything but the capture itself; on a GPU it captures."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -107,10 +108,10 @@ def test_speculative_edits_roll_back_in_the_buffers(backend: Any, runner: GraphR
     for i in (20, 41):
         draft[i] = (draft[i] + 5) % 200 + 3
     def counted(draft: Any, lookup: bool | None = None) -> tuple[str, dict[str, int]]:
-        before = dict(backend.spec_stats)
+        before = asdict(backend.spec_stats)
         spec, deltas = run(backend, prompt, max_tokens=64, draft=draft, lookup=lookup)
         assert "".join(deltas) == spec
-        return spec, {k: backend.spec_stats[k] - before[k] for k in before}
+        return spec, {k: v - before[k] for k, v in asdict(backend.spec_stats).items()}
 
     with no_cache(backend):
         greedy, _ = run(backend, prompt, max_tokens=64)

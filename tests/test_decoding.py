@@ -51,7 +51,7 @@ def test_streamed_decoding_gives_the_text_of_decoding_every_id_again(tiny_model_
 
     from transformers import AutoTokenizer
 
-    from jupyter_assist.engine.local import decode_stream
+    from jupyter_assist.engine.sampling import decode_stream
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     rng = random.Random(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +136,14 @@ def test_speculation_accepts_an_unchanged_draft(backend: Any) -> None:
     greedy_ids = backend.model.generate(ids, max_new_tokens=64, do_sample=False)[0, ids.shape[1] :].tolist()
     with no_cache(backend):
         greedy, _ = run(backend, prompt, max_tokens=64)
-        before = dict(backend.spec_stats)
+        before = asdict(backend.spec_stats)
         spec, _ = run(backend, prompt, max_tokens=64, draft=greedy_ids)
     assert spec == greedy
-    accepted = backend.spec_stats["accepted"] - before["accepted"]
-    proposed = backend.spec_stats["proposed"] - before["proposed"]
+    accepted = backend.spec_stats.accepted - before["accepted"]
+    proposed = backend.spec_stats.proposed - before["proposed"]
     assert proposed > 0 and accepted / proposed > 0.6, (accepted, proposed)
     # 64 tokens in a handful of forward passes, not one pass a token.
-    passes = backend.spec_stats["passes"] - before["passes"]
+    passes = backend.spec_stats.passes - before["passes"]
     assert 0 < passes * 3 < 64, passes
     assert backend.stats()["spec_tokens_per_pass"] > 1
 
@@ -153,19 +154,19 @@ def test_off_the_draft_the_text_so_far_is_looked_up(backend: Any) -> None:
     prompt = "Rewrite the code:\n" + "".join(f"total_{i} = revenue(df_{i}).sum()\n" for i in range(8))
     with no_cache(backend):
         greedy, _ = run(backend, prompt, max_tokens=64)
-        before = dict(backend.spec_stats)
+        before = asdict(backend.spec_stats)
         spec, _ = run(backend, prompt, max_tokens=64, draft="zzz")
     assert spec == greedy
-    assert backend.spec_stats["lookup_proposed"] > before["lookup_proposed"]
+    assert backend.spec_stats.lookup_proposed > before["lookup_proposed"]
 
 
 def test_greedy_requests_use_prompt_lookup_and_keep_every_token(backend: Any) -> None:
     # No draft (completion, chat): lookup alone proposes, and the answer is plain greedy.
-    before = dict(backend.spec_stats)
+    before = asdict(backend.spec_stats)
     with no_cache(backend):
         for start in (0, 7, 19):
             prompt = "\n".join(NOTEBOOK.splitlines()[start : start + 12]) + "\n"
             plain, _ = run(backend, prompt, max_tokens=48)
             looked, deltas = run(backend, prompt, max_tokens=48, lookup=True)
             assert looked == plain and "".join(deltas) == looked
-    assert backend.spec_stats["lookup_proposed"] > before["lookup_proposed"]
+    assert backend.spec_stats.lookup_proposed > before["lookup_proposed"]

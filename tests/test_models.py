@@ -8,7 +8,7 @@ import pytest
 
 from jupyter_assist.cli import main as cli_main
 from jupyter_assist.engine import models
-from jupyter_assist.engine.local import pick_dtype, pick_quantization
+from jupyter_assist.engine.loading import pick_dtype, pick_quantization
 from jupyter_assist.engine.models import ModelError, resolve
 
 from .conftest import Converted

@@ -1,7 +1,7 @@
 """Inference engine: one worker owns the model (see engine.py)."""
 
 from .engine import Engine, EngineNotReady, RemoteOptions, SwitchRefused, UnknownModel
-from .local import LoadOptions
+from .loading import LoadOptions
 from .models import ModelError
 from .types import GenerationParams, Request
 

@@ -2,6 +2,11 @@
 
 Our loop (not `generate`) so that cancellation is checked every step, text streams without
 breaking characters, and stop rules see the text as it grows.
+
+Its parts live beside it: the loading policy (loading.py), token choice and detokenizing
+(sampling.py), where tokens are fed (session.py), drafts and their figures (speculative.py).
+Over 350 lines because the backend's three decode loops (plain, forced prefix, speculative)
+share its prefill and session state; they move out once the batched decode settles (issue 17).
 """
 
 from __future__ import annotations
@@ -9,17 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..prompt.model import ModelText, config_window
 from . import constrain
 from .cpu_linear import prepack_linears
-from .decoding import Output, Step, StopRule
+from .decoding import Output, StopRule
 from .kvcache import PrefixCache, cache_len, truncate
+from .loading import LoadOptions, auto_kv_budget, bnb_config, eos_ids, kv_bytes_per_token, pick_device, pick_dtype, pick_quantization
 from .models import ModelError, ModelSpec, Progress, materialize
-from .speculative import DraftCursor, NgramLookup
+from .sampling import decode_stream, logprob, sample, seeded_generator
+from .session import DynamicSession, Session, batch_for, drain, feed_steps, inference_steps, leave
+from .speculative import DraftCursor, NgramLookup, SpecStats
 from .types import Event, Request
 
 if TYPE_CHECKING:
@@ -28,80 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Event], None]
-
-
-@dataclass
-class LoadOptions:
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
-    quantization: str = "auto"  # auto | nf4 | 8bit | none
-    threads: int = 0  # torch CPU threads; 0 keeps torch's default
-    kv_cache_mb: int = 512  # prefix cache budget; 0 disables reuse
-    spec_chunk: int = 32  # most draft tokens verified per forward pass (prompt lookup: half)
-    cuda_graphs: bool = True  # replay decode steps and verify passes as CUDA graphs
-    graph_max_tokens: int = 8192  # prompt + answer positions the graphs' K/V buffers hold
-    prefill_chunk: int = 256  # most prompt tokens one prefill pass feeds: others wait one pass at most
-    running_kv_mb: int = 0  # K/V all started requests may hold together; 0: from free memory
-    batch: bool = True  # running requests' decode steps share forward passes (engine/batch.py)
-
-
-def pick_device(device: str) -> str:
-    import torch
-
-    if device != "auto":
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelError(f"device={device!r} but CUDA is not available to torch.")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
-
-
-def cpu_has_bf16() -> bool:
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # older torch or no oneDNN
-        return False
-
-
-def pick_dtype(device: str, dtype: str) -> Any:
-    import torch
-
-    names = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
-    if dtype != "auto":
-        if dtype not in names:
-            raise ModelError(f"Unknown dtype {dtype!r}; use one of auto, {', '.join(names)}.")
-        return names[dtype]
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device == "cpu":
-        return torch.bfloat16 if cpu_has_bf16() else torch.float32
-    return torch.float16
-
-
-def pick_quantization(device: str, quantization: str) -> str:
-    if quantization == "auto":
-        return "nf4" if device.startswith("cuda") else "none"
-    if quantization not in ("nf4", "8bit", "none"):
-        raise ModelError(f"Unknown quantization {quantization!r}; use auto, nf4, 8bit or none.")
-    if quantization != "none" and device == "mps":
-        raise ModelError("bitsandbytes quantization does not run on mps; use quantization='none'.")
-    return quantization
-
-
-def bnb_config(quantization: str, compute_dtype: Any) -> Any:
-    from transformers import BitsAndBytesConfig
-
-    if quantization == "nf4":
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=compute_dtype,
-            bnb_4bit_use_double_quant=True,
-        )
-    return BitsAndBytesConfig(load_in_8bit=True)
 
 
 class LocalBackend:
@@ -115,10 +49,10 @@ class LocalBackend:
         # What prompts need (counts, chat template, FIM format, window), built once.
         self.text = ModelText.of_tokenizer(tokenizer, lambda: config_window(model.config), constrains_prefix=self.constrains_prefix)
         self.device = model.device
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self.eos_ids = eos_ids(model, tokenizer)
         self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)
         self.spec_chunk = opts.spec_chunk
-        self.spec_stats = {"proposed": 0, "accepted": 0, "lookup_proposed": 0, "lookup_accepted": 0, "passes": 0}
+        self.spec_stats = SpecStats()
         self.last_timing: dict[str, Any] = {}
         self._last_prompt: tuple[str, list[int]] = ("", [])  # worker thread only
         self.graphs: GraphRunner | None = None  # CUDA graphs for requests that fit them
@@ -126,14 +60,14 @@ class LocalBackend:
         # there until it ends, the others decode eagerly meanwhile.
         self._graph_owner: object | None = None
         self.prefill_chunk = max(opts.prefill_chunk, 1)
-        self.running_kv_bytes = opts.running_kv_mb * 1024 * 1024 or _auto_kv_budget(self.device)
+        self.running_kv_bytes = opts.running_kv_mb * 1024 * 1024 or auto_kv_budget(self.device)
         self.kv_bytes_per_token = kv_bytes_per_token(model.config, getattr(model, "dtype", None))
-        self.batch = _batch_for(model, tokenizer) if opts.batch else None
+        self.batch = batch_for(model, tokenizer) if opts.batch else None
 
     @classmethod
     def load(
         cls, spec: ModelSpec, opts: LoadOptions, cache_dir: Path, progress: Progress
-    ) -> "LocalBackend":
+    ) -> LocalBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -162,7 +96,8 @@ class LocalBackend:
         local_only = spec.is_local
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-            model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_only, **kwargs)
+            # Any: transformers' stubs type the decorated .to() without its self.
+            model: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_only, **kwargs)
         except (OSError, ValueError, ImportError) as e:
             raise ModelError(f"Could not load {spec.display!r}: {e}") from e
         if quant == "none":
@@ -194,7 +129,7 @@ class LocalBackend:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
-    def decode(self, ids: list[int]) -> str:
+    def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> str:
@@ -210,7 +145,7 @@ class LocalBackend:
         out = self.model(input_ids=inp, past_key_values=cache, use_cache=True, logits_to_keep=1 if last else 0)
         return out.logits[0].float()
 
-    def _session(self, cache: Any, prompt_len: int, max_tokens: int, owner: object) -> "Session":
+    def _session(self, cache: Any, prompt_len: int, max_tokens: int, owner: object) -> Session:
         """Where the answer's tokens are fed: the CUDA graphs when the request fits their
         buffers and no other request holds them (the prompt's K/V is copied in; `cache`
         keeps just the prompt), else `cache`."""
@@ -232,7 +167,7 @@ class LocalBackend:
 
     def prefill(self, ids: list[int]) -> tuple[Any, Any, int]:
         """KV for `ids`, reusing the longest cached prefix: (cache, last logits, reused)."""
-        return _drain(self._prefill_steps(ids, None))
+        return drain(self._prefill_steps(ids, None))
 
     def _prefill_steps(self, ids: list[int], cancelled: Any) -> Generator[None, None, tuple[Any, Any, int]]:
         """`prefill`, a pass of at most `prefill_chunk` tokens per step. Cancelled midway:
@@ -254,7 +189,7 @@ class LocalBackend:
 
     def warm(self, prompt: str) -> int:
         """Prefill `prompt` into the prefix cache ahead of a request; returns its tokens."""
-        return _drain(self._warm(prompt, None))
+        return drain(self._warm(prompt, None))
 
     def warm_steps(self, prompt: str, cancelled: Any = None) -> Generator[None, None, int]:
         """`warm` as resumable steps, one forward pass each; stops early once `cancelled`."""
@@ -323,13 +258,13 @@ class LocalBackend:
                     yield from self._speculate(req, ids + out.ids, session, logits, out)
                 else:
                     yield from self._decode_plain(req, session, logits, out)
-                _leave(session)
+                leave(session)
                 truncate(cache, len(ids))
                 self.prefix_cache.put(ids, cache, first)  # the next keystroke's prompt starts the same
         finally:
             if self._graph_owner is req:
                 self._graph_owner = None
-            _leave(session)
+            leave(session)
             cache = session = None
         out.flush()
         emit(
@@ -343,7 +278,7 @@ class LocalBackend:
             )
         )
 
-    def _force_prefix(self, req: Request, session: "Session", logits: Any, out: Output) -> Generator[None, None, Any]:
+    def _force_prefix(self, req: Request, session: Session, logits: Any, out: Output) -> Generator[None, None, Any]:
         """Plain decode steps restricted to tokens consistent with `params.prefix`
         (engine/constrain.py) until the output covers it; then the logits after them (None:
         the answer ended). No prefix: no step, the logits as they were."""
@@ -351,33 +286,33 @@ class LocalBackend:
         texts = constrain.token_texts(self.tokenizer) if p.prefix else None
         if texts is None:
             return logits
-        gen = _generator(p.seed)
-        pick = lambda masked: _sample(masked, p.temperature, p.top_p, gen)  # noqa: E731
+        gen = seeded_generator(p.seed)
+        pick = lambda masked: sample(masked, p.temperature, p.top_p, gen)  # noqa: E731
         return (yield from constrain.force_prefix(p.prefix, texts, logits, pick, out.push, session.feed, req.cancelled.is_set))
 
-    def _decode_plain(self, req: Request, session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
+    def _decode_plain(self, req: Request, session: Session, logits: Any, out: Output) -> Generator[None, None, None]:
         params = req.params
-        gen = _generator(params.seed)
+        gen = seeded_generator(params.seed)
         while True:
             if req.cancelled.is_set():
                 out.finish = "cancelled"
                 return
-            tok = _sample(logits, params.temperature, params.top_p, gen)
-            out.note_logprob(_logprob(logits, tok))
+            tok = sample(logits, params.temperature, params.top_p, gen)
+            out.note_logprob(logprob(logits, tok))
             if out.push(tok):
                 return
             rows = yield from feed_steps(session, [tok], req.cancelled)
             if rows is not None:  # None: cancelled while waiting for the pass
                 logits = rows[-1]
 
-    def _speculate(self, req: Request, prompt: list[int], session: "Session", logits: Any, out: Output) -> Generator[None, None, None]:
+    def _speculate(self, req: Request, prompt: list[int], session: Session, logits: Any, out: Output) -> Generator[None, None, None]:
         ids = req.draft if isinstance(req.draft, list) else self.encode(req.draft or "")
         draft = DraftCursor(ids, max_chunk=self.spec_chunk)
         # Off the draft: what the text so far repeats. Shorter than a draft chunk, as a
         # lookup hit is less often right.
         lookup = NgramLookup(prompt, size=max(self.spec_chunk // 2, 1)) if req.params.lookup else None
         tok = int(logits.argmax())
-        tok_logprob = _logprob(logits, tok)
+        tok_logprob = logprob(logits, tok)
         while True:
             if req.cancelled.is_set():
                 out.finish = "cancelled"
@@ -407,10 +342,7 @@ class LocalBackend:
             session.truncate(base + 1 + n)  # keep KV of `tok` and the accepted tokens
             if from_draft:
                 draft.advance(len(chunk), n)
-            kind = "" if from_draft else "lookup_"
-            self.spec_stats[kind + "proposed"] += len(chunk)
-            self.spec_stats[kind + "accepted"] += n
-            self.spec_stats["passes"] += 1
+            self.spec_stats.note(from_draft, len(chunk), n)
             for t, lp in zip(chunk[:n], logprobs):
                 out.note_logprob(lp)
                 if out.push(t):
@@ -433,16 +365,10 @@ class LocalBackend:
             "kv_hit_rate": round(c.stats.hit_rate, 3),
             "kv_token_reuse": round(c.stats.token_reuse, 3),
             "kv_reused_tokens": c.stats.reused_tokens,
-            "spec_acceptance": round(self.spec_stats["accepted"] / max(self.spec_stats["proposed"], 1), 3),
-            "spec_lookup_acceptance": round(self.spec_stats["lookup_accepted"] / max(self.spec_stats["lookup_proposed"], 1), 3),
-            "spec_tokens_per_pass": self.tokens_per_pass(),
+            "spec_acceptance": self.spec_stats.acceptance,
+            "spec_lookup_acceptance": self.spec_stats.lookup_acceptance,
+            "spec_tokens_per_pass": self.spec_stats.tokens_per_pass,
         }
-
-    def tokens_per_pass(self) -> float:
-        """Tokens each forward pass of a speculative request produced: its accepted
-        proposals plus the model's own next token (plain decoding makes 1)."""
-        s = self.spec_stats
-        return round((s["accepted"] + s["lookup_accepted"] + s["passes"]) / max(s["passes"], 1), 2)
 
     def close(self) -> None:
         import gc
@@ -456,167 +382,3 @@ class LocalBackend:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-
-
-class Session(Protocol):
-    """The running request's K/V: feed tokens after it, roll it back."""
-
-    length: int
-
-    def feed(self, ids: list[int]) -> Any: ...
-
-    def truncate(self, n: int) -> None: ...
-
-
-class DynamicSession:
-    def __init__(self, forward: Callable[[list[int], Any], Any], cache: Any) -> None:
-        self._forward, self.cache = forward, cache
-
-    @property
-    def length(self) -> int:
-        return cache_len(self.cache)
-
-    def feed(self, ids: list[int]) -> Any:
-        return self._forward(ids, self.cache)
-
-    def truncate(self, n: int) -> None:
-        truncate(self.cache, n)
-
-
-def feed_steps(session: Any, ids: list[int], cancelled: Any) -> Generator[None, None, Any]:
-    """`session.feed(ids)` as one scheduler step (batch rows share the pass: engine/batch.py)."""
-    from .batch import feed_steps as batched
-
-    return (yield from batched(session, ids, cancelled))
-
-
-def _leave(session: Any) -> None:
-    leave = getattr(session, "leave", None)
-    if leave is not None:
-        leave()
-
-
-def _batch_for(model: Any, tokenizer: Any) -> Any:
-    """The shared batch of decode rows, or None where its plain K/V rows do not fit the
-    model (sliding-window or linear-attention layers, as for the CUDA graphs)."""
-    from .batch import Batch
-    from .cuda_graphs import supported
-
-    if supported(model.config) is not None:
-        return None
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return Batch(model, pad_id=int(pad))
-
-
-def inference_steps(gen: Generator[None, None, Any]) -> Generator[None, None, Any]:
-    """Steps of `gen`, each under torch's inference mode. Not one `with` around the whole
-    generator: the mode is per thread, and interleaved generators would leave or re-enter
-    it for one another."""
-    import torch
-
-    try:
-        while True:
-            with torch.inference_mode():
-                try:
-                    next(gen)
-                except StopIteration as stop:
-                    return stop.value
-            yield
-    finally:
-        gen.close()
-
-
-def _drain(gen: Generator[None, None, Any]) -> Any:
-    """Run stepwise work to its end at once; its return value."""
-    import torch
-
-    with torch.inference_mode():
-        return _run_out(gen)
-
-
-def _run_out(steps: Generator[None, None, Any]) -> Any:
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
-
-
-def kv_bytes_per_token(config: Any, dtype: Any) -> int:
-    """K and V bytes one token takes over all layers, from the model's shape."""
-    c = config.get_text_config() if hasattr(config, "get_text_config") else config
-    heads = getattr(c, "num_attention_heads", 1) or 1
-    kv_heads = getattr(c, "num_key_value_heads", None) or heads
-    head_dim = getattr(c, "head_dim", None) or getattr(c, "hidden_size", 0) // heads
-    size = getattr(dtype, "itemsize", 2) if dtype is not None else 2
-    return 2 * getattr(c, "num_hidden_layers", 1) * kv_heads * head_dim * size
-
-
-def _auto_kv_budget(device: Any) -> int:
-    """Half the memory free on the model's device, at most 4 GiB on the CPU."""
-    try:
-        if getattr(device, "type", "") == "cuda":
-            import torch
-
-            return int(torch.cuda.mem_get_info(device)[0] // 2)
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return int(min(free // 2, 4 << 30))
-    except (ValueError, OSError, RuntimeError, AttributeError):
-        return 1 << 30
-
-
-def decode_stream(tokenizer: Any) -> Step | None:
-    """An incremental `decode` for one answer (tokenizers' `DecodeStream`), or None where it
-    would not give the same text: a slow tokenizer, or one that cleans up spaces after
-    decoding."""
-    fast = getattr(tokenizer, "backend_tokenizer", None)
-    if fast is None or getattr(tokenizer, "clean_up_tokenization_spaces", False):
-        return None
-    from tokenizers.decoders import DecodeStream
-
-    stream = DecodeStream(skip_special_tokens=True)
-    return lambda tok: stream.step(fast, tok)
-
-
-def _generator(seed: int | None) -> Any:
-    import torch
-
-    gen = torch.Generator(device="cpu")
-    # No seed: a fresh one. A new Generator always starts from the same default seed, so
-    # without this every sampled request (Regenerate) repeated the previous answer.
-    gen.manual_seed(seed) if seed is not None else gen.seed()
-    return gen
-
-
-def _logprob(logits: Any, tok: int) -> float:
-    """log softmax(logits)[tok], for the confidence a `done` event reports."""
-    row = logits.float()
-    return float(row[tok] - row.logsumexp(-1))
-
-
-def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:
-    import torch
-
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, idx = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p
-        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
-    return int(torch.multinomial(probs.cpu(), 1, generator=gen))
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        v = getattr(source, "eos_token_id", None)
-        if isinstance(v, int):
-            ids.add(v)
-        elif isinstance(v, (list, tuple)):
-            ids.update(int(x) for x in v)
-    for special in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
-        tid = tokenizer.convert_tokens_to_ids(special)
-        if isinstance(tid, int) and tid != tokenizer.unk_token_id:
-            ids.add(tid)
-    return sorted(ids)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class DraftCursor:
@@ -99,3 +100,39 @@ class NgramLookup:
             if end is not None:
                 return self.tokens[end : end + self.size]
         return []
+
+
+@dataclass
+class SpecStats:
+    """Tokens proposed and accepted in verify passes, from the original (draft) or from
+    prompt lookup, and the passes themselves: the figures the status reports."""
+
+    proposed: int = 0
+    accepted: int = 0
+    lookup_proposed: int = 0
+    lookup_accepted: int = 0
+    passes: int = 0
+
+    def note(self, from_draft: bool, proposed: int, accepted: int) -> None:
+        """One verify pass of `proposed` tokens of which the first `accepted` agreed."""
+        if from_draft:
+            self.proposed += proposed
+            self.accepted += accepted
+        else:
+            self.lookup_proposed += proposed
+            self.lookup_accepted += accepted
+        self.passes += 1
+
+    @property
+    def acceptance(self) -> float:
+        return round(self.accepted / max(self.proposed, 1), 3)
+
+    @property
+    def lookup_acceptance(self) -> float:
+        return round(self.lookup_accepted / max(self.lookup_proposed, 1), 3)
+
+    @property
+    def tokens_per_pass(self) -> float:
+        """Tokens each pass produced: its accepted proposals plus the model's own next
+        token (plain decoding makes 1)."""
+        return round((self.accepted + self.lookup_accepted + self.passes) / max(self.passes, 1), 2)
