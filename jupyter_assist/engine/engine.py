@@ -3,6 +3,10 @@
 The server's event loop never blocks on the model: requests go into a priority queue,
 events come back through `loop.call_soon_threadsafe`. Cancelling sets a flag the decode
 loop checks every step.
+
+Over 350 lines: the one owner of the backend's life (load, switch, warm, serve, cancel,
+status) in one class, so no other module touches the model; the pass scheduling is in
+scheduler.py, the remote path in remote_dispatch.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """HTTP handlers: transport only. Auth, validation, streaming and cancel live here; what
-each feature does lives in `jupyter_assist.tasks`."""
+each feature does lives in `jupyter_assist.tasks` (the registry `TASKS`).
+
+Over 350 lines: one small class per route (status, models, tasks' streams, prompt, warm,
+cancel, history, telemetry), sharing the stream/hold/record code of StreamHandler."""
 
 from __future__ import annotations
 
