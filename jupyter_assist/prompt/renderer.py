@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from .flatten import INF, Flat, Flattener, Leaf
-from .nodes import BASE, Isolate, Node, Scope
 from .model import plain_chat
+from .nodes import BASE, Isolate, Node, Scope
 from .tokens import Tokens, counter_for
 
 ChatTemplate = Callable[[list[dict[str, str]]], str]
