@@ -281,14 +281,18 @@ class LocalBackend:
     def _force_prefix(self, req: Request, session: Session, logits: Any, out: Output) -> Generator[None, None, Any]:
         """Plain decode steps restricted to tokens consistent with `params.prefix`
         (engine/constrain.py) until the output covers it; then the logits after them (None:
-        the answer ended). No prefix: no step, the logits as they were."""
+        the answer ended). No prefix: no step, the logits as they were. `nonblank` (an
+        empty cursor line): then one step among tokens with text, unless the answer has some."""
         p = req.params
-        texts = constrain.token_texts(self.tokenizer) if p.prefix else None
+        texts = constrain.token_texts(self.tokenizer) if p.prefix or p.nonblank else None
         if texts is None:
             return logits
         gen = seeded_generator(p.seed)
         pick = lambda masked: sample(masked, p.temperature, p.top_p, gen)  # noqa: E731
-        return (yield from constrain.force_prefix(p.prefix, texts, logits, pick, out.push, session.feed, req.cancelled.is_set))
+        logits = yield from constrain.force_prefix(p.prefix, texts, logits, pick, out.push, session.feed, req.cancelled.is_set)
+        if logits is not None and p.nonblank and not out.text.strip():
+            logits = yield from constrain.force_nonblank(texts, logits, pick, out.push, session.feed)
+        return logits
 
     def _decode_plain(self, req: Request, session: Session, logits: Any, out: Output) -> Generator[None, None, None]:
         params = req.params
