@@ -70,10 +70,14 @@ export class NotebookAgentHost implements IAgentHost {
       kind === 'code'
         ? { cell_type: 'code' as const, source, metadata: { [METADATA_KEY]: { agent: true } }, outputs: [], execution_count: null }
         : { cell_type: 'markdown' as const, source, metadata: { [METADATA_KEY]: { agent: true } } };
-    // One transaction: one undo step removes the whole cell.
+    // One transaction, captured apart from any change just before or after it: one undo
+    // step removes the whole cell (Y's undo manager merges changes 500 ms apart).
+    const undo = (model.sharedModel as unknown as { undoManager?: { stopCapturing(): void } }).undoManager;
+    undo?.stopCapturing();
     model.sharedModel.transact(() => {
       model.sharedModel.insertCell(index, cell);
     });
+    undo?.stopCapturing();
     const id = model.cells.get(index).id;
     this.remark();
     this.panel.content.activeCellIndex = index;
