@@ -123,7 +123,7 @@ class TelemetryEvent(_Model):
 
     event: Literal["shown", "accepted", "rejected", "survived"]
     request_id: str = Field(min_length=1, max_length=200)
-    task: Literal["complete", "edit", "chat", "fix", "generate", "next-edit"]
+    task: Literal["complete", "edit", "chat", "fix", "generate", "next-edit", "agent"]
     latency_ms: float | None = Field(None, ge=0, le=3_600_000, allow_inf_nan=False)
     chars: int | None = Field(None, ge=0, le=MAX_TEXT)
     survived: bool | None = None

@@ -28,9 +28,13 @@ SHAPES: dict[str, dict[str, Any]] = {
     "warm": {**CTX, "prefix": "y = x"},
     "cancel": {"request_id": "fuzz"},
     "prompt": {**CTX, "prefix": "y = x"},
-    "telemetry": {"event": "shown", "request_id": "fuzz", "task": "complete", "latency_ms": 3.0},
+    "agent": {**CTX, "goal": "mean of x", "max_steps": 4, "max_tokens": 2, "steps": [
+        {"kind": "code", "source": "x = 1", "cell_index": 0, "text": "set x", "ran": True, "edited": False,
+         "outputs": [{"output_type": "stream", "text": "1\n"}], "variables": [{"name": "x", "type": "int", "summary": "1"}]},
+        {"kind": "ask", "text": "which column?", "reply": "x"}]},
+    "telemetry": {"event": "shown", "request_id": "fuzz", "task": "agent", "latency_ms": 3.0},
 }
-STREAMS = {"complete", "chat", "generate", "edit", "fix", "next-edit"}
+STREAMS = {"complete", "chat", "generate", "edit", "fix", "next-edit", "agent"}
 TASKS = sorted(STREAMS) + ["nope"]
 
 # Astral characters, combining marks and lone surrogates (json.dumps writes those as "\ud800").
@@ -46,7 +50,7 @@ def hostile(draw: Any, shape: dict[str, Any]) -> Any:
     body = json.loads(json.dumps(shape))
     for _ in range(draw(st.integers(1, 3))):
         target = body
-        path = draw(st.lists(st.sampled_from(["cells", "messages", "edits", "attachments", "outputs", 0, 1]), max_size=3))
+        path = draw(st.lists(st.sampled_from(["cells", "messages", "edits", "attachments", "outputs", "steps", "variables", 0, 1]), max_size=3))
         for key in path:  # walk down where the path exists
             nxt = target[key] if isinstance(target, dict) and isinstance(key, str) and key in target else (
                 target[key] if isinstance(target, list) and isinstance(key, int) and key < len(target) else None)

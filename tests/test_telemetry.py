@@ -75,6 +75,7 @@ async def test_events_are_appended_as_json_lines(jp_fetch: Any, telemetry_path: 
         {"event": "accepted", "request_id": "r1", "task": "complete", "chars": 12},
         {"event": "survived", "request_id": "r1", "task": "complete", "survived": True, "similarity": 0.75},
         {"event": "rejected", "request_id": "r2", "task": "next-edit", "extra": "ignored"},
+        {"event": "accepted", "request_id": "r3", "task": "agent"},  # the agent's proposed cells
     ]
     for body in sent:
         assert json.loads((await post(jp_fetch, "telemetry", body)).body) == {"recorded": True}

@@ -123,7 +123,7 @@ export interface IPromptReply {
 export interface ITelemetryEvent {
   event: 'shown' | 'accepted' | 'rejected' | 'survived';
   request_id: string;
-  task: 'complete' | 'edit' | 'chat' | 'fix' | 'generate' | 'next-edit';
+  task: 'complete' | 'edit' | 'chat' | 'fix' | 'generate' | 'next-edit' | 'agent';
   latency_ms?: number;
   chars?: number;
   survived?: boolean;
