@@ -40,6 +40,37 @@ async def _at_once(engine: Any, n: int, max_tokens: int, k: int) -> tuple[int, f
     return sum(tokens), time.perf_counter() - t0
 
 
+def pass_ms(engine: Any, passes: int = 24) -> dict[str, float]:
+    """Median ms of one decode pass over 1, 2 and 4 rows (their own batches, after a
+    ~40-token prompt each), the sizes taking turns pass by pass: on a shared box the
+    drift of a whole run hits every size alike. The worker must be idle."""
+    import statistics
+
+    import torch
+
+    from jupyter_assist.engine.batch import Batch, BatchRow
+
+    backend = engine.backend
+    ids = backend.encode(backend.chat_prompt([{"role": "user", "content": "Explain a pandas groupby, with examples."}]))
+    batches = {}
+    with torch.inference_mode():
+        for n in (1, 2, 4):
+            batch = Batch(backend.model, 0)
+            rows = [BatchRow(batch, object(), backend.prefill(ids)[0], backend._forward) for _ in range(n)]
+            batch.run({r: [ids[-1]] for r in rows})  # joins: the K/V copied in once
+            batches[n] = (batch, rows)
+        times: dict[int, list[float]] = {n: [] for n in batches}
+        for _ in range(passes):
+            for n, (batch, rows) in batches.items():
+                t0 = time.perf_counter()
+                batch.run({r: [ids[-1]] for r in rows})
+                times[n].append((time.perf_counter() - t0) * 1000)
+        for _, rows in batches.values():
+            for r in rows:
+                r.leave()
+    return {str(n): round(statistics.median(v), 1) for n, v in times.items()}
+
+
 def figures(engine: Any, reps: int = 2, max_tokens: int = 64) -> dict[str, Any]:
     """`batch_decode_tok_s` (total tokens/s) at 1, 2 and 4 sequences, each the best of
     `reps` rounds, the arms taking turns so the box's drift hits all alike; ratios to one
@@ -55,6 +86,10 @@ def figures(engine: Any, reps: int = 2, max_tokens: int = 64) -> dict[str, Any]:
     for n in sizes[1:]:
         out[f"batch_decode_{n}_over_1"] = round(best[n] / best[1], 2)
     out["batch_sizes_seen"] = engine.stats().get("batch_sizes")
+    if getattr(engine.backend, "batch", None) is not None:
+        ms = pass_ms(engine)
+        out["batch_pass_ms"] = ms  # the same ratio from interleaved passes, steadier on a busy box
+        out["batch_pass_4_over_1_tok_s"] = round(4 * ms["1"] / ms["4"], 2)
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return out
 
