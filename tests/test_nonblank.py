@@ -57,14 +57,25 @@ def test_nonblank_tokens_are_exactly_those_with_text_before_a_line_break(engine:
     assert all(texts.text(i) not in ("", "\n", " ", "    ", "\n\n") for i in got)
 
 
-def test_an_empty_answer_becomes_the_best_line_and_other_answers_stay(engine: Engine) -> None:
+def test_an_empty_answer_becomes_the_best_line_and_other_answers_stay(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     free = {p: _answer(engine, p, False) for p in PROMPTS}
     assert any(not a[:1].strip() for a in free.values()), free  # greedy starts some blank: the case this is for
+    texts = constrain.token_texts(engine.backend.tokenizer)
+    assert texts is not None
+    real, forced_tokens = constrain.force_nonblank, []
+
+    def spy(texts: constrain.TokenTexts, logits: object, pick: object, push: object, feed: object) -> object:
+        return real(texts, logits, lambda m: forced_tokens.append(pick(m)) or forced_tokens[-1], push, feed)  # type: ignore[operator]
+
+    monkeypatch.setattr(constrain, "force_nonblank", spy)
     for prompt, answer in free.items():
+        forced_tokens.clear()
         forced = _answer(engine, prompt, True)
         assert forced.strip(), (prompt, forced)
         if answer.strip() and answer[:1].strip():  # greedy's first token had text: nothing changes
             assert forced == answer
+        else:  # the first token was forced, and it has text on the line
+            assert len(forced_tokens) == 1 and texts.text(forced_tokens[0]).split("\n", 1)[0].strip(), (prompt, forced)
 
 
 def test_the_step_takes_the_best_token_with_text() -> None:
