@@ -50,14 +50,14 @@ def _ghost_text(lab_server: LabServer, on: bool) -> None:
                   {"providers": {"@jupyter-assist/inline-completer": provider}})
 
 
-def _next_edit(lab_server: LabServer, enabled: bool) -> None:
-    """The Jupyter Assist settings page's nextEdit.enabled; its other sections as they are."""
+def _next_edit(lab_server: LabServer, **values: Any) -> None:
+    """The Jupyter Assist settings page's nextEdit `values`; the rest as it is."""
     req = urllib.request.Request(f"{lab_server.base_url}lab/api/settings/jupyter-assist:settings",
                                  headers={"Authorization": f"token {lab_server.token}"})
     with urllib.request.urlopen(req, timeout=10) as r:
         raw = json.loads(r.read()).get("raw") or "{}"
     user = json.loads(raw) if raw.strip() else {}
-    user["nextEdit"] = {**user.get("nextEdit", {}), "enabled": enabled}
+    user["nextEdit"] = {**user.get("nextEdit", {}), **values}
     _put_settings(lab_server, "jupyter-assist:settings", user)
 
 
@@ -180,7 +180,7 @@ def test_rename_then_tab_leaves_the_typed_line_as_typed(lab_page: Page, lab_serv
 def test_next_edit_off_means_no_proposals(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     _ghost_text(lab_server, False)
-    _next_edit(lab_server, False)
+    _next_edit(lab_server, enabled=False)
     try:
         sent = _next_edit_posts(page)
         script([{"match": NEXT_EDIT_PROMPT, "answers": ["```"]}])
@@ -194,7 +194,32 @@ def test_next_edit_off_means_no_proposals(lab_page: Page, lab_server: LabServer,
         expect(page.locator(PROPOSAL)).to_have_count(0)
         shot(page, "test_next_edit_off_means_no_proposals-typed")
     finally:
-        _next_edit(lab_server, True)
+        _next_edit(lab_server, enabled=True)
+
+
+def test_accept_key_shortcut_leaves_tab_to_the_editor(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    page = lab_page
+    _ghost_text(lab_server, False)
+    _next_edit(lab_server, acceptKey="shortcut")
+    try:
+        script([{"match": NEXT_EDIT_PROMPT, "answers": ["```"], "logprob": -5.0}])
+        _open(page, lab_server, "trust-key.ipynb", ["prices = [1, 2]", USE])
+        _edit_first_line(page, len("prices"), "costs")
+        cell1 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
+        expect(cell1.locator(PROPOSAL)).to_have_count(1, timeout=30_000)
+        expect(page.locator(".jp-assist-nextedit-hint")).to_contain_text("shortcut")
+        page.keyboard.press("Home")
+        page.keyboard.press("Tab")  # the editor's: it indents
+        wait_for(lambda: _sources(page)[0] == "    costs = [1, 2]", 10, f"Tab to indent ({_sources(page)})")
+        assert _sources(page)[1] == USE
+        expect(cell1.locator(PROPOSAL)).to_have_count(1, timeout=30_000)  # asked again after the pause
+        shot(page, "test_accept_key_shortcut_leaves_tab_to_the_editor-proposed")
+        # The accept command (what the shortcut runs; its binding, Alt+], is declared in the
+        # settings schema and registered, but a key press from Playwright did not reach it).
+        page.evaluate("() => window.jupyterapp.commands.execute('jupyter-assist:accept-next-edit')")
+        wait_for(lambda: _sources(page)[1] == "print(costs)", 10, f"the command to accept ({_sources(page)})")
+    finally:
+        _next_edit(lab_server, acceptKey="Tab")
 
 
 LONG = "".join(f"value_{i} = compute({i})\n" for i in range(30))
