@@ -31,7 +31,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .agent_tasks import Task, rows, tasks, write_csv  # noqa: E402
+from .agent_tasks import Task, rows, tasks, write_csv
 
 MAX_STEPS = 10
 CELL_TIMEOUT_S = 60.0
@@ -208,7 +208,7 @@ def main(argv: list[str]) -> int:
     t_start = time.perf_counter()
     engine = _load(args.model, args.threads)
     results: list[dict[str, Any]] = []
-    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115 (closed in finally)
     try:
         with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
             write_csv(Path(tmp) / "sales.csv", data)

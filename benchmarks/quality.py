@@ -30,7 +30,9 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from .quality_cases import KINDS
 
@@ -165,7 +167,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--merge", nargs="+", metavar="DUMP", help="no model: the figures of earlier runs' --dump files together")
     args = ap.parse_args(argv)
     if args.merge:
-        lines = [json.loads(x) for f in args.merge for x in open(f, encoding="utf-8") if x.strip()]
+        lines = [json.loads(x) for f in args.merge for x in Path(f).read_text(encoding="utf-8").splitlines() if x.strip()]
         found = [n for n in lines[0] if isinstance(lines[0][n], dict) and all(n in x for x in lines)] if lines else []
         rows = {n: [{**x[n], "kind": x["kind"]} for x in lines] for n in found}
         print(json.dumps({"cases": len(lines), "kinds": _kinds(lines), **figures(rows)}, indent=None if args.json else 2))
@@ -209,7 +211,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"{engine.status.model} has no fill-in-the-middle tokens: the baselines need them")
     count = lambda s: len(backend.encode(s))  # noqa: E731
     rows: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115 (closed in finally)
 
     async def one_case(i: int, case: Any, cells: list[dict[str, Any]]) -> None:
         runs: dict[str, Callable[[], Any]] = {

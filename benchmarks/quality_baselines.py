@@ -9,7 +9,8 @@ stop at a newline, no KV reuse: what a plain FIM integration would do.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from jupyter_assist.notebook.outputs import as_text, plain
 from jupyter_assist.prompt.fim import FimFormat

@@ -19,9 +19,10 @@ import json
 import random
 import re
 import tokenize
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 Kind = Literal["line_start", "mid_line"]
 KINDS: tuple[Kind, Kind] = ("line_start", "mid_line")
@@ -65,13 +66,13 @@ def blank_magics(source: str) -> str | None:
     """`source` with magic and shell lines emptied (same line numbers); None for a `%%`
     cell magic, whose body need not be Python."""
     lines = source.split("\n")
-    first = next((l for l in lines if l.strip()), "")
+    first = next((ln for ln in lines if ln.strip()), "")
     if first.lstrip().startswith("%%"):
         return None
-    return "\n".join("" if MAGIC.match(l) else l for l in lines)
+    return "\n".join("" if MAGIC.match(ln) else ln for ln in lines)
 
 
-@functools.lru_cache(maxsize=None)  # each draw visits every cell again
+@functools.cache  # each draw visits every cell again
 def candidates(source: str) -> tuple[tuple[int, int, Kind, str], ...]:
     """Every (line, col, kind, target) of one code cell's source that the rules allow."""
     blanked = blank_magics(source)
@@ -113,7 +114,7 @@ def candidates(source: str) -> tuple[tuple[int, int, Kind, str], ...]:
 def case_at(notebook: str, cells: Sequence[dict[str, Any]], c: Candidate) -> Case:
     source = source_text(cells[c.cell])
     lines = source.split("\n")
-    start = sum(len(l) + 1 for l in lines[: c.line])
+    start = sum(len(ln) + 1 for ln in lines[: c.line])
     offset = start + c.col
     target_end = start + len(lines[c.line].rstrip())
     line_end = start + len(lines[c.line])

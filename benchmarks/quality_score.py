@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 try:  # a well-kept C implementation where installed; the DP below otherwise
     from rapidfuzz.distance import Levenshtein as _rf

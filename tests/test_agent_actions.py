@@ -29,7 +29,7 @@ F = "```"
         (f"ACTION: code\n{F}python\ndf = load()\n", "code", "df = load()\n", None),  # cut at max_tokens
         (f"ACTION: code\n{F}python\n# action: done (a comment, not a header)\nprint(1)\n{F}", "code",
          "# action: done (a comment, not a header)\nprint(1)\n", None),
-        (f"ACTION: code\n~~~python\nprint(2)\n~~~", "code", "print(2)\n", None),
+        ("ACTION: code\n~~~python\nprint(2)\n~~~", "code", "print(2)\n", None),
         (f"ACTION: code\n````python\ns = '{F}'\n````", "code", f"s = '{F}'\n", None),  # a longer fence holds a shorter one
         ("ACTION: code\nprint(3)", "code", "print(3)\n", None),  # no fence: the body is the code
         (f"ACTION: print\n{F}python\nprint(4)\n{F}", "code", "print(4)\n", None),

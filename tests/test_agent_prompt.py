@@ -25,7 +25,7 @@ def stream(text: str) -> dict[str, Any]:
 
 def error(ename: str, evalue: str) -> dict[str, Any]:
     return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": ["\x1b[31mTraceback (most recent call last)\x1b[0m",
-                                                                                    f'  File "<cell>", line 1', f"{ename}: {evalue}"]}
+                                                                                    '  File "<cell>", line 1', f"{ename}: {evalue}"]}
 
 
 def step(i: int, out: str, **kw: Any) -> dict[str, Any]:

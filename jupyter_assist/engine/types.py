@@ -49,10 +49,10 @@ class Event:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     message: str = ""
-
     # `done`: the mean log-probability of the generated tokens under the model (how sure it
     # was: next edit drops unsure rewrites); None when the backend does not know it.
     logprob: float | None = None
+
 
 @dataclass
 class Request:

@@ -12,8 +12,9 @@ everywhere (outputs.py) and fenced so they cannot close their block.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..prompt.nodes import Node, assistant, empty, first, system, text, user
 from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache
@@ -73,7 +74,7 @@ class Step:
     reply: str = ""
 
     @classmethod
-    def of(cls, raw: Any) -> "Step":
+    def of(cls, raw: Any) -> Step:
         get = raw.get if isinstance(raw, Mapping) else (lambda k, d=None: getattr(raw, k, d))
         outputs = tuple(o for o in (get("outputs") or ()) if isinstance(o, Mapping))
         return cls(str(get("kind", "error")), as_text(get("source", "")), get("cell_index"), as_text(get("text", "")),

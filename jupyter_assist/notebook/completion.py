@@ -16,8 +16,9 @@ cursor, without the sentinels, the cells below or the suffix.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 from ..prompt.fim import FimFormat
 from ..prompt.nodes import Node, isolate, scope, text
@@ -44,7 +45,7 @@ class Budgets:
     below: int = 256  # cells after the current one (FIM only)
 
     @classmethod
-    def split(cls, total: int) -> "Budgets":
+    def split(cls, total: int) -> Budgets:
         """Shares of one total budget (the CLI's --budget)."""
         context, prefix, suffix = int(total * 0.5), int(total * 0.3), int(total * 0.1)
         return cls(context, prefix, suffix, min(128, prefix // 4), total - context - prefix - suffix)

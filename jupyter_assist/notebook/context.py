@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from ..prompt.nodes import Node, first, scope, text
 from . import priority as P
@@ -110,7 +111,7 @@ def cell_node(
     its import lines) for when the rest is cut."""
     label = f"Cell {cell.index + 1}" + (" (current)" if current else "")
     name = f"cell {cell.index + 1}"
-    if cell.kind == "raw" or not cell.source.strip() and not cell.outputs:
+    if cell.kind == "raw" or (not cell.source.strip() and not cell.outputs):
         return None
     if cell.kind == "markdown":
         lines = cell.source.strip().splitlines()

@@ -9,8 +9,9 @@ region in the request, like the other chat-style prompts in instruct.py).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache
 from ..prompt.tokens import Tokens

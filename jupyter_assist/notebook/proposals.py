@@ -180,9 +180,8 @@ class Validator:
         source = self.sources[p.cell_index] or ""
         if syntax and len(source) > MAX_PARSED_CHARS:
             return False
-        if syntax and self._cell_parses(p.cell_index) and not _parses(apply(source, p)):
-            return False
-        return True
+        # A proposal must not break a cell that parses now.
+        return not (syntax and self._cell_parses(p.cell_index) and not _parses(apply(source, p)))
 
 
 def valid(p: Proposal, sources: Sequence[str | None], edits: Sequence[UserEdit] = (), *, syntax: bool = False) -> bool:
@@ -195,7 +194,7 @@ def _overlaps(a: Proposal, b: Proposal) -> bool:
     if a.cell_index != b.cell_index:
         return False
     if a.start_line == a.end_line or b.start_line == b.end_line:  # insertions: same place
-        return a.start_line == b.start_line or a.start_line < b.end_line and b.start_line < a.end_line
+        return a.start_line == b.start_line or (a.start_line < b.end_line and b.start_line < a.end_line)
     return a.start_line < b.end_line and b.start_line < a.end_line
 
 

@@ -24,8 +24,8 @@ import functools
 import io
 import keyword
 import tokenize
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .linediff import changed_blocks
 
@@ -57,8 +57,9 @@ def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], int | None]:
     """Tokens up to the first error, and the 0-based line of that error (None: none)."""
     out: list[tokenize.TokenInfo] = []
     try:
+        # One by one, not list(): the tokens before an error are kept.
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            out.append(tok)
+            out.append(tok)  # noqa: PERF402
     except (tokenize.TokenError, IndentationError, SyntaxError) as e:
         lineno = getattr(e, "lineno", None) or (e.args[1][0] if len(e.args) > 1 and isinstance(e.args[1], tuple) else None)
         return out, (lineno - 1 if isinstance(lineno, int) and lineno > 0 else 0)

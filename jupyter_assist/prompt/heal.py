@@ -10,7 +10,7 @@ follows it. Pure: the tokenizer comes in as two functions.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 MAX_LINE = 400  # characters of the cursor's line looked at (its last token lies in them)
 
