@@ -21,6 +21,7 @@ import { assistIcon } from './icon';
 import { assistSettings } from './settings';
 import { ghostTextHealth } from './status';
 import { completionLatency, report, watchSurvival } from './telemetry';
+import { typedAlong } from './typeAlong';
 import type { ISourceHolder } from './telemetry';
 import type { ICompleteRequest } from './types';
 
@@ -415,14 +416,16 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     }
     const { job } = screen;
     const [prefix, suffix] = splitAtCursor(request);
-    if (suffix !== job.body.suffix || !prefix.startsWith(job.body.prefix)) {
+    const along = typedAlong(prefix, suffix, {
+      prefix: job.body.prefix,
+      suffix: job.body.suffix,
+      text: job.text,
+      done: job.done
+    });
+    if (!along) {
       return null;
     }
-    const offset = prefix.length - job.body.prefix.length;
-    const rest = job.text.slice(offset);
-    if (offset === 0 || !job.text.startsWith(prefix.slice(job.body.prefix.length)) || (!rest.trim() && job.done)) {
-      return null;
-    }
+    const { offset, rest } = along;
     screen.offset = offset;
     if (job.done || this._job !== job) {
       return rest.trim() ? { items: [{ insertText: rest }] } : null;
