@@ -7,6 +7,8 @@ import { collectNotebook } from './context';
 import { once, openReview } from './review';
 import type { IAgentAction, IAgentDoneEvent, IAgentRequest, INotebookContext } from './types';
 import type { IAgentHost, IRunResult } from './agentLoop';
+import { changedVariables } from './agentVariables';
+import { probeVariables } from './variables';
 
 export const AGENT_CELL_CLASS = 'jp-assist-agent-cell';
 export const PENDING_CLASS = 'jp-assist-agent-pending';
@@ -15,6 +17,7 @@ const METADATA_KEY = 'jupyter_assist';
 let requestSeq = 0;
 
 export class NotebookAgentHost implements IAgentHost {
+  private _stops = 0; // interrupt() calls: one during run()'s first probe cancels the run
   constructor(readonly panel: NotebookPanel) {
     // Cells the agent wrote keep their mark when the notebook re-renders them.
     panel.content.model?.cells.changed.connect(() => this.remark());
@@ -102,15 +105,22 @@ export class NotebookAgentHost implements IAgentHost {
       return { outputs: [], variables: [] };
     }
     this.panel.content.activeCellIndex = this.indexOf(id) ?? this.panel.content.activeCellIndex;
+    const stops = this._stops;
+    const before = await probeVariables(this.panel);
+    if (this._stops !== stops) {
+      return { outputs: [], variables: [] }; // Stop came during the probe: the cell never runs
+    }
     await CodeCell.execute(cell, this.panel.sessionContext);
     const outputs: Record<string, unknown>[] = [];
     for (let i = 0; i < cell.model.outputs.length; i++) {
       outputs.push(cell.model.outputs.get(i).toJSON() as unknown as Record<string, unknown>);
     }
-    return { outputs, variables: [] };
+    // A quick silent probe; an interrupted or failed run still reports what it changed.
+    return { outputs, variables: changedVariables(before, await probeVariables(this.panel)) };
   }
 
   interrupt(): void {
+    this._stops++;
     void this.panel.sessionContext.session?.kernel?.interrupt();
   }
 

@@ -141,6 +141,23 @@ export function refreshVariables(panel: NotebookPanel): void {
     });
 }
 
+/**
+ * Ask now and wait for the answer (the agent compares before and after a run): the fresh
+ * summaries, or undefined when none can be known. Updates the cache too.
+ */
+export async function probeVariables(panel: NotebookPanel): Promise<IVariable[] | undefined> {
+  const kernel = panel.sessionContext.session?.kernel;
+  if (!kernel || panel.isDisposed) {
+    return undefined;
+  }
+  try {
+    await query(panel, kernel);
+  } catch {
+    cache.delete(panel);
+  }
+  return cache.get(panel);
+}
+
 /** Keep one notebook's cache fresh: on idle after a request, cleared on kernel changes. */
 export function watchVariables(panel: NotebookPanel): void {
   const ctx = panel.sessionContext;
