@@ -59,6 +59,8 @@ export interface IAgentCard {
   outputs: Record<string, unknown>[];
   variables: IVariable[];
   reply: string;
+  /** The request that got this step (the prompt inspector shows its prompt); null: none. */
+  request: IAgentRequest | null;
   status: 'pending' | 'running' | 'ran' | 'error' | 'declined' | 'answered' | 'info';
 }
 
@@ -75,6 +77,7 @@ export class AgentSession {
   private _last: string | null = null; // the cell the agent touched last
   private readonly _own = new Set<string>(); // cells the agent wrote
   private _abort: AbortController | null = null;
+  private _request: IAgentRequest | null = null; // the step's request, for its card
   private _listeners: (() => void)[] = [];
 
   constructor(
@@ -193,6 +196,7 @@ export class AgentSession {
   }
 
   private async _think(): Promise<void> {
+    this._request = null;
     if (this.cards.length >= this.maxSteps) {
       this._set('done', `Stopped after ${this.maxSteps} steps (the step budget).`);
       return;
@@ -208,10 +212,8 @@ export class AgentSession {
     let action: IAgentAction;
     try {
       const ctx = this.host.context();
-      action = await this.host.next(
-        { ...ctx, request_id: '', goal: this._goal, steps: this._steps(), max_steps: this.maxSteps },
-        signal
-      );
+      this._request = { ...ctx, request_id: '', goal: this._goal, steps: this._steps(), max_steps: this.maxSteps };
+      action = await this.host.next(this._request, signal);
     } catch (error) {
       if (!signal.aborted) {
         this._set('failed', String((error as Error)?.message ?? error));
@@ -225,7 +227,7 @@ export class AgentSession {
   }
 
   private _card(kind: AgentActionKind, text: string, proposed = '', cellId: string | null = null): IAgentCard {
-    return { kind, text, cellId, proposed, ran: null, outputs: [], variables: [], reply: '', status: 'info' };
+    return { kind, text, cellId, proposed, ran: null, outputs: [], variables: [], reply: '', request: this._request, status: 'info' };
   }
 
   private async _apply(action: IAgentAction): Promise<void> {

@@ -4,6 +4,8 @@ import { Widget } from '@lumino/widgets';
 
 import { AgentSession, type IAgentCard } from './agentLoop';
 import { NotebookAgentHost } from './agentHost';
+import { requestAPI } from './api';
+import type { IAgentRequest, IPromptReply } from './types';
 
 export const AGENT_PANEL_ID = 'jupyter-assist-agent';
 
@@ -55,7 +57,11 @@ export class AgentPanel extends Widget {
   private readonly cardsNode = el('div', 'jp-assist-agent-cards');
   private readonly statusNode = el('div', 'jp-assist-agent-status');
 
-  constructor(private readonly current: () => NotebookPanel | null) {
+  constructor(
+    private readonly current: () => NotebookPanel | null,
+    /** Opens the prompt inspector (chatInspector.ts) on a reply. */
+    private readonly showInspector: ((reply: IPromptReply, title: string) => void) | null = null
+  ) {
     super();
     this.id = AGENT_PANEL_ID;
     this.addClass('jp-assist-agent');
@@ -99,6 +105,19 @@ export class AgentPanel extends Widget {
     await session.start(goal);
   }
 
+  /** The step's prompt, rebuilt by the server from the step's request (POST prompt?task=agent). */
+  private async inspect(request: IAgentRequest, step: number): Promise<void> {
+    try {
+      const reply = await requestAPI<IPromptReply>('prompt?task=agent', {
+        method: 'POST',
+        body: JSON.stringify({ ...request, request_id: `inspect-agent-${step}` })
+      });
+      this.showInspector?.(reply, `Agent step ${step} prompt`);
+    } catch (error) {
+      this.statusNode.textContent = `Could not build the prompt: ${String((error as Error)?.message ?? error)}`;
+    }
+  }
+
   private render(): void {
     const s = this.session;
     const busy = !!s && !['idle', 'done', 'stopped', 'failed'].includes(s.state);
@@ -140,6 +159,13 @@ export class AgentPanel extends Widget {
       const send = el('button', 'jp-assist-agent-send jp-mod-styled', 'Answer');
       send.addEventListener('click', () => void s.answer(box.value));
       node.append(box, send);
+    }
+    if (c.request && this.showInspector) {
+      const request = c.request;
+      const link = el('button', 'jp-assist-agent-prompt', 'Prompt');
+      link.title = 'Show exactly what this step sent the model, with token counts';
+      link.addEventListener('click', () => void this.inspect(request, index + 1));
+      node.append(link);
     }
     if (c.cellId) {
       node.title = 'Show the cell';

@@ -3,6 +3,9 @@
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
+import type { Widget } from '@lumino/widgets';
+
+import { inspectorWidget } from './chatInspector';
 
 import { assistIcon } from './icon';
 import { AGENT_PANEL_ID, AgentPanel } from './agentPanel';
@@ -16,10 +19,19 @@ export const agentPlugin: JupyterFrontEndPlugin<void> = {
   requires: [INotebookTracker],
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null, restorer: ILayoutRestorer | null) => {
-    const panel = new AgentPanel(() => {
-      const nb = tracker.currentWidget;
-      return nb && !nb.isDisposed ? nb : null;
-    });
+    // One inspector at a time, as in the chat: a step's Prompt link replaces the last one.
+    let inspector: Widget | null = null;
+    const panel = new AgentPanel(
+      () => {
+        const nb = tracker.currentWidget;
+        return nb && !nb.isDisposed ? nb : null;
+      },
+      (reply, title) => {
+        inspector?.dispose();
+        inspector = inspectorWidget(reply, title);
+        app.shell.add(inspector, 'main', { mode: 'split-right' });
+      }
+    );
     panel.title.icon = assistIcon;
     app.shell.add(panel, 'right', { rank: 1001 });
     restorer?.add(panel, AGENT_PANEL_ID);

@@ -134,3 +134,23 @@ def test_undo_removes_the_agents_cells_one_step_at_a_time(lab_page: Page, lab_se
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:undo-cell-action')")
     wait_for(lambda: len(page.evaluate(SOURCES_JS)) == 3, 10, "a second undo: the note gone")
     expect(page.locator(AGENT_CELL)).to_have_count(0)
+
+
+def test_changed_variables_go_back_and_a_step_shows_its_prompt(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    page = lab_page
+    # The second step is answered only when its prompt lists the variable the run changed.
+    script([{"match": "- agent_total: int", "answers": [" done\nthe total is 42"]},
+            {"match": FIRST, "answers": [code("agent_total = 40 + 2\nprint(agent_total)")]}])
+    panel = _start(page, "Total", auto_run=True)
+    expect(panel).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(panel.locator(".jp-assist-agent-status")).to_have_text("the total is 42")
+    served = lab_server.history("agent")[-1]["prompt"]
+    changed = served.split("Changed variables:\n", 1)[1]
+    assert changed.startswith("- agent_total: int"), changed[:200]
+    # The done card's Prompt link: the inspector shows the prompt that step was served.
+    panel.locator('.jp-assist-agent-card[data-step="2"] .jp-assist-agent-prompt').click()
+    shown = page.locator(".jp-assist-inspector-prompt")
+    expect(shown).to_be_visible(timeout=30_000)
+    assert shown.evaluate("n => n.textContent") == served
+    expect(page.locator(".lm-TabBar-tab", has_text="Agent step 2 prompt")).to_have_count(1)
+    shot(page, "agent-step-prompt")

@@ -158,4 +158,15 @@ describe('AgentSession', () => {
     expect(host.requests[2].steps[0]).toMatchObject({ reply: 'The user rejected the change.', ran: false });
     expect(s.state).toBe('done');
   });
+
+  it("each card keeps its step's request (the Prompt link); the run's variables go to the next step", async () => {
+    const host = new FakeHost([action('code', 'x = 1\n'), action('done', '', 'ok')]);
+    const vars = [{ name: 'x', type: 'int', summary: '1' }];
+    host.run = async () => ({ outputs: [OK], variables: vars });
+    const s = new AgentSession(host);
+    s.autoRun = true;
+    await s.start('g');
+    expect(s.cards.map(c => JSON.parse(JSON.stringify(c.request)))).toEqual(host.requests);
+    expect(s.cards[1].request!.steps[0]).toMatchObject({ kind: 'code', variables: vars });
+  });
 });
