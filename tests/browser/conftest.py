@@ -272,6 +272,20 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
         time.sleep(0.1)
 
 
+KERNEL_IDLE_JS = """() => {
+  const ctx = window.jupyterapp?.shell.currentWidget?.sessionContext;
+  const kernel = ctx?.session?.kernel;
+  return !!ctx && ctx.isReady && !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
+
+
+def wait_kernel_idle(page: Any, timeout_s: float = 240) -> None:
+    """Wait until the current notebook's kernel is started, connected and idle: on a loaded box
+    a kernel can take minutes to start, and a cell run before that waits in the queue, so tests
+    bound the wait on the kernel's own state, not on a fixed time for the first cell."""
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_s * 1000, polling=200)
+
+
 def shot(page: Any, name: str) -> None:
     """A screenshot under test-artifacts/screenshots/NAME.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

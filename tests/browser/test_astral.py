@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, shot, wait_for, wait_kernel_idle
 
 pytestmark = pytest.mark.browser
 SCRIPTED_MODEL = True  # the lab serves jupyter_assist.testing.scripted
@@ -198,6 +198,7 @@ def test_kernel_widget_replace_of_astral_code_saves_exactly(lab_page: Page, lab_
     # rewrites cell N through the comm.
     page = lab_page
     script([{"match": INSTRUCTION, "answers": [ACCEPTED + "\n```\n"]}])
+    wait_kernel_idle(page)  # the kernel may still be starting on a loaded box
     _run(page, 2, "%load_ext jupyter_assist")
     n = _run(page, 1, ORIGINAL)  # run with the extension loaded: the kernel knows its cell
     _run(page, 2, f"%assist --edit {n} {INSTRUCTION}")

@@ -17,7 +17,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from jupyter_assist.tasks.generate import extract_code
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, shot, wait_for, wait_kernel_idle
 from .test_kernel_widget import NOTEBOOK, _cells
 
 pytestmark = pytest.mark.browser
@@ -122,6 +122,7 @@ def _settled(page: Page, refusals: list[str], n: int, cells: int) -> dict[str, A
 def test_kernel_code_cannot_write_cells_without_an_accept_click(lab_page: Page) -> None:
     page = lab_page
     refusals = _refusals(page)
+    wait_kernel_idle(page)  # the kernel may still be starting on a loaded box
     _run(page, 3, "%load_ext jupyter_assist")
     _bridge_ready(page)
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from jupyter_assist.tasks.generate import extract_code
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, shot, wait_for, wait_kernel_idle
 
 pytestmark = pytest.mark.browser
 
@@ -61,8 +61,9 @@ def _run_in_cell(page: Page, index: int, text: str) -> None:
 def test_assist_widget_accept_inserts_the_code_below(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     before = len(lab_server.history("generate"))
+    wait_kernel_idle(page)  # the kernel may still be starting on a loaded box
     _run_in_cell(page, 2, "%load_ext jupyter_assist")
-    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "%load_ext to run")
+    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 120, "%load_ext to run")
     # A new cell below for the magic (IPython refuses a %%magic with an empty body).
     page.keyboard.press("Escape")
     page.keyboard.press("b")
@@ -72,7 +73,7 @@ def test_assist_widget_accept_inserts_the_code_below(lab_page: Page, lab_server:
     assist_cell = page.locator(f"{NOTEBOOK} .jp-Cell").nth(3)
     widget = assist_cell.locator(".jp-OutputArea .widget-vbox")
     expect(widget).to_contain_text("jupyter-assist generate", timeout=60_000)
-    expect(widget).to_contain_text(re.compile(r"generate: (ready|error)"), timeout=60_000)
+    expect(widget).to_contain_text(re.compile(r"generate: (ready|error)"), timeout=180_000)
     entries = wait_for(lambda: lab_server.history("generate")[before:], 30, "the generate request in the history")
     code = extract_code(entries[-1]["text"])
     assert code.strip(), f"the tiny model gave no code for this instruction: {entries[-1]['text']!r}"
@@ -110,8 +111,9 @@ def _warm_body(page: Page, cell: int) -> dict[str, Any]:
 
 def test_kernel_variables_reach_requests(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
+    wait_kernel_idle(page)
     _run_in_cell(page, 2, "df_sales = [1, 2, 3]")
-    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 60, "the cell to run")
+    wait_for(lambda: _cells(page)["cells"][2]["count"] is not None, 120, "the cell to run")
 
     # The labextension refreshes its cache once the kernel is idle; requests read the cache.
     def variables() -> list[dict[str, Any]] | None:
@@ -141,7 +143,7 @@ def _edit_proposal(page: Page, lab_server: LabServer, cell: int, ref: int) -> tu
     before = len(lab_server.history("edit"))
     _run_in_cell(page, cell, f"%assist --edit {ref} make it a function")
     widget = page.locator(f"{NOTEBOOK} .jp-Cell").nth(cell).locator(".jp-OutputArea .widget-vbox")
-    expect(widget).to_contain_text(re.compile(r"edit: (ready|error)"), timeout=60_000)
+    expect(widget).to_contain_text(re.compile(r"edit: (ready|error)"), timeout=180_000)
     entry = wait_for(lambda: lab_server.history("edit")[before:], 30, "the edit request in the history")[-1]
     assert "subtotal = 40 + 2" in entry["prompt"]
     assert entry["text"].strip(), f"the tiny model proposed nothing: {entry['text']!r}"
@@ -153,8 +155,9 @@ def test_edit_accept_replaces_an_unchanged_target_after_a_reload(lab_page: Page,
     # This page connected to a kernel that already loaded the extension (earlier tests): the
     # labextension found its comm in comm_info and opened its own.
     page = lab_page
+    wait_kernel_idle(page)
     _run_in_cell(page, 2, "subtotal = 40 + 2")
-    n = wait_for(lambda: _cells(page)["cells"][2]["count"], 60, "the cell to run")
+    n = wait_for(lambda: _cells(page)["cells"][2]["count"], 120, "the cell to run")
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     wait_for(lambda: len(_cells(page)["cells"]) == 4, 10, "a fourth cell")
