@@ -296,8 +296,10 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
     for _ in range(50):
         if review.count() == 0:
             break
+        left = hunk_accept.count()
         hunk_accept.first.click()
-        page.wait_for_timeout(100)
+        # The decided hunk's buttons go (the cell is short: every hunk is on screen).
+        wait_for(lambda: review.count() == 0 or hunk_accept.count() < left, 10, "the hunk to be decided")
     expect(review).to_have_count(0)
     assert _source(page) == proposal
 
@@ -308,8 +310,10 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
     for _ in range(50):
         if review.count() == 0:
             break
+        left = hunk_reject.count()
         hunk_reject.first.click()
-        page.wait_for_timeout(100)
+        # The decided hunk's buttons go (the cell is short: every hunk is on screen).
+        wait_for(lambda: review.count() == 0 or hunk_reject.count() < left, 10, "the hunk to be decided")
     expect(review).to_have_count(0)
     assert _source(page) == ORIGINAL
 
