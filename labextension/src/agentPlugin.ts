@@ -5,6 +5,7 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import type { Widget } from '@lumino/widgets';
 
+import { CHAT_ID } from './chat';
 import { inspectorWidget } from './chatInspector';
 
 import { assistIcon } from './icon';
@@ -45,5 +46,27 @@ export const agentPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     palette?.addItem({ command: START_AGENT_COMMAND, category: 'Assistant' });
+    // Switch between the chat and the agent from either panel's header. Hooked here, not in
+    // chat.ts: the chat widget is found in the shell once the layout is restored.
+    void app.restored.then(() => {
+      const chat = Array.from(app.shell.widgets('right')).find(w => w.id === CHAT_ID);
+      chat?.node
+        .querySelector('.jp-assist-chat-header')
+        ?.append(switchButton('Agent', 'jp-assist-chat-agent', 'Start agent on this notebook', () => void app.commands.execute(START_AGENT_COMMAND)));
+      if (chat) {
+        panel.node
+          .querySelector('.jp-assist-agent-title')
+          ?.append(switchButton('Chat', 'jp-assist-agent-chat', 'Back to the chat', () => app.shell.activateById(CHAT_ID)));
+      }
+    });
   }
 };
+
+function switchButton(label: string, cls: string, title: string, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.className = `jp-assist-agent-switch ${cls} jp-mod-styled`;
+  b.textContent = label;
+  b.title = title;
+  b.addEventListener('click', onClick);
+  return b;
+}

@@ -154,3 +154,16 @@ def test_changed_variables_go_back_and_a_step_shows_its_prompt(lab_page: Page, l
     assert shown.evaluate("n => n.textContent") == served
     expect(page.locator(".lm-TabBar-tab", has_text="Agent step 2 prompt")).to_have_count(1)
     shot(page, "agent-step-prompt")
+
+
+def test_the_chat_header_switches_to_the_agent_and_back(lab_page: Page) -> None:
+    page = lab_page
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    page.evaluate("() => window.jupyterapp.shell.activateById('jupyter-assist-chat')")
+    page.locator("#jupyter-assist-chat .jp-assist-chat-header .jp-assist-chat-agent").click()
+    panel = page.locator(PANEL)
+    expect(panel).to_be_visible()
+    expect(panel.locator(".jp-assist-agent-goal")).to_be_focused()
+    panel.locator(".jp-assist-agent-chat").click()
+    expect(page.locator("#jupyter-assist-chat")).to_be_visible()
+    expect(panel).to_be_hidden()
