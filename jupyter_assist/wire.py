@@ -81,6 +81,8 @@ class ChatRequest(_WithContext):
     attachments: list[Attachment] = Field(default_factory=list, max_length=32)
     # False: the user removed the active cell's chip; the cell at `cell_index` is left out.
     include_active_cell: bool = True
+    # The user's limit (the settings page); never above the server's chat_max_tokens.
+    max_tokens: int | None = Field(None, ge=1, le=4096)
 
 
 class GenerateRequest(_WithContext):

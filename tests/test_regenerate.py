@@ -68,6 +68,15 @@ async def test_a_chat_answer_at_its_cap_says_length(jp_fetch: Any) -> None:
     assert done["finish_reason"] == "length" and done["completion_tokens"] == 24, done
 
 
+async def test_the_users_chat_limit_holds_within_the_servers_cap(jp_fetch: Any) -> None:
+    assert (await wait_ready(jp_fetch))["state"] == "ready"
+    body = {"messages": [{"role": "user", "content": "Tell me a long story"}], "temperature": 1.5, "seed": 3}
+    short = await post(jp_fetch, "chat", {"request_id": "short", **body, "max_tokens": 5})
+    assert short["finish_reason"] == "length" and short["completion_tokens"] == 5, short
+    over = await post(jp_fetch, "chat", {"request_id": "over", **body, "max_tokens": 1000})
+    assert over["finish_reason"] == "length" and over["completion_tokens"] == 24, over  # the conftest's cap
+
+
 async def test_a_seed_out_of_range_is_a_400(jp_fetch: Any) -> None:
     from tornado.httpclient import HTTPClientError
 

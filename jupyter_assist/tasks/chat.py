@@ -31,4 +31,9 @@ def build(req: ChatRequest, model: ModelText, max_tokens: int, context_tokens: i
     return Request(req.request_id, prompt.text, GenerationParams(max_tokens=max_tokens), priority=PRIORITY_CHAT, inspect=prompt.report)
 
 
-TASK = Task("chat", ChatRequest, lambda body, model, settings: build(body, model, settings.chat_max_tokens))
+def answer_tokens(req: ChatRequest, cap: int) -> int:
+    """The reply's length limit: the user's, within the server's cap."""
+    return min(req.max_tokens, cap) if req.max_tokens else cap
+
+
+TASK = Task("chat", ChatRequest, lambda body, model, settings: build(body, model, answer_tokens(body, settings.chat_max_tokens)))

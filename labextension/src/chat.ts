@@ -18,6 +18,7 @@ import { history, IStoredMessage, IThread, newThread, ThreadStore, titleOf } fro
 import { errorNotice } from './errorNotice';
 import { assistIcon } from './icon';
 import { sampling } from './regenerate';
+import { assistSettings } from './settings';
 import type { FinishReason, IChatMessage, IChatRequest, IPromptReply } from './types';
 
 export const CHAT_ID = 'jupyter-assist-chat';
@@ -320,6 +321,10 @@ export class ChatWidget extends Widget {
     const chips = this._visibleChips(context);
     const kinds = new Set(chips.map(c => c.kind));
     const body: IChatRequest = { request_id: requestId, messages, ...context.notebook };
+    const maxTokens = assistSettings.current.chat.maxTokens;
+    if (maxTokens > 0) {
+      body.max_tokens = maxTokens; // the settings page's limit (the server clips it to its cap)
+    }
     if (context.chips.some(c => c.kind === 'variables') && !kinds.has('variables')) {
       body.variables = [];
     }

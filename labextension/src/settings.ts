@@ -29,6 +29,8 @@ export interface IAssistSettings {
   ghostText: IGhostTextSettings;
   nextEdit: INextEditSettings;
   fix: { showButton: boolean };
+  /** maxTokens 0: the server's chat_max_tokens. */
+  chat: { maxTokens: number };
   warm: { enabled: boolean };
 }
 
@@ -42,6 +44,7 @@ export const DEFAULT_SETTINGS: IAssistSettings = {
   },
   nextEdit: { enabled: true, acceptKey: 'Tab', maxTokens: 0 },
   fix: { showButton: true },
+  chat: { maxTokens: 0 },
   warm: { enabled: true }
 };
 

@@ -56,6 +56,8 @@ export interface IChatRequest extends INotebookContext {
   attachments?: IAttachment[];
   /** false: the user removed the active cell's chip; `cell_index`'s cell is left out. */
   include_active_cell?: boolean;
+  /** The reply's length limit (settings page); the server clips it to chat_max_tokens. */
+  max_tokens?: number;
 }
 
 export type AttachmentKind = 'cell' | 'selection' | 'error' | 'file' | 'variable';

@@ -1,10 +1,18 @@
 import { APIError } from '../api';
 import { describeError } from '../errorNotice';
+import schema from '../../schema/settings.json';
 import { DEFAULT_SETTINGS, parseSettings } from '../settings';
 
 describe('parseSettings', () => {
   it('gives the defaults for nothing', () => {
     expect(parseSettings(null)).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('has the defaults the settings page declares', () => {
+    const declared = Object.fromEntries(
+      Object.entries(schema.properties as Record<string, { default: unknown }>).map(([k, v]) => [k, v.default])
+    );
+    expect(declared).toEqual(DEFAULT_SETTINGS);
   });
 
   it('keeps valid values and drops hand-edited wrong ones', () => {
