@@ -286,6 +286,24 @@ def wait_kernel_idle(page: Any, timeout_s: float = 240) -> None:
     page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_s * 1000, polling=200)
 
 
+NOTEBOOK_STATE_JS = """() => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  return [notebook.activeCellIndex, notebook.widgets.map(w => w.model.sharedModel.getSource())];
+}"""
+
+
+def press_until_changed(page: Any, key: str, proposals: Any, timeout_s: float = 10) -> None:
+    """Press `key` and wait until the notebook shows its effect: a proposal accepted or gone,
+    a source changed, or the active cell moved (a Tab that jumps to the next proposal)."""
+
+    def state() -> Any:
+        return [proposals.count(), page.evaluate(NOTEBOOK_STATE_JS)]
+
+    before = state()
+    page.keyboard.press(key)
+    wait_for(lambda: state() != before, timeout_s, f"{key} to accept or move to a proposal")
+
+
 def shot(page: Any, name: str) -> None:
     """A screenshot under test-artifacts/screenshots/NAME.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

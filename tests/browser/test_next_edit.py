@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, press_until_changed, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -132,8 +132,7 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
     for _ in range(5):  # the second rename (and any valid proposal the model added)
         if page.locator(PROPOSAL).count() == 0:
             break
-        page.keyboard.press("Tab")
-        page.wait_for_timeout(300)
+        press_until_changed(page, "Tab", page.locator(PROPOSAL))
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
     assert page.evaluate(SOURCES_JS)[1] == RENAMED_CALLS
     shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, press_until_changed, shot, wait_for
 from .test_next_edit import CALLS, DEF, NOTEBOOK, PROPOSAL, RENAMED_CALLS, SOURCES_JS, _open, _rename_in_def
 
 pytestmark = pytest.mark.browser
@@ -75,8 +75,7 @@ def test_cell_inserted_above_during_the_request_does_not_get_its_proposals(lab_p
     for _ in range(5):  # the two renames (and any valid proposal the model added)
         if page.locator(PROPOSAL).count() == 0:
             break
-        page.keyboard.press("Tab")
-        page.wait_for_timeout(300)
+        press_until_changed(page, "Tab", page.locator(PROPOSAL))
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
     assert _sources(page) == [RENAMED_DEF, CALLS, RENAMED_CALLS]
 
