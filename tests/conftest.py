@@ -5,7 +5,10 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import asyncio
+import contextlib
 import json
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,30 @@ async def wait_ready(jp_fetch: Any, timeout: float = 60) -> dict[str, Any]:
         if status["state"] in ("ready", "error") or asyncio.get_running_loop().time() > deadline:
             return status
         await asyncio.sleep(0.1)
+
+
+def wait_loaded(engine: Any, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while engine.status.state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running_engine(model_dir: Path, cache_dir: Path, **opts: Any) -> Iterator[Any]:
+    """A started Engine on `model_dir`, ready, shut down after. CPU, float32 and one thread
+    unless `opts` say otherwise: exact equalities (batched == alone, speculative == greedy)
+    hold only in float32, and dtype=auto picks bf16 on a CPU that has it."""
+    from jupyter_assist.engine import Engine, LoadOptions
+
+    opts = {"device": "cpu", "dtype": "float32", "quantization": "none", "threads": 1, **opts}
+    e = Engine(str(model_dir), LoadOptions(**opts), cache_dir)
+    e.start()
+    wait_loaded(e, 120)
+    assert e.status.state == "ready", e.status.error
+    try:
+        yield e
+    finally:
+        e.shutdown()
 
 
 def auto_device() -> str:

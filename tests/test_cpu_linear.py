@@ -76,7 +76,7 @@ def test_no_packing_without_the_memory_for_a_second_copy(tiny_model_dir: Path, m
 def test_the_engine_prepacks_on_cpu(tiny_model_dir: Path, tmp_path: Path) -> None:
     from jupyter_assist.engine import Engine, LoadOptions
 
-    from .test_engine import wait_loaded
+    from .conftest import wait_loaded
 
     e = Engine(str(tiny_model_dir), LoadOptions(threads=1, device="cpu"), tmp_path)
     e.start()

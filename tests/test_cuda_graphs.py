@@ -15,7 +15,7 @@ from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
 from jupyter_assist.engine.cuda_graphs import GraphRunner, build_runner, spans, supported
 from jupyter_assist.engine.types import Event
 
-from .test_engine import wait_loaded
+from .conftest import wait_loaded
 from .test_engine_reuse import NOTEBOOK, no_cache, run
 
 

@@ -10,13 +10,9 @@ import pytest
 from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, Request
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
 
+from .conftest import wait_loaded
+
 PROMPT = "import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n"
-
-
-def wait_loaded(engine: Engine, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while engine.status.state == "loading" and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
+from jupyter_assist.engine import Engine, GenerationParams, Request
 from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM
 
-from .test_engine import wait_loaded
+from .conftest import running_engine
 from .test_engine_scheduler import DRAFT, PROMPTS, Trace, alone, alone_traced, drive, fresh, recording, same_logits
 
 SAMPLED = {"temperature": 0.8, "top_p": 0.9, "seed": 7}
@@ -24,13 +24,8 @@ SAMPLED = {"temperature": 0.8, "top_p": 0.9, "seed": 7}
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1, spec_chunk=8, prefill_chunk=32)
-    e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
-    e.start()
-    wait_loaded(e)
-    assert e.status.state == "ready", e.status.error
-    yield e
-    e.shutdown()
+    with running_engine(tiny_model_dir, tmp_path_factory.mktemp("cache"), spec_chunk=8, prefill_chunk=32) as e:
+        yield e
 
 
 def batched(engine: Engine, trace: Trace, budget: int = 1 << 40) -> Scheduler:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
 from jupyter_assist.engine.types import Event
 
-from .test_engine import wait_loaded
+from .conftest import wait_loaded
 
 NOTEBOOK = "".join(f"x{i} = compute({i}, scale=0.5)\nprint(x{i})\n" for i in range(40))
 

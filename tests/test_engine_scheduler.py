@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
+from jupyter_assist.engine import Engine, GenerationParams, Request
 from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM, Event
 
-from .test_engine import wait_loaded
+from .conftest import running_engine
 
 NOTEBOOK = "".join(f"x{i} = compute({i}, scale=0.5)\nprint(x{i})\n" for i in range(12))
 PROMPTS = (NOTEBOOK + "total = x1", NOTEBOOK + "total = x3 +", "def walk(path):\n    for root in path:\n", "import os\n")
@@ -29,13 +29,8 @@ DRAFT = "x1 = compute(1, scale=0.5)\nprint(x1)\n"
 def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     # A small prefill chunk, so the notebook prompts' prefills take several steps. CPU fp32
     # everywhere: exact equality is claimed there (graph and eager passes round apart).
-    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1, spec_chunk=8, prefill_chunk=32)
-    e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
-    e.start()
-    wait_loaded(e)
-    assert e.status.state == "ready", e.status.error
-    yield e
-    e.shutdown()
+    with running_engine(tiny_model_dir, tmp_path_factory.mktemp("cache"), spec_chunk=8, prefill_chunk=32) as e:
+        yield e
 
 
 @dataclass

@@ -8,30 +8,24 @@ The tiny model's real byte-level BPE tokenizer, in fp32 on the CPU: greedy is re
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request, constrain
+from jupyter_assist.engine import Engine, GenerationParams, Request, constrain
 from jupyter_assist.tasks import complete
 from jupyter_assist.wire import CompleteRequest
+
+from .conftest import running_engine
 
 PROMPTS = ["import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n", "x = 1\n\n\n\n", "\n\n\n", "# a\n#\n#\n#\n"]
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1)
-    e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
-    e.start()
-    deadline = time.monotonic() + 120
-    while e.status.state == "loading" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert e.status.state == "ready", e.status.error
-    yield e
-    e.shutdown()
+    with running_engine(tiny_model_dir, tmp_path_factory.mktemp("cache")) as e:
+        yield e
 
 
 async def _text(engine: Engine, req: Request) -> str:

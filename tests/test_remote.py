@@ -23,7 +23,7 @@ from jupyter_assist.engine.remote import DEFAULT_WINDOW, served_window
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
 from jupyter_assist.testing.processes import free_port, stop
 
-from .test_engine import wait_loaded
+from .conftest import wait_loaded
 
 
 @pytest.fixture(scope="module")

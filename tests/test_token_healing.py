@@ -8,7 +8,6 @@ tiny model in fp32 on the CPU, so greedy outputs are exactly reproducible.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request, constrain
+from jupyter_assist.engine import Engine, GenerationParams, Request, constrain
 from jupyter_assist.prompt import heal
 from jupyter_assist.tasks import complete
 from jupyter_assist.wire import CompleteRequest
+
+from .conftest import running_engine
 
 PROMPT = "import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n"
 code_text = st.text(alphabet="abcdefxyz_ ().,:=+-'\"[]0123\té", max_size=40)
@@ -28,15 +29,8 @@ code_text = st.text(alphabet="abcdefxyz_ ().,:=+-'\"[]0123\té", max_size=40)
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    opts = LoadOptions(device="cpu", dtype="float32", quantization="none", threads=1)
-    e = Engine(str(tiny_model_dir), opts, tmp_path_factory.mktemp("cache"))
-    e.start()
-    deadline = time.monotonic() + 120
-    while e.status.state == "loading" and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert e.status.state == "ready", e.status.error
-    yield e
-    e.shutdown()
+    with running_engine(tiny_model_dir, tmp_path_factory.mktemp("cache")) as e:
+        yield e
 
 
 @pytest.fixture(scope="module")
