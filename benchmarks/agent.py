@@ -40,8 +40,7 @@ VARIABLES = "__import__('jupyter_assist.kernel.variables', fromlist=['for_fronte
 
 
 def goal(task: Task) -> str:
-    return (f"The file sales.csv has the columns order_id, region, product, price and quantity. {task.question} "
-            "Use pandas and print the answer.")
+    return f"The file sales.csv has the columns order_id, region, product, price and quantity. {task.question} Use pandas and print the answer."
 
 
 class Kernel:
@@ -161,16 +160,33 @@ async def run_task(engine: Any, task: Task, workdir: Path, index: int) -> dict[s
             elif kind == "ask":
                 step["reply"] = "Decide yourself; I cannot answer questions in this run."
             steps.append(step)
-            log.append({"step": n + 1, "kind": kind, "answer": done.text, "tokens": done.completion_tokens, "prompt_tokens": done.prompt_tokens,
-                        "ran": step.get("ran"), "output": output_text(step.get("outputs", []))[:300],
-                        "error": next((o["ename"] for o in step.get("outputs", []) if o.get("output_type") == "error"), None)})
+            log.append(
+                {
+                    "step": n + 1,
+                    "kind": kind,
+                    "answer": done.text,
+                    "tokens": done.completion_tokens,
+                    "prompt_tokens": done.prompt_tokens,
+                    "ran": step.get("ran"),
+                    "output": output_text(step.get("outputs", []))[:300],
+                    "error": next((o["ename"] for o in step.get("outputs", []) if o.get("output_type") == "error"), None),
+                }
+            )
             if kind == "done":
                 break
     finally:
         kernel.close()
-    return {"id": task.id, "answer": task.answer, "solved": solved_at is not None, "solved_at_step": solved_at, "steps": len(steps),
-            "finished": bool(steps) and steps[-1]["kind"] == "done", "model_s": round(model_s, 2),
-            "wall_s": round(time.perf_counter() - t0, 2), "log": log}
+    return {
+        "id": task.id,
+        "answer": task.answer,
+        "solved": solved_at is not None,
+        "solved_at_step": solved_at,
+        "steps": len(steps),
+        "finished": bool(steps) and steps[-1]["kind"] == "done",
+        "model_s": round(model_s, 2),
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "log": log,
+    }
 
 
 def _load(model: str, threads: int) -> Any:
@@ -218,23 +234,35 @@ def main(argv: list[str]) -> int:
                 if dump:
                     dump.write(json.dumps(r) + "\n")
                     dump.flush()
-                print(f"[{i + 1}/{len(todo)}] {task.id}: {'solved' if r['solved'] else 'not solved'} in {r['steps']} steps "
-                      f"(model {r['model_s']} s, wall {r['wall_s']} s) " + " ".join(x["kind"] for x in r["log"]), file=sys.stderr)
+                print(
+                    f"[{i + 1}/{len(todo)}] {task.id}: {'solved' if r['solved'] else 'not solved'} in {r['steps']} steps "
+                    f"(model {r['model_s']} s, wall {r['wall_s']} s) " + " ".join(x["kind"] for x in r["log"]),
+                    file=sys.stderr,
+                )
     finally:
         engine.shutdown()
         if dump:
             dump.close()
     solved = [r for r in results if r["solved"]]
     out = {
-        "model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": args.threads,
-        "seed": args.seed, "max_steps": MAX_STEPS, "tasks": len(results), "solved": len(solved),
+        "model": engine.status.model,
+        "device": engine.status.device,
+        "dtype": engine.status.dtype,
+        "threads": args.threads,
+        "seed": args.seed,
+        "max_steps": MAX_STEPS,
+        "tasks": len(results),
+        "solved": len(solved),
         "solved_rate": round(len(solved) / len(results), 3) if results else 0.0,
         "finished_with_done": sum(r["finished"] for r in results),
         "steps_median": statistics.median(r["steps"] for r in results) if results else 0,
         "steps_to_solve_median": statistics.median(r["solved_at_step"] for r in solved) if solved else None,
-        "model_s_total": round(sum(r["model_s"] for r in results), 1), "wall_s_total": round(sum(r["wall_s"] for r in results), 1),
+        "model_s_total": round(sum(r["model_s"] for r in results), 1),
+        "wall_s_total": round(sum(r["wall_s"] for r in results), 1),
         "model_s_per_step": round(sum(r["model_s"] for r in results) / max(1, sum(r["steps"] for r in results)), 2),
-        "actions": dict(sorted({k: sum(x["kind"] == k for r in results for x in r["log"]) for k in ("code", "edit", "markdown", "ask", "done", "error")}.items())),
+        "actions": dict(
+            sorted({k: sum(x["kind"] == k for r in results for x in r["log"]) for k in ("code", "edit", "markdown", "ask", "done", "error")}.items())
+        ),
         "per_task": [{k: v for k, v in r.items() if k != "log"} for r in results],
         "elapsed_s": round(time.perf_counter() - t_start, 1),
     }

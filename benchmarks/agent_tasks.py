@@ -47,8 +47,15 @@ def rows(seed: int = 0) -> list[dict[str, object]]:
     rng = random.Random(seed)
     out = []
     for i in range(ROWS):
-        out.append({"order_id": 1000 + i, "region": rng.choice(REGIONS), "product": rng.choice(PRODUCTS),
-                    "price": round(rng.uniform(1, 50), 2), "quantity": rng.randint(1, 20)})
+        out.append(
+            {
+                "order_id": 1000 + i,
+                "region": rng.choice(REGIONS),
+                "product": rng.choice(PRODUCTS),
+                "price": round(rng.uniform(1, 50), 2),
+                "quantity": rng.randint(1, 20),
+            }
+        )
     return out
 
 
@@ -83,7 +90,9 @@ def tasks(data: list[dict[str, object]]) -> list[Task]:
         Task("above_median", "How many rows have a price above the median price?", str(sum(p > median for p in price))),
         Task("top_revenue_region", "Which region has the largest total revenue (price times quantity)?", best(revenue), REGIONS),
         Task("mean_quantity", "What is the mean quantity, rounded to 2 decimals?", _num(statistics.mean(qty))),
-        Task("priciest_product", "Which product has the highest average price?", best({k: statistics.mean(v) for k, v in by_product.items()}), PRODUCTS),
+        Task(
+            "priciest_product", "Which product has the highest average price?", best({k: statistics.mean(v) for k, v in by_product.items()}), PRODUCTS
+        ),
         Task("max_price", "What is the highest price?", _num(max(price))),
         Task("north_orders", "How many orders come from the North region?", str(orders["North"])),
         Task("south_quantity", "What is the total quantity sold in the South region?", str(south_qty)),

@@ -117,8 +117,13 @@ def main(argv: list[str]) -> int:
         time.sleep(0.1)
     if engine.status.state != "ready":
         raise SystemExit(f"model failed to load: {engine.status.error}")
-    results = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
-               "threads": args.threads, **figures(engine, args.reps, args.max_tokens)}
+    results = {
+        "model": engine.status.model,
+        "device": engine.status.device,
+        "dtype": engine.status.dtype,
+        "threads": args.threads,
+        **figures(engine, args.reps, args.max_tokens),
+    }
     engine.shutdown()
     print(json.dumps(results, indent=None if args.json else 2))
     return 0

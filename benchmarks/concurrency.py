@@ -20,10 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 def _completion_prompt(k: int) -> str:
     """A completion prompt of ~300 tokens, its own at every `k` (no prefix reuse)."""
-    cells = "\n".join(
-        f"df_{i} = pd.read_csv('data/part_{k}_{i}.csv')\nsummary_{i} = df_{i}.groupby('region')['revenue'].sum()"
-        for i in range(8)
-    )
+    cells = "\n".join(f"df_{i} = pd.read_csv('data/part_{k}_{i}.csv')\nsummary_{i} = df_{i}.groupby('region')['revenue'].sum()" for i in range(8))
     return f"# run {k}\nimport pandas as pd\n\n{cells}\ntotal = summary_0"
 
 
@@ -101,8 +98,13 @@ def main(argv: list[str]) -> int:
         time.sleep(0.1)
     if engine.status.state != "ready":
         raise SystemExit(f"model failed to load: {engine.status.error}")
-    results = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
-               "threads": args.threads, **figures(engine, args.reps)}
+    results = {
+        "model": engine.status.model,
+        "device": engine.status.device,
+        "dtype": engine.status.dtype,
+        "threads": args.threads,
+        **figures(engine, args.reps),
+    }
     engine.shutdown()
     print(json.dumps(results, indent=None if args.json else 2))
     return 0

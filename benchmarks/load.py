@@ -36,7 +36,13 @@ async def _user(uid: int, client: Any, base: str, headers: dict[str, str], until
 
     async def one(rid: str, prefix: str) -> None:
         t0 = time.perf_counter()
-        body = {"request_id": rid, "prefix": prefix, "suffix": "", "cells": [{"cell_type": "code", "source": CELL}, {"cell_type": "code", "source": ""}], "cell_index": 1}
+        body = {
+            "request_id": rid,
+            "prefix": prefix,
+            "suffix": "",
+            "cells": [{"cell_type": "code", "source": CELL}, {"cell_type": "code", "source": ""}],
+            "cell_index": 1,
+        }
         try:
             async with client.stream("POST", f"{base}jupyter-assist/complete", json=body, headers=headers) as r:
                 if r.status_code != 200:
@@ -87,10 +93,21 @@ def main(argv: list[str]) -> int:
     model = build_tiny_model(tmp / "tiny")
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp / "rt"), "OMP_WAIT_POLICY": "PASSIVE"}
-    cmd = [sys.executable, "-m", "jupyter_server", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.open_browser=False",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}", "--ServerApp.jpserver_extensions=jupyter_assist=True",
-           f"--AssistExtension.model={model}", "--AssistExtension.torch_threads=1", "--AssistExtension.completion_max_tokens=16",
-           "--AssistExtension.history_size=100000"]  # every request's end time, for the stale accounting
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.open_browser=False",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp}",
+        "--ServerApp.jpserver_extensions=jupyter_assist=True",
+        f"--AssistExtension.model={model}",
+        "--AssistExtension.torch_threads=1",
+        "--AssistExtension.completion_max_tokens=16",
+        "--AssistExtension.history_size=100000",
+    ]  # every request's end time, for the stale accounting
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(tmp / "server.log", "wb")  # noqa: SIM115  (the server writes to it until it is stopped)
@@ -138,8 +155,10 @@ def main(argv: list[str]) -> int:
         # superseded while running: its answer was on the wire, the (loaded) client had not
         # read it yet. Only requests still running at that moment can be stale work.
         ended_before = sum(
-            1 for h in history
-            if h["request_id"] in out["superseded_at"] and h["finish_reason"] != "cancelled"
+            1
+            for h in history
+            if h["request_id"] in out["superseded_at"]
+            and h["finish_reason"] != "cancelled"
             and h["finished_at"] <= out["superseded_at"][h["request_id"]]
         )
         lat = sorted(out["latencies"])
@@ -160,8 +179,7 @@ def main(argv: list[str]) -> int:
             "superseded_after_end": ended_before,
             "stale_cancelled_ratio_raw": round(1 - stale_run / out["superseded"], 3) if out["superseded"] else None,
             "stale_cancelled_ratio": (
-                round(1 - (stale_run - ended_before) / (out["superseded"] - ended_before), 3)
-                if out["superseded"] > ended_before else None
+                round(1 - (stale_run - ended_before) / (out["superseded"] - ended_before), 3) if out["superseded"] > ended_before else None
             ),
             "rss_growth_mb": round((rss["end"] - rss["start"]) / 1e6, 1),
         }

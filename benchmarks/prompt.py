@@ -45,7 +45,13 @@ _LINES = [
     "    return [v * scale for v in values if v is not None]",
     "counts_{n} = collections.Counter(words)",
 ]
-_IMPORTS = ["import numpy as np", "import pandas as pd", "import matplotlib.pyplot as plt", "from sklearn.linear_model import LinearRegression", "import collections"]
+_IMPORTS = [
+    "import numpy as np",
+    "import pandas as pd",
+    "import matplotlib.pyplot as plt",
+    "from sklearn.linear_model import LinearRegression",
+    "import collections",
+]
 
 
 def synthetic_cells(n: int = N_CELLS, seed: int = 0) -> list[dict[str, Any]]:
@@ -55,20 +61,45 @@ def synthetic_cells(n: int = N_CELLS, seed: int = 0) -> list[dict[str, Any]]:
     for i in range(n):
         name = f"v{i}"
         if i % 5 == 0:
-            cells.append({"cell_type": "markdown", "source": f"## Step {i // 5}\n\nWe look at **{name}** and its relation to the total. " * rng.randint(1, 3)})
+            cells.append(
+                {"cell_type": "markdown", "source": f"## Step {i // 5}\n\nWe look at **{name}** and its relation to the total. " * rng.randint(1, 3)}
+            )
             continue
         lines = ([rng.choice(_IMPORTS)] if rng.random() < 0.2 else []) + [rng.choice(_LINES).format(n=name) for _ in range(rng.randint(4, 30))]
         outputs: list[dict[str, Any]] = []
         r = rng.random()
         if r < 0.35:
-            outputs.append({"output_type": "stream", "name": "stdout", "text": "".join(f"\x1b[32mstep {k}\x1b[0m loss={rng.random():.4f}\n" for k in range(rng.randint(5, 80)))})
+            outputs.append(
+                {
+                    "output_type": "stream",
+                    "name": "stdout",
+                    "text": "".join(f"\x1b[32mstep {k}\x1b[0m loss={rng.random():.4f}\n" for k in range(rng.randint(5, 80))),
+                }
+            )
         elif r < 0.6:
-            table = f"      region    {name}   total\n" + "".join(f"{k:<5} north  {rng.random():.3f}  {rng.randint(1, 999)}\n" for k in range(rng.randint(5, 40)))
-            outputs.append({"output_type": "execute_result", "execution_count": i, "data": {"text/plain": table, "text/html": "<table>" + "<tr><td>x</td></tr>" * 50 + "</table>"}, "metadata": {}})
+            table = f"      region    {name}   total\n" + "".join(
+                f"{k:<5} north  {rng.random():.3f}  {rng.randint(1, 999)}\n" for k in range(rng.randint(5, 40))
+            )
+            outputs.append(
+                {
+                    "output_type": "execute_result",
+                    "execution_count": i,
+                    "data": {"text/plain": table, "text/html": "<table>" + "<tr><td>x</td></tr>" * 50 + "</table>"},
+                    "metadata": {},
+                }
+            )
         elif r < 0.75:
-            outputs.append({"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo" + "A" * 20000, "text/plain": "<Figure size 640x480 with 1 Axes>"}, "metadata": {}})
+            outputs.append(
+                {
+                    "output_type": "display_data",
+                    "data": {"image/png": "iVBORw0KGgo" + "A" * 20000, "text/plain": "<Figure size 640x480 with 1 Axes>"},
+                    "metadata": {},
+                }
+            )
         elif r < 0.8:
-            tb = [f"\x1b[0;31m  File \x1b[0;32m<ipython-input-{i}>\x1b[0m, line {k}\x1b[0m" for k in range(8)] + [f"\x1b[0;31mKeyError\x1b[0m: '{name}'"]
+            tb = [f"\x1b[0;31m  File \x1b[0;32m<ipython-input-{i}>\x1b[0m, line {k}\x1b[0m" for k in range(8)] + [
+                f"\x1b[0;31mKeyError\x1b[0m: '{name}'"
+            ]
             outputs.append({"output_type": "error", "ename": "KeyError", "evalue": f"'{name}'", "traceback": tb})
         ran = rng.random() < 0.8
         if ran:
@@ -118,8 +149,14 @@ def main(argv: list[str]) -> int:
 
     root = tree()
     total = tokens.count(render(root, 10**9, tokens, cache=None).text)
-    out: dict[str, Any] = {"model": model_name, "tokenizer": tokens.name, "cells": N_CELLS, "notebook_tokens": total,
-                           "load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+    out: dict[str, Any] = {
+        "model": model_name,
+        "tokenizer": tokens.name,
+        "cells": N_CELLS,
+        "notebook_tokens": total,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
     out["tokenizer_build_s"] = round(build_s, 3)
     for key, budget in BUDGETS.items():
         r = render(root, budget, tokens, cache=None)

@@ -85,8 +85,9 @@ def _ours(engine: Any, backend: Any, case: Any, cells: list[dict[str, Any]], rid
         early = case.prefix[: max(0, len(case.prefix) - WARM_BACK)]
         warm_cells = [dict(c) for c in cells]
         warm_cells[case.cell] = {**cells[case.cell], "source": early + case.suffix}
-        warm = complete.build(CompleteRequest(request_id=f"{rid}/warm", prefix=early, suffix=case.suffix, cells=warm_cells,
-                                              cell_index=case.cell), backend, settings)
+        warm = complete.build(
+            CompleteRequest(request_id=f"{rid}/warm", prefix=early, suffix=case.suffix, cells=warm_cells, cell_index=case.cell), backend, settings
+        )
         warm.kind, warm.priority = "warm", PRIORITY_WARM
         await _run(engine, warm, time.perf_counter())
         t0 = time.perf_counter()
@@ -121,14 +122,17 @@ def figures(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Per completer and cursor kind, and ours' paired wins/losses; rows aligned by case."""
     from .quality_score import paired, summary
 
-    out: dict[str, Any] = {"completers": {
-        n: {"all": summary(r), **{k: summary(x for x in r if x["kind"] == k) for k in KINDS}} for n, r in rows.items()
-    }}
+    out: dict[str, Any] = {
+        "completers": {n: {"all": summary(r), **{k: summary(x for x in r if x["kind"] == k) for k in KINDS}} for n, r in rows.items()}
+    }
     if "ours" in rows:
         out["paired"] = {
-            f"ours_vs_{n}": {"all": paired(rows["ours"], r),
-                             **{k: paired([x for x in rows["ours"] if x["kind"] == k], [x for x in r if x["kind"] == k]) for k in KINDS}}
-            for n, r in rows.items() if n != "ours"
+            f"ours_vs_{n}": {
+                "all": paired(rows["ours"], r),
+                **{k: paired([x for x in rows["ours"] if x["kind"] == k], [x for x in r if x["kind"] == k]) for k in KINDS},
+            }
+            for n, r in rows.items()
+            if n != "ours"
         }
     return out
 
@@ -161,8 +165,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--kind", choices=KINDS, help="only the draw's cases of this cursor kind (quick ablations)")
     ap.add_argument("--offset", type=int, default=0, help="skip the draw's first N cases (to split a run over processes)")
     ap.add_argument("--ours", default="", help="CompletionSettings overrides for ours, e.g. layout=suffix,heal=false (ablations)")
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
-                    help="also run ours with these overrides as completer ours:NAME (repeatable; e.g. noheal=heal=false)")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="also run ours with these overrides as completer ours:NAME (repeatable; e.g. noheal=heal=false)",
+    )
     ap.add_argument("--dump", help="write one JSON line per case (answers and scores) to this file")
     ap.add_argument("--merge", nargs="+", metavar="DUMP", help="no model: the figures of earlier runs' --dump files together")
     args = ap.parse_args(argv)
@@ -218,27 +227,34 @@ def main(argv: list[str]) -> int:
             "ours": _ours(engine, backend, case, cells, f"q{i}", settings),
             **{n: _ours(engine, backend, case, cells, f"{n}/{i}", s) for n, s in variant_settings.items()},
             "cell_fim": _baseline(engine, lambda: B.cell_fim(case.prefix, case.suffix, fim), fim.stops, f"c{i}"),
-            "notebook_fim": _baseline(engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count),
-                                      fim.stops, f"n{i}"),
+            "notebook_fim": _baseline(engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count), fim.stops, f"n{i}"),
             "notebook_fim_no_outputs": _baseline(
-                engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count, outputs=False), fim.stops, f"m{i}"),
+                engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count, outputs=False), fim.stops, f"m{i}"
+            ),
         }
-        order = names[i % len(names):] + names[: i % len(names)]  # interleaved: the box drifts over minutes
+        order = names[i % len(names) :] + names[: i % len(names)]  # interleaved: the box drifts over minutes
         line: dict[str, Any] = {"id": case.id, "kind": case.kind, "target": case.target}
         for name in order:
             backend.prefix_cache.clear()  # the worker is idle between our awaited requests
             text, done, first_ms, ms = await runs[name]()
             answer = first_line(text)
-            row = {"kind": case.kind, "exact": float(exact_match(answer, case.target)),
-                   "similarity": edit_similarity(answer, case.target), "ms": ms, "first_ms": first_ms,
-                   "prompt_tokens": done.prompt_tokens}
+            row = {
+                "kind": case.kind,
+                "exact": float(exact_match(answer, case.target)),
+                "similarity": edit_similarity(answer, case.target),
+                "ms": ms,
+                "first_ms": first_ms,
+                "prompt_tokens": done.prompt_tokens,
+            }
             rows[name].append(row)
             line[name] = {"answer": answer, **{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items() if k != "kind"}}
         if dump:
             dump.write(json.dumps(line) + "\n")
             dump.flush()
-        print(f"[{i + 1}/{args.offset + len(cases)}] {case.kind} {case.target!r} "
-              + " ".join(f"{n}={line[n]['answer']!r}" for n in names), file=sys.stderr)
+        print(
+            f"[{i + 1}/{args.offset + len(cases)}] {case.kind} {case.target!r} " + " ".join(f"{n}={line[n]['answer']!r}" for n in names),
+            file=sys.stderr,
+        )
 
     async def all_cases() -> None:
         # Completers of a case run in order; row lists stay aligned for the paired counts.
@@ -253,9 +269,17 @@ def main(argv: list[str]) -> int:
             dump.close()
 
     result: dict[str, Any] = {
-        "model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype,
-        "threads": args.threads, "seed": args.seed, "ours_settings": args.ours, "variants": variants, "cases": len(cases), "notebooks": len({c.notebook for c in cases}),
-        "kinds": _kinds([{"kind": c.kind} for c in cases]), **figures(rows),
+        "model": engine.status.model,
+        "device": engine.status.device,
+        "dtype": engine.status.dtype,
+        "threads": args.threads,
+        "seed": args.seed,
+        "ours_settings": args.ours,
+        "variants": variants,
+        "cases": len(cases),
+        "notebooks": len({c.notebook for c in cases}),
+        "kinds": _kinds([{"kind": c.kind} for c in cases]),
+        **figures(rows),
     }
     result["wall_s"] = round(time.perf_counter() - t_start, 1)
     print(json.dumps(result, indent=None if args.json else 2))

@@ -76,8 +76,13 @@ def cell_fim(prefix: str, suffix: str, fim: FimFormat) -> str:
 
 
 def notebook_fim(
-    cells: Sequence[dict[str, Any]], index: int, prefix: str, suffix: str, fim: FimFormat,
-    count: Callable[[str], int], outputs: bool = True,
+    cells: Sequence[dict[str, Any]],
+    index: int,
+    prefix: str,
+    suffix: str,
+    fim: FimFormat,
+    count: Callable[[str], int],
+    outputs: bool = True,
 ) -> str:
     blocks = [render_cell(c, outputs) for c in cells]
     before = _fit([b for b in blocks[:index] if b], BEFORE_TOKENS, count, from_end=True)

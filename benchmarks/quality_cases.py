@@ -164,9 +164,14 @@ def as_typed(cells: Sequence[dict[str, Any]], case: Case) -> list[dict[str, Any]
         if i == case.cell:
             out.append({"cell_type": "code", "source": case.prefix + case.suffix, "outputs": [], "execution_count": None})
         else:
-            out.append({"cell_type": kind, "source": source_text(cell),
-                        "outputs": list(cell.get("outputs", [])) if kind == "code" else [],
-                        "execution_count": cell.get("execution_count")})
+            out.append(
+                {
+                    "cell_type": kind,
+                    "source": source_text(cell),
+                    "outputs": list(cell.get("outputs", [])) if kind == "code" else [],
+                    "execution_count": cell.get("execution_count"),
+                }
+            )
     return out
 
 

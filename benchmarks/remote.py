@@ -32,9 +32,25 @@ def _serve(folder: str, threads: int, log: Path) -> tuple[subprocess.Popen[bytes
     with open(log, "wb") as out:
         # A bounded paged KV cache (256 blocks of 32 tokens): sized by default from free memory,
         # it took 10 GB on a 24 GB box and was killed.
-        proc = subprocess.Popen([str(cli), "serve", "--continuous-batching", "--cb-block-size", "32", "--cb-num-blocks", "256",
-                                 "--host", "127.0.0.1", "--port", str(port), folder],
-                                stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [
+                str(cli),
+                "serve",
+                "--continuous-batching",
+                "--cb-block-size",
+                "32",
+                "--cb-num-blocks",
+                "256",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                folder,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:

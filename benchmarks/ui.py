@@ -85,16 +85,19 @@ def write_notebook(path: Path) -> None:
     import nbformat
     from nbformat import v4
 
-    table = ("  region  month  price  quantity\n0  north    1   12.5        3\n1  south    1    9.0        7\n"
-             "2   east    2   15.0        2\n3   west    2   11.0        5\n4  north    3   12.5       -1")
+    table = (
+        "  region  month  price  quantity\n0  north    1   12.5        3\n1  south    1    9.0        7\n"
+        "2   east    2   15.0        2\n3   west    2   11.0        5\n4  north    3   12.5       -1"
+    )
     cells = [
-        v4.new_markdown_cell("# Regional revenue\nTask: find which region's revenue grew fastest this year, "
-                             "net of returns (negative quantities)."),
+        v4.new_markdown_cell("# Regional revenue\nTask: find which region's revenue grew fastest this year, net of returns (negative quantities)."),
         v4.new_code_cell("import pandas as pd\nimport numpy as np"),
         v4.new_code_cell('df = pd.read_csv("sales.csv")\ndf.head()'),
         v4.new_markdown_cell("Revenue is `price * quantity`; returns have a negative quantity."),
-        v4.new_code_cell('def revenue(frame):\n    """Rows with a revenue column (price * quantity)."""\n'
-                         '    out = frame.copy()\n    out["revenue"] = out["price"] * out["quantity"]\n    return out'),
+        v4.new_code_cell(
+            'def revenue(frame):\n    """Rows with a revenue column (price * quantity)."""\n'
+            '    out = frame.copy()\n    out["revenue"] = out["price"] * out["quantity"]\n    return out'
+        ),
         v4.new_code_cell("print(df.shape)\nprint(df.dtypes)"),
         v4.new_code_cell('regions = sorted(df["region"].unique())\nprint(regions)'),
         v4.new_code_cell('monthly = revenue(df).groupby("month")["revenue"].sum()\nmonthly.tail()'),
@@ -105,16 +108,27 @@ def write_notebook(path: Path) -> None:
     ]
     outs = {
         2: [v4.new_output("execute_result", data={"text/plain": table}, execution_count=2)],
-        5: [_stream("(1200, 4)\nregion      object\nmonth        int64\nprice      float64\nquantity     int64\n"
-                    "dtype: object\n")],
+        5: [_stream("(1200, 4)\nregion      object\nmonth        int64\nprice      float64\nquantity     int64\ndtype: object\n")],
         6: [_stream("['east', 'north', 'south', 'west']\n")],
-        7: [v4.new_output("execute_result", data={"text/plain": "month\n8     1523.0\n9     1610.5\n10    1702.0\n"
-                                                               "11    1688.5\n12    1810.0\nName: revenue, dtype: float64"},
-                          execution_count=7)],
-        8: [v4.new_output("error", ename="KeyError", evalue="'discount'",
-                          traceback=["\x1b[0;31mKeyError\x1b[0m: 'discount'",
-                                     "The above exception was the direct cause of the following exception:",
-                                     "KeyError: 'discount'"])],
+        7: [
+            v4.new_output(
+                "execute_result",
+                data={"text/plain": "month\n8     1523.0\n9     1610.5\n10    1702.0\n11    1688.5\n12    1810.0\nName: revenue, dtype: float64"},
+                execution_count=7,
+            )
+        ],
+        8: [
+            v4.new_output(
+                "error",
+                ename="KeyError",
+                evalue="'discount'",
+                traceback=[
+                    "\x1b[0;31mKeyError\x1b[0m: 'discount'",
+                    "The above exception was the direct cause of the following exception:",
+                    "KeyError: 'discount'",
+                ],
+            )
+        ],
     }
     for i, cell in enumerate(cells):
         if cell.cell_type == "code":

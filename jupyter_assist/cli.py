@@ -83,8 +83,10 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     from .wire import ChatRequest, EditRequest, FixRequest
 
     if args.budget is not None and args.budget <= 0:
-        print(f"error: --budget {args.budget} cannot hold a prompt: give a positive token count "
-              "(or leave it out for the server's defaults)", file=sys.stderr)
+        print(
+            f"error: --budget {args.budget} cannot hold a prompt: give a positive token count (or leave it out for the server's defaults)",
+            file=sys.stderr,
+        )
         return 2
     if args.answer < 0:
         print(f"error: --answer {args.answer} must be 0 or more tokens", file=sys.stderr)
@@ -103,16 +105,31 @@ def cmd_prompt(args: argparse.Namespace) -> int:
             overhead = tokens.count((fim.prefix + fim.suffix + fim.middle) if fim else "") + tokens.count("# %%\n")
             if args.budget is not None and Budgets.split(args.budget - overhead).prefix < 1:
                 need = next(n for n in range(overhead + 1, overhead + 100) if Budgets.split(n - overhead).prefix >= 1)
-                print(f"error: --budget {args.budget} cannot hold a completion prompt: its fixed parts (FIM "
-                      f"sentinels, cell marker) take {overhead} tokens and the text before the cursor gets "
-                      f"none; give at least {need}", file=sys.stderr)
+                print(
+                    f"error: --budget {args.budget} cannot hold a completion prompt: its fixed parts (FIM "
+                    f"sentinels, cell marker) take {overhead} tokens and the text before the cursor gets "
+                    f"none; give at least {need}",
+                    file=sys.stderr,
+                )
                 return 2
             budgets = Budgets.split(args.budget - overhead) if args.budget else Budgets()
             from .tasks.complete import CompletionSettings
 
             knobs = CompletionSettings()  # the server's prompt shape (cell separators, next cells' lines)
-            result: Any = completion_prompt(book.cells, args.cell, prefix, suffix, tokens, fim, budgets, notes=book.notes,
-                                            layout=knobs.layout, next_mark=knobs.next_mark, marks=knobs.marks, after=knobs.after_tokens)
+            result: Any = completion_prompt(
+                book.cells,
+                args.cell,
+                prefix,
+                suffix,
+                tokens,
+                fim,
+                budgets,
+                notes=book.notes,
+                layout=knobs.layout,
+                next_mark=knobs.next_mark,
+                marks=knobs.marks,
+                after=knobs.after_tokens,
+            )
             total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
         else:
             # Through the task's own prompt building, as the server's would be (chat template
@@ -125,8 +142,16 @@ def cmd_prompt(args: argparse.Namespace) -> int:
                 result = chat.prompt_of(req, model, args.answer, context, book=book)
             elif args.task == "edit":
                 instruction = args.instruction or "Improve this cell."
-                body = EditRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "instruction": instruction,
-                                                   "source": cell.source, "max_tokens": args.answer or None})
+                body = EditRequest.model_validate(
+                    {
+                        "request_id": "cli",
+                        "cells": cells,
+                        "cell_index": args.cell,
+                        "instruction": instruction,
+                        "source": cell.source,
+                        "max_tokens": args.answer or None,
+                    }
+                )
                 result, _ = edit.prompt_of(body, model, context, notes=book.notes)
             else:
                 fix_req = FixRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "max_tokens": args.answer or None})
@@ -136,8 +161,12 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"task": args.task, "tokenizer": described, "tokens": total, "budget": budget,
-                          "prompt": result.text, "nodes": result.report()}, indent=1))
+        print(
+            json.dumps(
+                {"task": args.task, "tokenizer": described, "tokens": total, "budget": budget, "prompt": result.text, "nodes": result.report()},
+                indent=1,
+            )
+        )
         return 0
     print(f"===== prompt ({args.task}, {total} tokens of {budget}, tokenizer {described}) =====")
     print(result.text)

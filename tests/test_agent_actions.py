@@ -27,8 +27,12 @@ F = "```"
         (f"ACTION: edit_cell(3)\n{F}python\nz\n{F}", "edit", "z\n", 2),
         (f"## ACTION: python\n{F}python\n  indented()\n{F}", "code", "  indented()\n", None),
         (f"ACTION: code\n{F}python\ndf = load()\n", "code", "df = load()\n", None),  # cut at max_tokens
-        (f"ACTION: code\n{F}python\n# action: done (a comment, not a header)\nprint(1)\n{F}", "code",
-         "# action: done (a comment, not a header)\nprint(1)\n", None),
+        (
+            f"ACTION: code\n{F}python\n# action: done (a comment, not a header)\nprint(1)\n{F}",
+            "code",
+            "# action: done (a comment, not a header)\nprint(1)\n",
+            None,
+        ),
         ("ACTION: code\n~~~python\nprint(2)\n~~~", "code", "print(2)\n", None),
         (f"ACTION: code\n````python\ns = '{F}'\n````", "code", f"s = '{F}'\n", None),  # a longer fence holds a shorter one
         ("ACTION: code\nprint(3)", "code", "print(3)\n", None),  # no fence: the body is the code
@@ -135,8 +139,7 @@ def test_format_shaped_noise_gives_an_action(answer: str, n_cells: int) -> None:
     assert a.kind in KINDS and (a.kind != "error" or a.text)
 
 
-CODE_LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40).filter(
-    lambda s: not s.lstrip().startswith(("`", "~")))
+CODE_LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=40).filter(lambda s: not s.lstrip().startswith(("`", "~")))
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

@@ -24,8 +24,12 @@ def stream(text: str) -> dict[str, Any]:
 
 
 def error(ename: str, evalue: str) -> dict[str, Any]:
-    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": ["\x1b[31mTraceback (most recent call last)\x1b[0m",
-                                                                                    '  File "<cell>", line 1', f"{ename}: {evalue}"]}
+    return {
+        "output_type": "error",
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": ["\x1b[31mTraceback (most recent call last)\x1b[0m", '  File "<cell>", line 1', f"{ename}: {evalue}"],
+    }
 
 
 def step(i: int, out: str, **kw: Any) -> dict[str, Any]:
@@ -42,8 +46,9 @@ def build(steps: list[dict[str, Any]], budget: int = 8000, answer: int = 200, n_
 
 
 def test_first_step_has_goal_format_and_notebook() -> None:
-    book = from_cells([{"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('sales.csv')",
-                        "outputs": [stream("loaded 40 rows\n")]}])
+    book = from_cells(
+        [{"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('sales.csv')", "outputs": [stream("loaded 40 rows\n")]}]
+    )
     p = agent_prompt(book.cells, GOAL, [], TOK, template, 4000, 200, variables=[{"name": "df", "type": "DataFrame", "summary": "40 x 3"}], cache=None)
     assert GOAL in p.text and "ACTION: code" in p.text and "ACTION: edit N" in p.text
     assert "df = pd.read_csv('sales.csv')" in p.text and "loaded 40 rows" in p.text and "df: DataFrame, 40 x 3" in p.text
@@ -52,9 +57,14 @@ def test_first_step_has_goal_format_and_notebook() -> None:
 
 
 def test_output_error_and_changed_variables_reach_the_next_prompt() -> None:
-    last = {"kind": "code", "source": "total = df.groupby('region').revenue.sum()\nprint(total.idxmax())\n", "cell_index": 1, "ran": True,
-            "outputs": [stream("computing\n"), error("KeyError", "'revenue'")],
-            "variables": [{"name": "total", "type": "Series", "summary": "4 values"}]}
+    last = {
+        "kind": "code",
+        "source": "total = df.groupby('region').revenue.sum()\nprint(total.idxmax())\n",
+        "cell_index": 1,
+        "ran": True,
+        "outputs": [stream("computing\n"), error("KeyError", "'revenue'")],
+        "variables": [{"name": "total", "type": "Series", "summary": "4 values"}],
+    }
     p = build([step(0, "region,price\n"), last], n_cells=2)
     assert "total = df.groupby('region').revenue.sum()" in p.text
     assert "computing" in p.text and "KeyError: 'revenue'" in p.text and "total: Series, 4 values" in p.text
@@ -80,8 +90,15 @@ def test_earlier_outputs_shrink_first_and_the_latest_stays() -> None:
 
 def test_every_cut_keeps_the_latest_error_and_fits() -> None:
     steps = [step(i, "\n".join("y" * 50 for _ in range(80))) for i in range(9)]
-    steps.append({"kind": "edit", "source": "print(undefined_name)\n", "cell_index": 9, "ran": True,
-                  "outputs": [error("NameError", "name 'undefined_name' is not defined")]})
+    steps.append(
+        {
+            "kind": "edit",
+            "source": "print(undefined_name)\n",
+            "cell_index": 9,
+            "ran": True,
+            "outputs": [error("NameError", "name 'undefined_name' is not defined")],
+        }
+    )
     for budget in (900, 1400, 3000, 9000):
         p = build(steps, budget=budget)
         assert p.rendered.tokens <= budget

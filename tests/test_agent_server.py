@@ -18,9 +18,14 @@ from jupyter_assist.testing.scripted import install, write_answers
 from .conftest import ndjson, wait_ready
 
 F = "```"
-CELLS = [{"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('sales.csv')"},
-         {"cell_type": "code", "source": "print(df.revenue.sum())\n", "outputs": [
-             {"output_type": "error", "ename": "AttributeError", "evalue": "'DataFrame' object has no attribute 'revenue'", "traceback": []}]}]
+CELLS = [
+    {"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('sales.csv')"},
+    {
+        "cell_type": "code",
+        "source": "print(df.revenue.sum())\n",
+        "outputs": [{"output_type": "error", "ename": "AttributeError", "evalue": "'DataFrame' object has no attribute 'revenue'", "traceback": []}],
+    },
+]
 STEP = {"kind": "code", "source": "print(df.revenue.sum())\n", "cell_index": 1, "ran": True, "outputs": CELLS[1]["outputs"]}
 
 
@@ -33,8 +38,10 @@ def answers(tmp_path: Path) -> Path:
 def jp_server_config(tiny_model_dir: Path, tmp_path: Path, answers: Path) -> Iterator[dict[str, Any]]:
     undo = install(answers)
     try:
-        yield {"ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
-               "AssistExtension": {"model": str(tiny_model_dir), "cache_dir": str(tmp_path / "model-cache")}}
+        yield {
+            "ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
+            "AssistExtension": {"model": str(tiny_model_dir), "cache_dir": str(tmp_path / "model-cache")},
+        }
     finally:
         undo()
 
@@ -49,8 +56,13 @@ def body(rid: str, **kw: Any) -> dict[str, Any]:
 
 async def test_the_next_action_comes_in_the_done_event(jp_fetch: Any, answers: Path) -> None:
     # The prompt ends with the assistant's "ACTION: ": the model (here the script) goes on from it.
-    write_answers(answers, [{"match": "It raised an error", "answers": [f" edit 2\n{F}python\nprint(df['Revenue'].sum())\n{F}\nACTION: done\nx"]},
-                            {"answers": [f" code\nLook first.\n{F}python\nprint(df.columns)\n{F}\n"]}])
+    write_answers(
+        answers,
+        [
+            {"match": "It raised an error", "answers": [f" edit 2\n{F}python\nprint(df['Revenue'].sum())\n{F}\nACTION: done\nx"]},
+            {"answers": [f" code\nLook first.\n{F}python\nprint(df.columns)\n{F}\n"]},
+        ],
+    )
     await wait_ready(jp_fetch)
     first = (await agent(jp_fetch, body("a1")))[-1]
     assert first["type"] == "done"
@@ -60,8 +72,9 @@ async def test_the_next_action_comes_in_the_done_event(jp_fetch: Any, answers: P
     # Stopped at the second header (the stop string): one request, one action.
     assert fix["action"]["kind"] == "edit" and fix["action"]["cell_index"] == 1 and "ACTION: done" not in fix["text"]
     assert fix["action"]["source"] == "print(df['Revenue'].sum())\n"
-    assert fix["action"]["hunks"] == [{"old_start": 0, "old_end": 1, "new_start": 0, "new_end": 1,
-                                       "old": ["print(df.revenue.sum())"], "new": ["print(df['Revenue'].sum())"]}]
+    assert fix["action"]["hunks"] == [
+        {"old_start": 0, "old_end": 1, "new_start": 0, "new_end": 1, "old": ["print(df.revenue.sum())"], "new": ["print(df['Revenue'].sum())"]}
+    ]
     history = json.loads((await jp_fetch("jupyter-assist", "history")).body)["requests"]
     prompt = history[-1]["prompt"]
     assert history[-1]["task"] == "agent" and prompt.endswith("ACTION: ")

@@ -99,8 +99,11 @@ def test_wire_bounds_attachments() -> None:
     ok = ChatRequest.model_validate({**base, "attachments": [FILE], "include_active_cell": False})
     assert ok.attachments[0].kind == "file" and ok.include_active_cell is False
     assert ChatRequest.model_validate(base).include_active_cell is True
-    for bad in ({"kind": "url", "label": "a", "text": ""}, {"kind": "file", "label": "", "text": "x"},
-                {"kind": "file", "label": "a", "text": "x" * (MAX_ATTACHMENT + 1)}):
+    for bad in (
+        {"kind": "url", "label": "a", "text": ""},
+        {"kind": "file", "label": "", "text": "x"},
+        {"kind": "file", "label": "a", "text": "x" * (MAX_ATTACHMENT + 1)},
+    ):
         with pytest.raises(ValidationError):
             ChatRequest.model_validate({**base, "attachments": [bad]})
 

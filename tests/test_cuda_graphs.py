@@ -72,9 +72,9 @@ def test_span_attention_equals_sdpa_with_grouped_heads() -> None:
     query, key, value = (torch.randn(b, n, m, d, generator=g) for n, m in ((h, q), (kv, span), (kv, span)))
     start = 21  # the queries sit at positions 21..25; slots past each are stale
     mask = (torch.arange(span)[None, :] <= (start + torch.arange(q))[:, None])[None, None]
-    want = F.scaled_dot_product_attention(
-        query, key.repeat_interleave(h // kv, 1), value.repeat_interleave(h // kv, 1), attn_mask=mask
-    ).transpose(1, 2)
+    want = F.scaled_dot_product_attention(query, key.repeat_interleave(h // kv, 1), value.repeat_interleave(h // kv, 1), attn_mask=mask).transpose(
+        1, 2
+    )
     got, _ = span_attention(None, query, key, value, mask, scaling=d**-0.5)
     assert got.shape == (b, q, h, d)
     assert torch.allclose(got, want, atol=1e-5)
@@ -107,6 +107,7 @@ def test_speculative_edits_roll_back_in_the_buffers(backend: Any, runner: GraphR
     draft = backend.model.generate(ids, max_new_tokens=64, do_sample=False)[0, ids.shape[1] :].tolist()
     for i in (20, 41):
         draft[i] = (draft[i] + 5) % 200 + 3
+
     def counted(draft: Any, lookup: bool | None = None) -> tuple[str, dict[str, int]]:
         before = asdict(backend.spec_stats)
         spec, deltas = run(backend, prompt, max_tokens=64, draft=draft, lookup=lookup)

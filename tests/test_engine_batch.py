@@ -120,8 +120,14 @@ request_specs = st.lists(
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(specs=request_specs)
-@example(specs=[(0, 0, PRIORITY_CHAT, 20, "plain"), (0, 2, PRIORITY_CHAT, 20, "plain"), (3, 3, PRIORITY_EDIT, 12, "sampled"),
-                (9, 1, PRIORITY_COMPLETE, 6, "lookup")])
+@example(
+    specs=[
+        (0, 0, PRIORITY_CHAT, 20, "plain"),
+        (0, 2, PRIORITY_CHAT, 20, "plain"),
+        (3, 3, PRIORITY_EDIT, 12, "sampled"),
+        (9, 1, PRIORITY_COMPLETE, 6, "lookup"),
+    ]
+)
 def test_batched_requests_equal_each_alone(engine: Engine, specs: list[tuple[int, int, int, int, str]]) -> None:
     reqs = {f"r{i}": (at, make(f"r{i}", p, prio, n, mode)) for i, (at, p, prio, n, mode) in enumerate(specs)}
     traced = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
@@ -162,8 +168,12 @@ def proposed_accepted(engine: Engine) -> tuple[int, int]:
 def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
     """Drafts and prompt lookup in the batch: rows feed chunks of different lengths, and
     the rejected part of each is rolled back."""
-    reqs = [make("d0", 0, PRIORITY_EDIT, 24, "draft"), make("d1", 2, PRIORITY_EDIT, 24, "draft"),
-            make("l2", 1, PRIORITY_EDIT, 24, "lookup"), make("p3", 3, PRIORITY_EDIT, 24, "plain")]
+    reqs = [
+        make("d0", 0, PRIORITY_EDIT, 24, "draft"),
+        make("d1", 2, PRIORITY_EDIT, 24, "draft"),
+        make("l2", 1, PRIORITY_EDIT, 24, "lookup"),
+        make("p3", 3, PRIORITY_EDIT, 24, "plain"),
+    ]
     for r in reqs[:2]:  # drafts the answers mostly copy: accepted chunks, then a rejected part
         text = alone(engine, make("g", PROMPTS.index(r.prompt), PRIORITY_EDIT, 24, "plain")).text
         r.draft = text[: len(text) // 2] + " = 1\n" + text[len(text) // 2 :]
@@ -214,8 +224,12 @@ def test_a_completion_arriving_during_a_long_generation_finishes_first(engine: E
 
 
 def test_cancelling_one_row_leaves_the_others_unchanged(engine: Engine) -> None:
-    reqs = [make("a", 0, PRIORITY_CHAT, 30, "plain"), make("b", 2, PRIORITY_CHAT, 30, "draft"),
-            make("c", 3, PRIORITY_CHAT, 30, "sampled"), make("d", 1, PRIORITY_CHAT, 30, "lookup")]
+    reqs = [
+        make("a", 0, PRIORITY_CHAT, 30, "plain"),
+        make("b", 2, PRIORITY_CHAT, 30, "draft"),
+        make("c", 3, PRIORITY_CHAT, 30, "sampled"),
+        make("d", 1, PRIORITY_CHAT, 30, "lookup"),
+    ]
     want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
     trace = Trace()
     sched = batched(engine, trace)

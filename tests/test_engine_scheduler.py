@@ -196,8 +196,7 @@ def test_a_completion_starts_at_the_next_step_and_ends_first(engine: Engine) -> 
 
 
 def test_cancelling_one_leaves_the_others_unchanged(engine: Engine) -> None:
-    reqs = [make("a", 0, PRIORITY_CHAT, 20, "plain"), make("b", 2, PRIORITY_EDIT, 12, "draft"),
-            make("c", 3, PRIORITY_COMPLETE, 8, "lookup")]
+    reqs = [make("a", 0, PRIORITY_CHAT, 20, "plain"), make("b", 2, PRIORITY_EDIT, 12, "draft"), make("c", 3, PRIORITY_COMPLETE, 8, "lookup")]
     want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
     trace = Trace()
     sched = scheduler(engine, trace)

@@ -81,10 +81,17 @@ class Kernel:
             if m["parent_header"].get("msg_id") == msg_id:
                 return m
 
-    async def execute(self, code: str, cell_id: str | None = None, silent: bool = False,
-                user_expressions: dict[str, str] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        content = {"code": code, "silent": silent, "store_history": not silent, "allow_stdin": False,
-                   "stop_on_error": True, "user_expressions": user_expressions or {}}
+    async def execute(
+        self, code: str, cell_id: str | None = None, silent: bool = False, user_expressions: dict[str, str] | None = None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        content = {
+            "code": code,
+            "silent": silent,
+            "store_history": not silent,
+            "allow_stdin": False,
+            "stop_on_error": True,
+            "user_expressions": user_expressions or {},
+        }
         msg_id = self._send("execute_request", content, {"cellId": cell_id} if cell_id else None)
         iopub = await self._drain(msg_id)
         return await self._reply(msg_id), iopub
@@ -130,8 +137,12 @@ async def started_kernel(server: ServerInfo, tmp_path: Path, checkout_first: boo
     `checkout_first`: this checkout on PYTHONPATH, ahead of the kernel's cwd; else the
     installed package, behind it as in a notebook server's kernel."""
     env = dict(os.environ)
-    env.update(JUPYTER_ASSIST_URL=server.url, JUPYTER_ASSIST_TOKEN=server.token,
-               IPYTHONDIR=str(tmp_path / "ipython"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env.update(
+        JUPYTER_ASSIST_URL=server.url,
+        JUPYTER_ASSIST_TOKEN=server.token,
+        IPYTHONDIR=str(tmp_path / "ipython"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
     if checkout_first:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     km = AsyncKernelManager(kernel_name="python3")
@@ -164,7 +175,7 @@ async def _assist(k: Kernel, server: ServerInfo, cell_id: str) -> str:
     return await _generated(server)
 
 
-async def test_without_frontend_accept_falls_back_to_set_next_input(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:  # noqa: F811
+async def test_without_frontend_accept_falls_back_to_set_next_input(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:
     await wait_ready(jp_fetch)
     async with started_kernel(server_env, tmp_path) as k:
         reply, _ = await k.execute("%load_ext jupyter_assist", "c-load")
@@ -182,7 +193,7 @@ async def test_without_frontend_accept_falls_back_to_set_next_input(jp_fetch: An
         assert reply["content"]["execution_count"] == 3  # load_ext, %%assist, this: the code never ran
 
 
-async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:  # noqa: F811
+async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:
     await wait_ready(jp_fetch)
     async with started_kernel(server_env, tmp_path) as k:
         _ok((await k.execute("%load_ext jupyter_assist", "c-load"))[0])
@@ -195,8 +206,12 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         await k.comm(button, {"method": "custom", "content": {"event": "click"}})
         sent = [m["content"] for m in k.comm_msgs if m["content"]["data"].get("action")]
         # The id lets the labextension check that the user clicked this very button.
-        assert sent == [{"comm_id": bridge_id, "data": {"action": "insert", "cell_id": "c-assist", "code": code,
-                                                        "session": k.kc.session.session, "accept_id": ids[0]}}]
+        assert sent == [
+            {
+                "comm_id": bridge_id,
+                "data": {"action": "insert", "cell_id": "c-assist", "code": code, "session": k.kc.session.session, "accept_id": ids[0]},
+            }
+        ]
         reply, _ = await k.execute("n_runs = 1", "c-next")
         assert reply["content"]["payload"] == []  # no set_next_input as well
 
@@ -212,8 +227,17 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         await k.comm(button, {"method": "custom", "content": {"event": "click"}})
         sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
         if last["text"].strip():
-            assert sent == [{"action": "replace", "cell_id": "c-target", "expected": "subtotal = 40 + 2", "after": "c-edit",
-                             "code": last["text"], "session": k.kc.session.session, "accept_id": ids[-1]}]
+            assert sent == [
+                {
+                    "action": "replace",
+                    "cell_id": "c-target",
+                    "expected": "subtotal = 40 + 2",
+                    "after": "c-edit",
+                    "code": last["text"],
+                    "session": k.kc.session.session,
+                    "accept_id": ids[-1],
+                }
+            ]
         else:
             assert sent == []  # an empty proposal cannot be accepted
 
@@ -230,14 +254,15 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
         if last["text"].strip():
             assert [(d["action"], d["cell_id"], d["expected"], d["after"], d["accept_id"]) for d in sent] == [
-                ("replace", "c-fails", "total = [1, 2][5]", "c-fix", ids[-1])]
+                ("replace", "c-fails", "total = [1, 2][5]", "c-fix", ids[-1])
+            ]
         else:
             assert sent == []
         assert len(set(ids)) == 3  # a fresh id for every widget: one click writes once
         assert await k.expression("'total' in globals()") == "False"  # nothing proposed ran
 
 
-async def test_frontend_connecting_later_opens_its_own_comm(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:  # noqa: F811
+async def test_frontend_connecting_later_opens_its_own_comm(jp_fetch: Any, server_env: ServerInfo, tmp_path: Path) -> None:
     await wait_ready(jp_fetch)
     async with started_kernel(server_env, tmp_path) as k:
         _ok((await k.execute("%load_ext jupyter_assist", "c-load"))[0])

@@ -18,14 +18,14 @@ from .test_kernel import server_env, shell  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
-def offered(shell: Any) -> list[str]:  # noqa: F811
+def offered(shell: Any) -> list[str]:
     got: list[str] = []
     shell.set_next_input = lambda text, replace=False: got.append(text)  # ipykernel sends this to the front end
     shell.user_ns["marker"] = "untouched"
     return got
 
 
-def _magics(shell: Any) -> Any:  # noqa: F811  (the imported fixture)
+def _magics(shell: Any) -> Any:
     return shell.magics_manager.registry["AssistMagics"]
 
 
@@ -33,7 +33,7 @@ async def _last(server: ServerInfo) -> dict[str, Any]:
     return (await asyncio.to_thread(Client(server).get, "history"))["requests"][-1]
 
 
-async def test_fix_sends_the_exception_and_its_cell(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:  # noqa: F811
+async def test_fix_sends_the_exception_and_its_cell(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:
     await wait_ready(jp_fetch)
     shell.run_cell("values = [1, 2]\n", store_history=True)
     result = shell.run_cell("total = values[5]  # boom\n", store_history=True)
@@ -52,12 +52,12 @@ async def test_fix_sends_the_exception_and_its_cell(jp_fetch: Any, server_env: S
     assert shell.user_ns["marker"] == "untouched" and "total" not in shell.user_ns
 
 
-async def test_fix_without_exception_says_so(shell: Any, capsys: Any) -> None:  # noqa: F811
+async def test_fix_without_exception_says_so(shell: Any, capsys: Any) -> None:
     await asyncio.to_thread(shell.run_line_magic, "assist", "fix")
     assert "no exception captured" in capsys.readouterr().err
 
 
-async def test_explain_prints_the_streamed_answer(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:  # noqa: F811
+async def test_explain_prints_the_streamed_answer(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:
     await wait_ready(jp_fetch)
     shell.run_cell("def square(v):\n    return v * v\n", store_history=True)
     names = set(shell.user_ns)
@@ -71,7 +71,7 @@ async def test_explain_prints_the_streamed_answer(jp_fetch: Any, server_env: Ser
     assert set(shell.user_ns) == names and not offered  # no names added, nothing offered
 
 
-async def test_edit_rewrites_the_referenced_cell(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:  # noqa: F811
+async def test_edit_rewrites_the_referenced_cell(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:
     await wait_ready(jp_fetch)
     shell.run_cell("subtotal = 40 + 2\n", store_history=True)
     shell.run_cell("other = 1\n", store_history=True)
@@ -83,12 +83,18 @@ async def test_edit_rewrites_the_referenced_cell(jp_fetch: Any, server_env: Serv
     assert shell.user_ns["marker"] == "untouched"
 
 
-async def test_bad_cell_ref_is_a_clear_message(shell: Any, capsys: Any) -> None:  # noqa: F811
+async def test_bad_cell_ref_is_a_clear_message(shell: Any, capsys: Any) -> None:
     await asyncio.to_thread(shell.run_cell_magic, "assist", "--edit 99 do it", "\n")
     assert "no cell 99" in capsys.readouterr().err
 
 
-async def test_variables_are_sent_with_requests(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+async def test_variables_are_sent_with_requests(
+    jp_fetch: Any,
+    server_env: ServerInfo,
+    shell: Any,
+    offered: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     await wait_ready(jp_fetch)
     sent: list[dict[str, Any]] = []
     stream = Client.stream
@@ -100,7 +106,7 @@ async def test_variables_are_sent_with_requests(jp_fetch: Any, server_env: Serve
     assert "prices_table" in (await _last(server_env))["prompt"]
 
 
-async def test_review_widget_accept_and_regenerate(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str]) -> None:  # noqa: F811
+async def test_review_widget_accept_and_regenerate(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str]) -> None:
     from jupyter_assist.tasks.generate import extract_code
 
     await wait_ready(jp_fetch)
@@ -124,7 +130,7 @@ async def test_review_widget_accept_and_regenerate(jp_fetch: Any, server_env: Se
     assert shell.user_ns["marker"] == "untouched"  # nothing was executed
 
 
-def test_help_documents_commands_and_options(shell: Any, capsys: Any) -> None:  # noqa: F811
+def test_help_documents_commands_and_options(shell: Any, capsys: Any) -> None:
     doc = shell.find_line_magic("assist").__doc__
     for word in ("fix", "explain", "--edit", "--temperature", "--max-tokens", "--model", "--samples", "never executed"):
         assert word in doc, word
@@ -132,12 +138,18 @@ def test_help_documents_commands_and_options(shell: Any, capsys: Any) -> None:  
     assert "--max-tokens" in capsys.readouterr().out
 
 
-def test_bad_option_is_reported_not_raised(shell: Any, capsys: Any) -> None:  # noqa: F811
+def test_bad_option_is_reported_not_raised(shell: Any, capsys: Any) -> None:
     shell.run_line_magic("assist", "--max-tokens lots write code")
     assert "jupyter-assist:" in capsys.readouterr().err
 
 
-async def test_readme_example_instruction_on_the_magic_line_with_empty_body(jp_fetch: Any, server_env: ServerInfo, shell: Any, offered: list[str], capsys: Any) -> None:  # noqa: F811
+async def test_readme_example_instruction_on_the_magic_line_with_empty_body(
+    jp_fetch: Any,
+    server_env: ServerInfo,
+    shell: Any,
+    offered: list[str],
+    capsys: Any,
+) -> None:
     # The README's `%%assist plot a histogram of df.price` with nothing below it: IPython
     # alone raises UsageError ("the cell body is empty"); it runs as `%assist <instruction>`.
     await wait_ready(jp_fetch)

@@ -51,8 +51,19 @@ def test_shapes_columns_and_lengths() -> None:
 
 
 def test_skips_modules_functions_classes_private_and_ipython_names() -> None:
-    ns = {"np": np, "f": lambda: 1, "C": FakeFrame, "_hidden": 1, "In": [""], "Out": {}, "exit": object(),
-          "get_ipython": print, "mod": types.ModuleType("m"), "kept": 1, "shell_thing": 2}
+    ns = {
+        "np": np,
+        "f": lambda: 1,
+        "C": FakeFrame,
+        "_hidden": 1,
+        "In": [""],
+        "Out": {},
+        "exit": object(),
+        "get_ipython": print,
+        "mod": types.ModuleType("m"),
+        "kept": 1,
+        "shell_thing": 2,
+    }
     got = summarize_namespace(ns, hidden={"shell_thing": 2})
     assert [v["name"] for v in got] == ["kept"]
 
@@ -70,6 +81,8 @@ def test_namespace_unchanged_and_nothing_heavy_imported() -> None:
     before = dict(ns)
     summarize_namespace(ns, samples=True)
     assert set(ns) == set(before) and all(ns[k] is before[k] for k in ns)
-    code = "import jupyter_assist.kernel.variables as v, sys; v.summarize_namespace({'a': [1]}); print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    code = (
+        "import jupyter_assist.kernel.variables as v, sys; v.summarize_namespace({'a': [1]}); print('pandas' in sys.modules, 'numpy' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]

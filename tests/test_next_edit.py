@@ -265,8 +265,10 @@ def test_model_proposals_need_confidence() -> None:
 
     answer = 'costs = [1, 2]\nprint("hello")\ntotal = sum(prices)'  # one change beside the rename
     model = (1, ['print("hello")'])
+
     def got(logprob: float | None, **kw: float) -> list[tuple[int, list[str]]]:
         return [(p["start_line"], p["new"]) for p in next_edit.finish(_req(), answer, logprob, **kw)["proposals"]]
+
     rename = (2, ["total = sum(costs)"])
     assert got(-0.05) == [model, rename]
     assert got(-2.5) == [rename]  # unsure: only what analysis found

@@ -187,8 +187,9 @@ def test_renames_of_a_4000_line_cell_are_capped_and_quick_to_check() -> None:
     body = "\n".join(f"v{i} = load({i})" for i in range(4000))
     before = "def load(p):\n    return p\n" + body
     after = before.replace("def load", "def read_text", 1)
-    req = NextEditRequest(request_id="big", cells=[{"cell_type": "code", "source": after}], cell_index=0,
-                          edits=[{"cell_index": 0, "before": before, "after": after}])
+    req = NextEditRequest(
+        request_id="big", cells=[{"cell_type": "code", "source": after}], cell_index=0, edits=[{"cell_index": 0, "before": before, "after": after}]
+    )
     got = next_edit.renames(req)
     cells = from_cells([{"cell_type": "code", "source": after}]).cells
     edits = [UserEdit(0, before, after)]

@@ -28,7 +28,11 @@ V3 = {
             "cells": [
                 {"cell_type": "heading", "level": 2, "metadata": {}, "source": ["Title"]},
                 {
-                    "cell_type": "code", "collapsed": False, "language": "python", "metadata": {}, "prompt_number": 3,
+                    "cell_type": "code",
+                    "collapsed": False,
+                    "language": "python",
+                    "metadata": {},
+                    "prompt_number": 3,
                     "input": ["import os\n", "x = 1"],
                     "outputs": [
                         {"output_type": "pyout", "prompt_number": 3, "text": ["1"], "metadata": {}},
@@ -85,12 +89,14 @@ def test_bad_encoding_is_replaced_not_fatal() -> None:
 
 
 def test_malformed_cells_are_read_leniently() -> None:
-    nb = v4([
-        {"cell_type": "code", "source": "x = 1", "outputs": "not a list", "execution_count": "7"},
-        "not a cell",
-        {"cell_type": "mystery", "source": 42},
-        {"cell_type": "markdown", "source": None},
-    ])
+    nb = v4(
+        [
+            {"cell_type": "code", "source": "x = 1", "outputs": "not a list", "execution_count": "7"},
+            "not a cell",
+            {"cell_type": "mystery", "source": 42},
+            {"cell_type": "markdown", "source": None},
+        ]
+    )
     book = from_ipynb(json.dumps(nb))
     assert [c.kind for c in book.cells] == ["code", "raw", "raw", "markdown"]
     assert book.cells[0].execution_count is None and book.cells[2].source == "42"
@@ -125,9 +131,17 @@ def test_progress_bars_and_control_characters() -> None:
 
 
 def test_odd_output_shapes_never_raise() -> None:
-    for o in [None, 3, "text", {}, {"output_type": "stream", "text": 5}, {"output_type": "error"},
-              {"output_type": "error", "traceback": "not a list"}, {"output_type": "execute_result", "data": "x"},
-              {"output_type": "display_data", "data": {"text/plain": ["a", 1]}}]:
+    for o in [
+        None,
+        3,
+        "text",
+        {},
+        {"output_type": "stream", "text": 5},
+        {"output_type": "error"},
+        {"output_type": "error", "traceback": "not a list"},
+        {"output_type": "execute_result", "data": "x"},
+        {"output_type": "display_data", "data": {"text/plain": ["a", 1]}},
+    ]:
         output_text(o)  # type: ignore[arg-type]
 
 
@@ -155,10 +169,31 @@ def test_a_cell_that_cannot_be_rendered_is_dropped_with_a_note(monkeypatch: pyte
     assert any("cell 2 skipped (RuntimeError: boom)" in n.name for n in r.nodes)
 
 
-KEYS = ["cell_type", "source", "outputs", "execution_count", "output_type", "text", "data", "traceback", "ename",
-        "evalue", "name", "text/plain", "image/png", "text/html", "input", "level", "metadata"]
+KEYS = [
+    "cell_type",
+    "source",
+    "outputs",
+    "execution_count",
+    "output_type",
+    "text",
+    "data",
+    "traceback",
+    "ename",
+    "evalue",
+    "name",
+    "text/plain",
+    "image/png",
+    "text/html",
+    "input",
+    "level",
+    "metadata",
+]
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 10**12) | st.text(max_size=30) | st.sampled_from(["code", "markdown", "raw", "heading", "stream", "error", "execute_result", "display_data"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**12)
+    | st.text(max_size=30)
+    | st.sampled_from(["code", "markdown", "raw", "heading", "stream", "error", "execute_result", "display_data"]),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=6),
     max_leaves=25,
 )
@@ -171,8 +206,11 @@ def test_random_notebooks_never_crash(cells: list[Any], version: int) -> None:
     from jupyter_assist.prompt import PromptTooLarge
     from jupyter_assist.prompt.fim import FORMATS
 
-    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells} if version == 4 else \
-         {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": cells}]}
+    nb = (
+        {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}
+        if version == 4
+        else {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": cells}]}
+    )
     book = from_ipynb(json.dumps(nb))
     index = len(book.cells) - 1 if book.cells else None
     completion_prompt(book.cells, index, "x = ", "", len_tokens, FORMATS[0], Budgets(200, 100, 50, 20))

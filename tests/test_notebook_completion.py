@@ -19,8 +19,15 @@ TOK = cl100k()
 QWEN = FORMATS[0]
 CELLS = from_cells(
     [{"cell_type": "markdown", "source": "# Analysis"}]
-    + [{"cell_type": "code", "source": f"import os\nvalue_{i} = os.getcwd() + '{i}'", "execution_count": i,
-        "outputs": [{"output_type": "stream", "text": f"/home/{i}\n"}]} for i in range(1, 30)]
+    + [
+        {
+            "cell_type": "code",
+            "source": f"import os\nvalue_{i} = os.getcwd() + '{i}'",
+            "execution_count": i,
+            "outputs": [{"output_type": "stream", "text": f"/home/{i}\n"}],
+        }
+        for i in range(1, 30)
+    ]
     + [{"cell_type": "code", "source": "(current cell)"}, {"cell_type": "code", "source": "below = value_3 * 2"}]
 ).cells
 CURRENT = 30

@@ -120,13 +120,22 @@ def template(msgs: list[dict[str, str]]) -> str:
     return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in msgs) + "<|assistant|>\n"
 
 
-NOTEBOOK = [md("# Sales"), code("import pandas as pd\ndf = pd.read_csv('s.csv')", [stream("ok\n")], 1),
-            code("df.groupby('region').sum()", [error("KeyError", "'region'")], 2), code("")]
+NOTEBOOK = [
+    md("# Sales"),
+    code("import pandas as pd\ndf = pd.read_csv('s.csv')", [stream("ok\n")], 1),
+    code("df.groupby('region').sum()", [error("KeyError", "'region'")], 2),
+    code(""),
+]
 
 
 def test_chat_prompt_keeps_recent_turns_and_the_notebook_stays_byte_stable() -> None:
     book = from_cells(NOTEBOOK)
-    turns = [{"role": "user", "content": f"question {i} " + "word " * 80} if i % 2 == 0 else {"role": "assistant", "content": f"answer {i} " + "word " * 80} for i in range(9)]
+    turns = [
+        {"role": "user", "content": f"question {i} " + "word " * 80}
+        if i % 2 == 0
+        else {"role": "assistant", "content": f"answer {i} " + "word " * 80}
+        for i in range(9)
+    ]
     short = chat_prompt(book.cells, 2, turns[:1], TOK, template, 800, 100)
     long = chat_prompt(book.cells, 2, turns, TOK, template, 800, 100)
     assert long.rendered.tokens <= 800 and short.messages[0] == long.messages[0]  # system unchanged

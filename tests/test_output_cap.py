@@ -75,9 +75,10 @@ def capper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capper]:
         pytest.fail("needs node and the labextension's node_modules (jlpm install in labextension/)")
     out = tmp_path_factory.mktemp("outputcap")
     subprocess.run(
-        [str(TSC), str(LAB / "src" / "outputCap.ts"), "--outDir", str(out), "--target", "es2022",
-         "--module", "es2022", "--strict", "--skipLibCheck"],
-        check=True, capture_output=True, timeout=120,
+        [str(TSC), str(LAB / "src" / "outputCap.ts"), "--outDir", str(out), "--target", "es2022", "--module", "es2022", "--strict", "--skipLibCheck"],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     (out / "package.json").write_text('{"type": "module"}')
     (out / "run.js").write_text(RUNNER)
@@ -118,16 +119,22 @@ multiline = st.one_of(texts(), st.lists(texts(), max_size=3))  # nbformat: str o
 stream = st.builds(lambda t, n: {"output_type": "stream", "name": n, "text": t}, multiline, st.sampled_from(["stdout", "stderr"]))
 error = st.builds(
     lambda tb, v, n: {"output_type": "error", "ename": n, "evalue": v, "traceback": tb},
-    st.lists(texts(), max_size=3), texts(), st.sampled_from(["KeyError", "ValueError", "Error😀"]),
+    st.lists(texts(), max_size=3),
+    texts(),
+    st.sampled_from(["KeyError", "ValueError", "Error😀"]),
 )
 MIMES = ["text/plain", "text/html", "image/png", "text/markdown", "application/vnd.jupyter.widget-view+json"]
 rich = st.builds(
     lambda kinds, plain, other, kind: {
-        "output_type": kind, "metadata": {"isolated": True},
+        "output_type": kind,
+        "metadata": {"isolated": True},
         "data": {m: (plain if m == "text/plain" else other) for m in kinds},
         **({"execution_count": 3} if kind == "execute_result" else {}),
     },
-    st.lists(st.sampled_from(MIMES), unique=True, max_size=3), multiline, texts(), st.sampled_from(["execute_result", "display_data"]),
+    st.lists(st.sampled_from(MIMES), unique=True, max_size=3),
+    multiline,
+    texts(),
+    st.sampled_from(["execute_result", "display_data"]),
 )
 outputs = st.one_of(stream, error, rich)
 
@@ -205,8 +212,7 @@ def test_total_budget_is_spent_on_the_cells_nearest_the_current_one(capper: Capp
 def _wire_cells(path: Path) -> list[dict[str, Any]]:
     book = from_ipynb(path.read_bytes())
     return [
-        {"cell_type": c.kind, "source": c.source, "outputs": [dict(o) for o in c.outputs], "execution_count": c.execution_count}
-        for c in book.cells
+        {"cell_type": c.kind, "source": c.source, "outputs": [dict(o) for o in c.outputs], "execution_count": c.execution_count} for c in book.cells
     ]
 
 

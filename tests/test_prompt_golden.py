@@ -41,7 +41,10 @@ def template(msgs: list[dict[str, str]]) -> str:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    return "\n".join(f"{'kept' if r['kept'] else 'drop'} {r['tokens']:>5} {r['priority']!s:>12}  {r['name']}" + (f"  ({r['note']})" if r.get("note") else "") for r in rows)
+    return "\n".join(
+        f"{'kept' if r['kept'] else 'drop'} {r['tokens']:>5} {r['priority']!s:>12}  {r['name']}" + (f"  ({r['note']})" if r.get("note") else "")
+        for r in rows
+    )
 
 
 def rendered(notebook: str, task: str, budget: int, cell: int, line: int, col: int) -> str:

@@ -125,7 +125,9 @@ def test_messages_render_through_the_template_and_old_turns_drop_first() -> None
     r = render(tree, 1000, chars, template=template)
     assert [m["role"] for m in r.messages or []] == ["system", "user", "assistant", "user"]
     assert r.text == template(r.messages or []) and r.tokens == len(r.text)
-    small = render(tree, len(template([{"role": "system", "content": "be brief"}, {"role": "user", "content": "new question"}])), chars, template=template)
+    small = render(
+        tree, len(template([{"role": "system", "content": "be brief"}, {"role": "user", "content": "new question"}])), chars, template=template
+    )
     assert [m["content"] for m in small.messages or []] == ["be brief", "new question"]
     assert not kept(small, "q1") and kept(small, "q2")
 

@@ -22,17 +22,20 @@ def notebooks() -> list:
 
 # -- rules on a made-up cell --------------------------------------------------------------
 
+
 def test_candidates_skip_comments_magics_strings_and_long_lines() -> None:
-    src = "\n".join([
-        "%matplotlib inline",
-        "x = 1  # a note",
-        '"""a docstring',
-        'over lines"""',
-        'y = f(a, "s")',
-        "z = " + "a" * 90,
-        "!ls -l",
-        "    ",
-    ])
+    src = "\n".join(
+        [
+            "%matplotlib inline",
+            "x = 1  # a note",
+            '"""a docstring',
+            'over lines"""',
+            'y = f(a, "s")',
+            "z = " + "a" * 90,
+            "!ls -l",
+            "    ",
+        ]
+    )
     got = {(line, col, kind, target) for line, col, kind, target in candidates(src)}
     assert {line for line, *_ in got} == {4}  # only `y = f(a, "s")`
     assert (4, 0, "line_start", 'y = f(a, "s")') in got
@@ -49,6 +52,7 @@ def test_cells_the_tokenizer_rejects_give_no_candidates() -> None:
 
 
 # -- the draw ------------------------------------------------------------------------------
+
 
 @needs_data
 def test_same_seed_same_cases_other_seed_other_cases(notebooks: list) -> None:
@@ -122,10 +126,18 @@ def test_current_cell_has_no_outputs_others_keep_theirs(notebooks: list) -> None
 
 # -- scores ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "a,b,sim",
-    [("abc", "abc", 1.0), ("", "", 1.0), ("kitten", "sitting", 1 - 3 / 7), ("  x = 1 ", "x = 1", 1.0),
-     ("abc", "", 0.0), (" as plt", ".pyplot as plt", 1 - 8 / 14), ("(y)", "y", 1 - 2 / 3)],
+    [
+        ("abc", "abc", 1.0),
+        ("", "", 1.0),
+        ("kitten", "sitting", 1 - 3 / 7),
+        ("  x = 1 ", "x = 1", 1.0),
+        ("abc", "", 0.0),
+        (" as plt", ".pyplot as plt", 1 - 8 / 14),
+        ("(y)", "y", 1 - 2 / 3),
+    ],
 )
 def test_edit_similarity_on_known_pairs(a: str, b: str, sim: float) -> None:
     assert edit_similarity(a, b) == pytest.approx(sim)
@@ -144,6 +156,7 @@ def test_levenshtein_exact_match_first_line_percentile() -> None:
 
 
 # -- baseline prompts ------------------------------------------------------------------------
+
 
 def test_notebook_fim_budgets_nearest_cells_markdown_and_outputs_as_comments() -> None:
     fim = FORMATS[0]

@@ -26,8 +26,15 @@ async def post(jp_fetch: Any, route: str, body: dict[str, Any]) -> dict[str, Any
 
 
 def edit(request_id: str, **sampling: Any) -> dict[str, Any]:
-    return {"request_id": request_id, "instruction": "rename w to width", "source": SOURCE,
-            "cells": [{"cell_type": "code", "source": SOURCE}], "cell_index": 0, "max_tokens": 40, **sampling}
+    return {
+        "request_id": request_id,
+        "instruction": "rename w to width",
+        "source": SOURCE,
+        "cells": [{"cell_type": "code", "source": SOURCE}],
+        "cell_index": 0,
+        "max_tokens": 40,
+        **sampling,
+    }
 
 
 async def test_greedy_repeats_and_a_new_seed_gives_another_text(jp_fetch: Any) -> None:
@@ -51,8 +58,12 @@ async def test_fix_and_chat_take_the_seed(jp_fetch: Any) -> None:
     assert (await wait_ready(jp_fetch))["state"] == "ready"
     error = {"output_type": "error", "ename": "NameError", "evalue": "name 'x' is not defined", "traceback": []}
     cells = [{"cell_type": "code", "source": "print(x)\n", "outputs": [error]}]
-    fix = [(await post(jp_fetch, "fix", {"request_id": f"f{i}", "cells": cells, "cell_index": 0, "max_tokens": 30,
-                                         "temperature": 0.7, "seed": seed}))["text"] for i, seed in enumerate((5, 5, 6))]
+    fix = [
+        (await post(jp_fetch, "fix", {"request_id": f"f{i}", "cells": cells, "cell_index": 0, "max_tokens": 30, "temperature": 0.7, "seed": seed}))[
+            "text"
+        ]
+        for i, seed in enumerate((5, 5, 6))
+    ]
     assert fix[0] == fix[1] != fix[2]
     chat = {"messages": [{"role": "user", "content": "hello"}], "temperature": 0.7}
     texts = [(await post(jp_fetch, "chat", {"request_id": f"c{i}", **chat, "seed": seed}))["text"] for i, seed in enumerate((7, 7, 8))]
@@ -63,8 +74,9 @@ async def test_a_chat_answer_at_its_cap_says_length(jp_fetch: Any) -> None:
     assert (await wait_ready(jp_fetch))["state"] == "ready"
     # temperature 1.5: a long random answer (greedy random weights may loop or stop early);
     # the conftest caps chat at 24 tokens.
-    done = await post(jp_fetch, "chat", {"request_id": "cap", "messages": [{"role": "user", "content": "Tell me a long story"}],
-                                         "temperature": 1.5, "seed": 3})
+    done = await post(
+        jp_fetch, "chat", {"request_id": "cap", "messages": [{"role": "user", "content": "Tell me a long story"}], "temperature": 1.5, "seed": 3}
+    )
     assert done["finish_reason"] == "length" and done["completion_tokens"] == 24, done
 
 

@@ -35,7 +35,9 @@ def served(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), str(tiny_model_dir)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -373,13 +375,16 @@ def test_remote_streams_at_once_against_transformers_serve(served: str, tiny_mod
         e.shutdown()
 
 
-@pytest.mark.parametrize("models,window", [
-    ([{"id": "fake", "max_model_len": 3000}], 3000),
-    ([{"id": "other", "max_model_len": 1000}, {"id": "fake", "max_model_len": 3000}], 3000),
-    ([{"id": "a", "max_model_len": 1000}, {"id": "b", "max_model_len": 3000}], None),  # which one is ours?
-    ([{"id": "fake", "max_model_len": "lots"}], None),
-    ([{"id": "fake"}], None),
-])
+@pytest.mark.parametrize(
+    "models,window",
+    [
+        ([{"id": "fake", "max_model_len": 3000}], 3000),
+        ([{"id": "other", "max_model_len": 1000}, {"id": "fake", "max_model_len": 3000}], 3000),
+        ([{"id": "a", "max_model_len": 1000}, {"id": "b", "max_model_len": 3000}], None),  # which one is ours?
+        ([{"id": "fake", "max_model_len": "lots"}], None),
+        ([{"id": "fake"}], None),
+    ],
+)
 def test_served_window_reads_max_model_len(models: list[dict], window: int | None) -> None:
     assert served_window({"object": "list", "data": models}, "fake") == window
 
@@ -394,11 +399,14 @@ def _tokenizer_with_window(tiny_model_dir: Path, dest: Path, n: int | None) -> P
     return dest
 
 
-@pytest.mark.parametrize("served_len,tokenizer_len,window", [
-    (3000, 2048, 3000),  # the server says
-    (None, 2048, 2048),  # else the tokenizer
-    (None, None, DEFAULT_WINDOW),  # the tiny tokenizer does not know (1e30)
-])
+@pytest.mark.parametrize(
+    "served_len,tokenizer_len,window",
+    [
+        (3000, 2048, 3000),  # the server says
+        (None, 2048, 2048),  # else the tokenizer
+        (None, None, DEFAULT_WINDOW),  # the tiny tokenizer does not know (1e30)
+    ],
+)
 def test_remote_context_window(tiny_model_dir: Path, tmp_path: Path, served_len: int | None, tokenizer_len: int | None, window: int) -> None:
     fake = FakeOpenAI(free_port(), [{"id": "fake", **({"max_model_len": served_len} if served_len else {})}])
     fake.start()

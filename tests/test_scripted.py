@@ -16,8 +16,8 @@ from jupyter_assist.testing.scripted import install, write_answers
 
 from .conftest import ndjson, wait_ready
 
-ORIGINAL = 's = "\U0001F600 smile"\nt = "\U0001D518"'  # 😀, 𝔘: outside the BMP
-WINK = 's = "\U0001F601 smile"\nt = "\U0001D519"'  # 😁, 𝔙
+ORIGINAL = 's = "\U0001f600 smile"\nt = "\U0001d518"'  # 😀, 𝔘: outside the BMP
+WINK = 's = "\U0001f601 smile"\nt = "\U0001d519"'  # 😁, 𝔙
 
 
 @pytest.fixture
@@ -44,8 +44,13 @@ async def post(jp_fetch: Any, route: str, body: Any) -> list[dict[str, Any]]:
 
 
 def edit_body(request_id: str, instruction: str, source: str = ORIGINAL) -> dict[str, Any]:
-    return {"request_id": request_id, "instruction": instruction, "source": source,
-            "cells": [{"cell_type": "code", "source": source}], "cell_index": 0}
+    return {
+        "request_id": request_id,
+        "instruction": instruction,
+        "source": source,
+        "cells": [{"cell_type": "code", "source": source}],
+        "cell_index": 0,
+    }
 
 
 async def test_scripted_answer_is_the_edit_done_text(jp_fetch: Any, answers: Path, tiny_model_dir: Path) -> None:
@@ -71,8 +76,7 @@ async def test_scripted_answer_is_the_edit_done_text(jp_fetch: Any, answers: Pat
 async def test_answers_in_turn_and_the_file_is_reread(jp_fetch: Any, answers: Path) -> None:
     write_answers(answers, [{"match": "first", "answers": ["a = 1\n```", "a = 2\n```"]}, {"answers": ["b = 0\n```"]}])
     await wait_ready(jp_fetch)
-    texts = [(await post(jp_fetch, "edit", edit_body(f"t{i}", instr)))[-1]["text"]
-             for i, instr in enumerate(["first", "first", "first", "other"])]
+    texts = [(await post(jp_fetch, "edit", edit_body(f"t{i}", instr)))[-1]["text"] for i, instr in enumerate(["first", "first", "first", "other"])]
     assert texts == ["a = 1", "a = 2", "a = 2", "b = 0"]  # in turn, the last repeats; no match: the catch-all
     write_answers(answers, [{"match": "first", "answers": ["c = 3\n```"]}])  # a later step's script
     assert (await post(jp_fetch, "edit", edit_body("t9", "first")))[-1]["text"] == "c = 3"

@@ -86,7 +86,19 @@ async def test_cancel_unknown_request(jp_fetch: Any) -> None:
     assert json.loads(r.body) == {"cancelled": False}
 
 
-ROUTES = [("status", "GET"), ("history", "GET"), ("cancel", "POST"), ("complete", "POST"), ("chat", "POST"), ("generate", "POST"), ("edit", "POST"), ("warm", "POST"), ("fix", "POST"), ("prompt", "POST"), ("telemetry", "POST")]
+ROUTES = [
+    ("status", "GET"),
+    ("history", "GET"),
+    ("cancel", "POST"),
+    ("complete", "POST"),
+    ("chat", "POST"),
+    ("generate", "POST"),
+    ("edit", "POST"),
+    ("warm", "POST"),
+    ("fix", "POST"),
+    ("prompt", "POST"),
+    ("telemetry", "POST"),
+]
 
 
 @pytest.mark.parametrize("route,method", ROUTES)
@@ -120,9 +132,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("route,body,code,needle", BAD)
-async def test_bad_input_gets_clear_error_and_server_keeps_serving(
-    jp_fetch: Any, route: str, body: Any, code: int, needle: str
-) -> None:
+async def test_bad_input_gets_clear_error_and_server_keeps_serving(jp_fetch: Any, route: str, body: Any, code: int, needle: str) -> None:
     await wait_ready(jp_fetch)
     with pytest.raises(HTTPClientError) as e:
         await post(jp_fetch, route, body)

@@ -45,8 +45,13 @@ async def _slowest_status(jp_fetch: Any, work: Awaitable[Any]) -> tuple[float, A
 
 async def test_a_4000_line_rename_leaves_the_server_answering(jp_fetch: Any) -> None:
     await wait_ready(jp_fetch)
-    body = {"request_id": "big-rename", "cells": [{"cell_type": "code", "source": AFTER}], "cell_index": 0,
-            "edits": [{"cell_index": 0, "before": BEFORE, "after": AFTER}], "max_tokens": 4}
+    body = {
+        "request_id": "big-rename",
+        "cells": [{"cell_type": "code", "source": AFTER}],
+        "cell_index": 0,
+        "edits": [{"cell_index": 0, "before": BEFORE, "after": AFTER}],
+        "max_tokens": 4,
+    }
     slowest, r, polls = await _slowest_status(jp_fetch, post(jp_fetch, "next-edit", body))
     events = ndjson(r.body)
     assert events[0]["type"] == "proposals" and len(events[0]["proposals"]) == 50  # capped, in line order
@@ -62,4 +67,3 @@ async def test_a_million_character_prompt_leaves_the_server_answering(jp_fetch: 
     slowest, r, polls = await _slowest_status(jp_fetch, post(jp_fetch, "prompt", json.dumps(body), params={"task": "complete"}))
     assert json.loads(r.body)["prompt_tokens"] > 0
     assert polls >= 2 and slowest < MAX_STALL_S, (slowest, polls)
-

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 
 from .conftest import wait_ready
 
-CELLS = [{"cell_type": "code", "source": "x = 1", "outputs": [{"output_type": "stream", "text": "1\n"}]},
-         {"cell_type": "markdown", "source": "# t"}, {"cell_type": "code", "source": ""}]
+CELLS = [
+    {"cell_type": "code", "source": "x = 1", "outputs": [{"output_type": "stream", "text": "1\n"}]},
+    {"cell_type": "markdown", "source": "# t"},
+    {"cell_type": "code", "source": ""},
+]
 CTX = {"request_id": "fuzz", "cells": CELLS, "cell_index": 2}
 # Each route's real shape (jupyter_assist/wire.py), the start of the hostile mutations.
 SHAPES: dict[str, dict[str, Any]] = {
@@ -28,10 +31,25 @@ SHAPES: dict[str, dict[str, Any]] = {
     "warm": {**CTX, "prefix": "y = x"},
     "cancel": {"request_id": "fuzz"},
     "prompt": {**CTX, "prefix": "y = x"},
-    "agent": {**CTX, "goal": "mean of x", "max_steps": 4, "max_tokens": 2, "steps": [
-        {"kind": "code", "source": "x = 1", "cell_index": 0, "text": "set x", "ran": True, "edited": False,
-         "outputs": [{"output_type": "stream", "text": "1\n"}], "variables": [{"name": "x", "type": "int", "summary": "1"}]},
-        {"kind": "ask", "text": "which column?", "reply": "x"}]},
+    "agent": {
+        **CTX,
+        "goal": "mean of x",
+        "max_steps": 4,
+        "max_tokens": 2,
+        "steps": [
+            {
+                "kind": "code",
+                "source": "x = 1",
+                "cell_index": 0,
+                "text": "set x",
+                "ran": True,
+                "edited": False,
+                "outputs": [{"output_type": "stream", "text": "1\n"}],
+                "variables": [{"name": "x", "type": "int", "summary": "1"}],
+            },
+            {"kind": "ask", "text": "which column?", "reply": "x"},
+        ],
+    },
     "telemetry": {"event": "shown", "request_id": "fuzz", "task": "agent", "latency_ms": 3.0},
 }
 STREAMS = {"complete", "chat", "generate", "edit", "fix", "next-edit", "agent"}
@@ -40,7 +58,7 @@ TASKS = sorted(STREAMS) + ["nope"]
 # Astral characters, combining marks and lone surrogates (json.dumps writes those as "\ud800").
 chars = st.characters(codec=None, exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "😀", "\u0301", "\r", "\x00"])
 texts = st.text(chars, max_size=40) | st.integers(0, 5000).map(lambda n: "a\n" * n)
-scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | texts
+scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | texts
 values = st.recursive(scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(texts, c, max_size=4), max_leaves=12)
 
 
@@ -52,8 +70,11 @@ def hostile(draw: Any, shape: dict[str, Any]) -> Any:
         target = body
         path = draw(st.lists(st.sampled_from(["cells", "messages", "edits", "attachments", "outputs", "steps", "variables", 0, 1]), max_size=3))
         for key in path:  # walk down where the path exists
-            nxt = target[key] if isinstance(target, dict) and isinstance(key, str) and key in target else (
-                target[key] if isinstance(target, list) and isinstance(key, int) and key < len(target) else None)
+            nxt = (
+                target[key]
+                if isinstance(target, dict) and isinstance(key, str) and key in target
+                else (target[key] if isinstance(target, list) and isinstance(key, int) and key < len(target) else None)
+            )
             if not isinstance(nxt, (dict, list)):
                 break
             target = nxt
@@ -88,8 +109,7 @@ def case(draw: Any) -> tuple[str, str, dict[str, str], str | bytes]:
 def _cases(n: int) -> list[tuple[str, str, dict[str, str], str | bytes]]:
     out: list[Any] = []
 
-    @settings(max_examples=n, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=n, derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @given(case())
     def collect(c: Any) -> None:
         out.append(c)

@@ -101,9 +101,7 @@ async def test_switch_both_ways_with_loading_state(
     assert r.code == 200
 
 
-async def test_failed_switch_keeps_cause_and_can_switch_back(
-    jp_fetch: Any, tiny_model_dir: Path, second_model: Path
-) -> None:
+async def test_failed_switch_keeps_cause_and_can_switch_back(jp_fetch: Any, tiny_model_dir: Path, second_model: Path) -> None:
     await wait_ready(jp_fetch)
     (second_model / "config.json").write_text("{not json")
     await switch(jp_fetch, "tiny-b")

@@ -28,19 +28,30 @@ async def _post_then_leave(port: int, headers: dict[str, str], route: str, body:
     _reader, writer = await asyncio.open_connection("127.0.0.1", port)
     data = json.dumps(body).encode()
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-    writer.write(f"POST /a%40b/jupyter-assist/{route} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Type: application/json\r\n"
-                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    writer.write(
+        f"POST /a%40b/jupyter-assist/{route} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
     await writer.drain()
     return writer
 
 
-@pytest.mark.parametrize("route,request_id,extra", [
-    ("warm", "warm-left", {}),  # WarmHandler.on_connection_close
-    ("complete", "held-left", {"delay_ms": 2000}),  # StreamHandler._hold's prefill
-])
+@pytest.mark.parametrize(
+    "route,request_id,extra",
+    [
+        ("warm", "warm-left", {}),  # WarmHandler.on_connection_close
+        ("complete", "held-left", {"delay_ms": 2000}),  # StreamHandler._hold's prefill
+    ],
+)
 async def test_a_warm_up_whose_client_leaves_never_runs(
-    jp_fetch: Any, jp_serverapp: Any, jp_http_port: int, jp_auth_header: dict[str, str],
-    route: str, request_id: str, extra: dict[str, Any],
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_auth_header: dict[str, str],
+    route: str,
+    request_id: str,
+    extra: dict[str, Any],
 ) -> None:
     await wait_ready(jp_fetch)
     engine = jp_serverapp.web_app.settings["jupyter_assist"].engine
@@ -54,8 +65,9 @@ async def test_a_warm_up_whose_client_leaves_never_runs(
     engine.backend.warm_steps = spy
     marker = f"marker_{request_id}"
     # The engine is busy with a long request; a warm-up queues behind it (lowest priority).
-    busy = asyncio.ensure_future(post(jp_fetch, "generate", {"request_id": "busy", "cells": CELLS, "cell_index": 5,
-                                                           "instruction": "count", "max_tokens": 400}))
+    busy = asyncio.ensure_future(
+        post(jp_fetch, "generate", {"request_id": "busy", "cells": CELLS, "cell_index": 5, "instruction": "count", "max_tokens": 400})
+    )
     await _until(lambda: "busy" in engine._active or busy.done(), "the long request to start")
     assert not busy.done(), (await busy).body[-300:]
     body = {"request_id": request_id, "cells": CELLS, "cell_index": 5, "prefix": f"{marker} = ", **extra}

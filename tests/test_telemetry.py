@@ -163,8 +163,13 @@ EVENTS: list[dict[str, Any]] = [
     {"event": "accepted", "request_id": "e", "task": "edit"},
     {"event": "survived", "request_id": "e", "task": "edit", "survived": True, "similarity": 0.5},
 ]
-MALFORMED = ["not json at all", "[1, 2]", json.dumps({"event": "shown"}), json.dumps({"event": "boom", "task": "complete"}),
-             json.dumps({"event": "shown", "task": "complete", "latency_ms": "fast"})]
+MALFORMED = [
+    "not json at all",
+    "[1, 2]",
+    json.dumps({"event": "shown"}),
+    json.dumps({"event": "boom", "task": "complete"}),
+    json.dumps({"event": "shown", "task": "complete", "latency_ms": "fast"}),
+]
 
 
 def expected(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -222,8 +227,7 @@ def test_stats_table(prepared: Path, capsys: pytest.CaptureFixture[str]) -> None
     rows = {line.split()[0]: line.split() for line in text.splitlines()[1:-1]}
     assert set(rows) == {"complete", "edit", "all"}
     exp = expected([e for e in EVENTS if e["task"] == "complete"])
-    assert rows["complete"][1:5] == [str(exp["shown"]), str(exp["accepted"]), str(exp["rejected"]),
-                                     f"{exp['acceptance_rate'] * 100:.1f}"]
+    assert rows["complete"][1:5] == [str(exp["shown"]), str(exp["accepted"]), str(exp["rejected"]), f"{exp['acceptance_rate'] * 100:.1f}"]
     assert f"{len(MALFORMED) + 1} malformed lines skipped" in text
 
 

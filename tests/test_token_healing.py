@@ -130,8 +130,9 @@ def test_a_prefix_greedy_takes_anyway_changes_nothing_but_is_not_returned(engine
     text = free["text"]
     assert len(text) > 6, text
     for k in (1, 3, 6):  # within the first token, and likely across several
-        streamed, done = asyncio.run(_collect(engine, Request(f"k{k}", PROMPT, GenerationParams(
-            max_tokens=24, lookup=lookup, loop_guard=False, prefix=text[:k]))))
+        streamed, done = asyncio.run(
+            _collect(engine, Request(f"k{k}", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False, prefix=text[:k])))
+        )
         assert done["text"] == text[k:] and streamed == done["text"] and done["n"] == free["n"]
 
 

@@ -5,5 +5,4 @@ from .loading import LoadOptions
 from .models import ModelError
 from .types import GenerationParams, Request
 
-__all__ = ["Engine", "EngineNotReady", "GenerationParams", "LoadOptions", "ModelError", "RemoteOptions", "Request", "SwitchRefused",
-           "UnknownModel"]
+__all__ = ["Engine", "EngineNotReady", "GenerationParams", "LoadOptions", "ModelError", "RemoteOptions", "Request", "SwitchRefused", "UnknownModel"]

@@ -301,8 +301,11 @@ class Batch:
         mask = torch.cat([old, new_keys], dim=-1)[:, None]
         self.cols.n = n
         out = self.model(
-            input_ids=ids.to(dev), position_ids=positions.to(dev), attention_mask=mask,
-            past_key_values=self.cache, use_cache=True,
+            input_ids=ids.to(dev),
+            position_ids=positions.to(dev),
+            attention_mask=mask,
+            past_key_values=self.cache,
+            use_cache=True,
         )
         self.valid[:b, t : t + n] = new_valid
         self.cols.t = t + n

@@ -144,7 +144,10 @@ def force_prefix(
 
 
 def force_nonblank(
-    texts: TokenTexts, logits: Any, pick: Callable[[Any], int], push: Callable[[int], str | None],
+    texts: TokenTexts,
+    logits: Any,
+    pick: Callable[[Any], int],
+    push: Callable[[int], str | None],
     feed: Callable[[list[int]], Any],
 ) -> Generator[None, None, Any]:
     """One decode step among the tokens that put text on the line (`TokenTexts.nonblank`);

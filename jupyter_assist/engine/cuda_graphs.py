@@ -114,7 +114,12 @@ class GraphRunner:
     when `capture`. Owned by the engine's worker thread (one request at a time)."""
 
     def __init__(
-        self, model: Any, max_len: int, buckets: tuple[int, ...] = BUCKETS, capture: bool = True, first_span: int = 1024,
+        self,
+        model: Any,
+        max_len: int,
+        buckets: tuple[int, ...] = BUCKETS,
+        capture: bool = True,
+        first_span: int = 1024,
         sdpa: bool = False,  # the model's SDPA instead of `span_attention` (`benchmarks gpu` compares)
     ) -> None:
         import torch
@@ -155,8 +160,7 @@ class GraphRunner:
         self.slots.positions, self.slots.span = positions, span
         mask = (self.arange[None, :span] <= positions[:, None])[None, None]
         with nullcontext() if self.sdpa else spans_of(self.model):
-            out = self.model(input_ids=ids, position_ids=positions[None], attention_mask=mask,
-                             past_key_values=self.cache, use_cache=True)
+            out = self.model(input_ids=ids, position_ids=positions[None], attention_mask=mask, past_key_values=self.cache, use_cache=True)
         return out.logits[0].float()
 
     def _build(self) -> None:

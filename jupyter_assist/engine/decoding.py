@@ -91,8 +91,14 @@ class Output:
     """
 
     def __init__(
-        self, decode: Decode, rule: StopRule, eos_ids: Sequence[int], loop_guard: bool, emit: Callable[[str], None],
-        step: Step | None = None, hide: str = "",
+        self,
+        decode: Decode,
+        rule: StopRule,
+        eos_ids: Sequence[int],
+        loop_guard: bool,
+        emit: Callable[[str], None],
+        step: Step | None = None,
+        hide: str = "",
     ) -> None:
         self.detok = IncrementalDetokenizer(decode, step)
         self.rule = rule

@@ -135,8 +135,12 @@ class Engine:
                 raise SwitchRefused(f"{self.status.model} is still loading; switch once it is ready (or failed).")
             old = self.status
             self.status = EngineStatus(
-                state="loading", model=choice.display, stage="waiting for running requests",
-                served=old.served, cancelled=old.cancelled, switching_from=old.model,
+                state="loading",
+                model=choice.display,
+                stage="waiting for running requests",
+                served=old.served,
+                cancelled=old.cancelled,
+                switching_from=old.model,
             )
             self.model_name, self._switch_to = choice.ref, choice.ref
             for r in self._active.values():
@@ -337,8 +341,10 @@ class Engine:
             cache.clear()
         _recover_memory()
         if oom:
-            return (f"Out of memory while generating ({error}). The KV cache was cleared; "
-                    "try again with a shorter context, a smaller model or 4-bit quantization.")
+            return (
+                f"Out of memory while generating ({error}). The KV cache was cleared; "
+                "try again with a shorter context, a smaller model or 4-bit quantization."
+            )
         return f"{type(error).__name__}: {error}"
 
     # -- requests -------------------------------------------------------------------
@@ -346,8 +352,10 @@ class Engine:
         if self.status.state == "error":
             return f"The model failed to load: {self.status.error}"
         if self.status.switching_from:
-            return (f"Switching from {self.status.switching_from} to {self.status.model}: the model is loading "
-                    f"({self.status.stage or 'starting'}); try again when the status says ready.")
+            return (
+                f"Switching from {self.status.switching_from} to {self.status.model}: the model is loading "
+                f"({self.status.stage or 'starting'}); try again when the status says ready."
+            )
         return f"The model is still loading ({self.status.stage or 'starting'})."
 
     def require_ready(self) -> Backend | RemoteBackend:

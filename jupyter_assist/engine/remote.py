@@ -68,8 +68,9 @@ def load_tokenizer(source: str, model: str) -> Any:
     if Path(name).expanduser().exists() or name.startswith(("/", ".", "~")):  # a path, not a hub id
         raise ModelError(f"Could not load the tokenizer for the remote model from {name!r}; {hint}: {local_error}")
     if huggingface_hub.constants.HF_HUB_OFFLINE or not _hub_reachable():
-        raise ModelError(f"The tokenizer {name!r} for the remote model is not in the local Hugging Face cache "
-                         f"and the hub is offline or unreachable; {hint}.")
+        raise ModelError(
+            f"The tokenizer {name!r} for the remote model is not in the local Hugging Face cache and the hub is offline or unreachable; {hint}."
+        )
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as e:
@@ -218,12 +219,18 @@ class RemoteBackend:
         p = req.params
         warm = req.kind == "warm"
         # The server counts tokens for max_tokens; stop strings beyond its 4 are ours.
-        out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=() if warm else p.stop), (), False,
-                     (lambda text: None) if warm else (lambda text: emit(Event("delta", text=text))))
+        out = Output(
+            lambda ids: "",
+            StopRule(max_tokens=p.max_tokens, stop_strings=() if warm else p.stop),
+            (),
+            False,
+            (lambda text: None) if warm else (lambda text: emit(Event("delta", text=text))),
+        )
         finish = "length"
         try:
-            async with self._client().stream("POST", f"{self.base}/completions", json=self._body(req),
-                                             headers={"Accept": "text/event-stream"}) as resp:
+            async with self._client().stream(
+                "POST", f"{self.base}/completions", json=self._body(req), headers={"Accept": "text/event-stream"}
+            ) as resp:
                 if resp.status_code >= 400:
                     detail = (await resp.aread())[:500].decode("utf-8", "replace")
                     raise RemoteError(f"Remote model server answered HTTP {resp.status_code}: {detail}")

@@ -111,6 +111,7 @@ class RemoteDispatch:
         task = loop.create_task(self._serve(req, events.put_nowait))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
         # Cancelled before its first step, the task never ran its handlers: say so here.
         def never_ran(t: asyncio.Task[None]) -> None:
             if t.cancelled():

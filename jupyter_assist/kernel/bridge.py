@@ -135,8 +135,9 @@ class Bridge:
             self.cell_ids[count] = cell_id
 
 
-def acceptor(bridge: Bridge, offer: Callable[[str], None], cell_id: str | None, target: str = "",
-             target_cell_id: str | None = None) -> Callable[[str, str], str]:
+def acceptor(
+    bridge: Bridge, offer: Callable[[str], None], cell_id: str | None, target: str = "", target_cell_id: str | None = None
+) -> Callable[[str, str], str]:
     """What Accept does with the code: returns a note for the widget.
 
     Through the labextension: replace the target cell (if the proposal has one) or insert
@@ -150,8 +151,7 @@ def acceptor(bridge: Bridge, offer: Callable[[str], None], cell_id: str | None, 
         if cell_id is not None:
             payload: dict[str, Any]
             if target and target_cell_id is not None:
-                payload = {"action": "replace", "cell_id": target_cell_id, "expected": target, "after": cell_id,
-                           "code": code}
+                payload = {"action": "replace", "cell_id": target_cell_id, "expected": target, "after": cell_id, "code": code}
             else:
                 payload = {"action": "insert", "cell_id": cell_id, "code": code}
             payload["accept_id"] = accept_id

@@ -39,7 +39,9 @@ class AssistMagics(Magics):
     client_factory = Client
     widget_mode = "auto"  # "auto": a widget when ipywidgets and a kernel front end exist; "always"; "never"
     share_samples = Bool(
-        False, config=True, help="Send sample values of variables (off: values can be private). Also read by the "
+        False,
+        config=True,
+        help="Send sample values of variables (off: values can be private). Also read by the "
         "labextension's variable summaries. `%config AssistMagics.share_samples = True`.",
     )
 

@@ -45,7 +45,5 @@ def run_job(job: Job, stream: Stream, on_delta: Callable[[str], None], sampled: 
 
 
 def unified_diff(target: str, code: str) -> str:
-    lines = difflib.unified_diff(
-        target.splitlines(keepends=True), code.splitlines(keepends=True), "target", "proposal", lineterm=""
-    )
+    lines = difflib.unified_diff(target.splitlines(keepends=True), code.splitlines(keepends=True), "target", "proposal", lineterm="")
     return "".join(ln if ln.endswith("\n") else ln + "\n" for ln in lines)

@@ -15,7 +15,7 @@ def empty_body_as_line_magic(lines: list[str]) -> list[str]:
     """`["%%assist plot x\\n"]` (only blank lines after it) -> `["%assist plot x\\n"]`."""
     if not lines or not lines[0].startswith(PREFIX):
         return lines
-    rest = lines[0][len(PREFIX):]
+    rest = lines[0][len(PREFIX) :]
     if rest[:1] not in ("", " ", "\t", "\n", "\r") or any(line.strip() for line in lines[1:]):
         return lines  # another magic (%%assistant) or a real body: IPython's usual path
     return ["%assist" + rest.rstrip("\r\n") + "\n"]

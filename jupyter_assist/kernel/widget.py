@@ -52,8 +52,12 @@ class ReviewWidget:
         self.title = w.HTML()
         self.body = w.HTML()
         self.accept_id = secrets.token_hex(16)  # one widget accepts once: one id
-        self.accept_button = w.Button(description=job.accept_label, button_style="success", layout=w.Layout(width="auto"),
-                                      _dom_classes=(ACCEPT_CLASS, f"{ACCEPT_CLASS}-{self.accept_id}"))
+        self.accept_button = w.Button(
+            description=job.accept_label,
+            button_style="success",
+            layout=w.Layout(width="auto"),
+            _dom_classes=(ACCEPT_CLASS, f"{ACCEPT_CLASS}-{self.accept_id}"),
+        )
         self.reject_button = w.Button(description="Reject", layout=w.Layout(width="auto"))
         self.regenerate_button = w.Button(description="Regenerate", layout=w.Layout(width="auto"))
         self.accept_button.on_click(lambda _: self.accept())
@@ -110,9 +114,11 @@ class ReviewWidget:
 
     def _render(self) -> None:
         route = self.job.route
-        self.title.value = f"<b>jupyter-assist {html.escape(route)}</b>: {html.escape(self.status)}" + (
-            f" ({html.escape(self.error)})" if self.error else ""
-        ) + (f": {html.escape(self.note)}" if self.note and self.status == "accepted" else "")
+        self.title.value = (
+            f"<b>jupyter-assist {html.escape(route)}</b>: {html.escape(self.status)}"
+            + (f" ({html.escape(self.error)})" if self.error else "")
+            + (f": {html.escape(self.note)}" if self.note and self.status == "accepted" else "")
+        )
         if self.status == "streaming":
             self.body.value = _pre(self.streamed, "opacity:0.7")
         elif self.status in ("ready", "accepted"):

@@ -6,6 +6,17 @@ from .completion import Budgets, CompletionPrompt, completion_prompt, split_curs
 from .instruct import InstructPrompt, chat_prompt, edit_prompt, fix_prompt, generate_prompt
 
 __all__ = [
-    "Budgets", "Cell", "CompletionPrompt", "InstructPrompt", "Notebook", "chat_prompt", "completion_prompt",
-    "edit_prompt", "fix_prompt", "from_cells", "from_ipynb", "generate_prompt", "split_cursor",
+    "Budgets",
+    "Cell",
+    "CompletionPrompt",
+    "InstructPrompt",
+    "Notebook",
+    "chat_prompt",
+    "completion_prompt",
+    "edit_prompt",
+    "fix_prompt",
+    "from_cells",
+    "from_ipynb",
+    "generate_prompt",
+    "split_cursor",
 ]

@@ -30,15 +30,41 @@ HEADER = "ACTION:"
 MAX_BODY = 20_000  # characters of a cell the model may write; past it the answer is junk
 MAX_HEADER = 120  # characters of a header line
 _KINDS: dict[str, Kind] = {
-    "code": "code", "python": "code", "run": "code", "print": "code", "execute": "code", "compute": "code", "cell": "code", "new": "code", "new_cell": "code", "insert": "code",
-    "edit": "edit", "fix": "edit", "replace": "edit", "rewrite": "edit", "modify": "edit", "update": "edit",
-    "markdown": "markdown", "note": "markdown", "md": "markdown", "text": "markdown",
-    "ask": "ask", "question": "ask", "ask_user": "ask",
-    "done": "done", "finish": "done", "finished": "done", "answer": "done", "final": "done", "summary": "done", "stop": "done",
+    "code": "code",
+    "python": "code",
+    "run": "code",
+    "print": "code",
+    "execute": "code",
+    "compute": "code",
+    "cell": "code",
+    "new": "code",
+    "new_cell": "code",
+    "insert": "code",
+    "edit": "edit",
+    "fix": "edit",
+    "replace": "edit",
+    "rewrite": "edit",
+    "modify": "edit",
+    "update": "edit",
+    "markdown": "markdown",
+    "note": "markdown",
+    "md": "markdown",
+    "text": "markdown",
+    "ask": "ask",
+    "question": "ask",
+    "ask_user": "ask",
+    "done": "done",
+    "finish": "done",
+    "finished": "done",
+    "answer": "done",
+    "final": "done",
+    "summary": "done",
+    "stop": "done",
 }
 # A header line: optional markup, ACTION, a separator, the kind and its argument.
-_HEADER = re.compile(r"^[ \t>#*_`-]*action[ \t*_`]*[:=\-–][ \t*_`]*([A-Za-z_ ]+?)[ \t*_`]*(?:\b(?:cell)?[ \t#\[(]*(\d+)[\])]*)?[ \t*_`.:]*$",
-                     re.I | re.M)
+_HEADER = re.compile(
+    r"^[ \t>#*_`-]*action[ \t*_`]*[:=\-–][ \t*_`]*([A-Za-z_ ]+?)[ \t*_`]*(?:\b(?:cell)?[ \t#\[(]*(\d+)[\])]*)?[ \t*_`.:]*$", re.I | re.M
+)
 _FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*$", re.M)
 _CODE_LANGS = {"", "python", "py", "python3", "ipython", "ipython3", "jupyter"}
 

@@ -77,8 +77,17 @@ class Step:
     def of(cls, raw: Any) -> Step:
         get = raw.get if isinstance(raw, Mapping) else (lambda k, d=None: getattr(raw, k, d))
         outputs = tuple(o for o in (get("outputs") or ()) if isinstance(o, Mapping))
-        return cls(str(get("kind", "error")), as_text(get("source", "")), get("cell_index"), as_text(get("text", "")),
-                   bool(get("ran", False)), bool(get("edited", False)), outputs, tuple(get("variables") or ()), as_text(get("reply", "")))
+        return cls(
+            str(get("kind", "error")),
+            as_text(get("source", "")),
+            get("cell_index"),
+            as_text(get("text", "")),
+            bool(get("ran", False)),
+            bool(get("edited", False)),
+            outputs,
+            tuple(get("variables") or ()),
+            as_text(get("reply", "")),
+        )
 
     @property
     def error(self) -> Mapping[str, Any] | None:
@@ -136,8 +145,9 @@ def _result(step: Step, lines: int, chars: int, n_vars: int | None) -> str:
         return f"The user answered: {step.reply.strip()}" if step.reply.strip() else "The user did not answer; decide yourself."
     if step.kind == "done":
         return f"The user wants more: {step.reply.strip()}" if step.reply.strip() else "The user wants you to continue."
-    return (f"That reply did not follow the format: {step.text.strip()[:300]} Reply with exactly one action: "
-            "a line ACTION: code, then a ```python block.")
+    return (
+        f"That reply did not follow the format: {step.text.strip()[:300]} Reply with exactly one action: a line ACTION: code, then a ```python block."
+    )
 
 
 def _minimal(step: Step) -> str:
@@ -189,7 +199,9 @@ def _next(steps: Sequence[Step], max_steps: int) -> str:
     if left <= 1:
         lines.append("This is your last step: reply ACTION: done with what you found.")
     elif steps and steps[-1].kind == "ask":
-        lines.append(f"Step {len(steps) + 1} of {max_steps}. Go on with the next action (ACTION: code to compute more, ACTION: done with the answer).")
+        lines.append(
+            f"Step {len(steps) + 1} of {max_steps}. Go on with the next action (ACTION: code to compute more, ACTION: done with the answer)."
+        )
     else:
         lines.append(f"Step {len(steps) + 1} of {max_steps}. Reply with the next action.")
     return "\n".join(lines)

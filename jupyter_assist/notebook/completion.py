@@ -85,7 +85,7 @@ def _lines_node(lines: list[str], near_end: bool, name: str, budget: int) -> Nod
     a non-empty string (at least one token), so no more than `budget` of them can be kept:
     only the nearest are made nodes (a 150,000-line cell built a node per line, and the
     collector's walks over them stalled the server for ~1 s)."""
-    lines = lines[-(budget + 1):] if near_end else lines[: budget + 1]
+    lines = lines[-(budget + 1) :] if near_end else lines[: budget + 1]
     n = len(lines)
     return scope(*(text(line, p=LINE - ((n - i) if near_end else i + 1)) for i, line in enumerate(lines)), name=name)
 
@@ -173,8 +173,9 @@ def completion_prompt(
     return CompletionPrompt(prompt, stable, len(body), _stops(prefix, suffix, fim), tokens.count(prompt), fim, segs, list(notes))
 
 
-def _below(cells: Sequence[Cell], index: int | None, budget: int, tokens: Tokens, segs: dict[str, Rendered],
-           cache: RenderCache | None, marks: bool = True) -> str:
+def _below(
+    cells: Sequence[Cell], index: int | None, budget: int, tokens: Tokens, segs: dict[str, Rendered], cache: RenderCache | None, marks: bool = True
+) -> str:
     """The cells after the current one, nearest first within `budget` (code form, no outputs)."""
     below = [c for c in cells if index is not None and c.index > index]
     nodes = context_nodes(below, index, "code", Options(outputs=False, marks=marks)) if below else []
@@ -194,8 +195,16 @@ def _lines_within(s: str, budget: int, tokens: Tokens) -> str:
     return out
 
 
-def _suffix(cells: Sequence[Cell], index: int | None, suffix: str, budget: int, below_budget: int, tokens: Tokens,
-            segs: dict[str, Rendered], marks: bool = True) -> str:
+def _suffix(
+    cells: Sequence[Cell],
+    index: int | None,
+    suffix: str,
+    budget: int,
+    below_budget: int,
+    tokens: Tokens,
+    segs: dict[str, Rendered],
+    marks: bool = True,
+) -> str:
     """The FIM suffix: the rest of the cursor's line (kept first), the cell's next lines by
     distance, then (given `cells`) the cells below."""
     first_line, nl, rest = suffix.partition("\n")

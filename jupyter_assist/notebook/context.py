@@ -104,8 +104,15 @@ def _output_block(cell: Cell, out: str, form: Form) -> str:
 
 
 def cell_node(
-    cell: Cell, p: float, distance: int, form: Form, opts: Options, *,
-    current: bool = False, skip_error: bool = False, imports: Sequence[str] | None = None,
+    cell: Cell,
+    p: float,
+    distance: int,
+    form: Form,
+    opts: Options,
+    *,
+    current: bool = False,
+    skip_error: bool = False,
+    imports: Sequence[str] | None = None,
 ) -> Node | None:
     """One cell as a node: `first` of full text, head/tail, and its `imports` (default: all
     its import lines) for when the rest is cut."""

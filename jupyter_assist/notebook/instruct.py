@@ -57,8 +57,15 @@ def notebook_node(
 
 
 def _system(
-    intro: str, cells: Sequence[Cell], current: int | None, budget: int, variables: Sequence[Any], *, quoted: bool,
-    attached: Node | None = None, attached_tokens: int = 0,
+    intro: str,
+    cells: Sequence[Cell],
+    current: int | None,
+    budget: int,
+    variables: Sequence[Any],
+    *,
+    quoted: bool,
+    attached: Node | None = None,
+    attached_tokens: int = 0,
 ) -> Node:
     """`quoted`: the request quotes the current cell (and its error), or the user removed it
     from the context, so the notebook part leaves them out. `attached`: the user's
@@ -71,7 +78,9 @@ def _system(
     return system(f"{intro} {DATA_NOTE}{note or PARAGRAPH}", attached, "The notebook:\n\n", nb, name="system")
 
 
-def _render(nodes: list[Node], budget: int, tokens: Tokens, template: ChatTemplate | None, cache: RenderCache | None, notes: Sequence[str]) -> InstructPrompt:
+def _render(
+    nodes: list[Node], budget: int, tokens: Tokens, template: ChatTemplate | None, cache: RenderCache | None, notes: Sequence[str]
+) -> InstructPrompt:
     r = render(nodes, budget, tokens, template=template, cache=cache)
     return InstructPrompt(r.text, r.messages or [], r, list(notes))
 
@@ -113,9 +122,18 @@ def _fenced(source: str) -> str:
 
 
 def _one_request(
-    intro: str, ask: str, cells: Sequence[Cell], index: int | None, quoted: bool, tokens: Tokens,
-    template: ChatTemplate | None, budget: int, answer: int, variables: Sequence[Any],
-    cache: RenderCache | None, notes: Sequence[str],
+    intro: str,
+    ask: str,
+    cells: Sequence[Cell],
+    index: int | None,
+    quoted: bool,
+    tokens: Tokens,
+    template: ChatTemplate | None,
+    budget: int,
+    answer: int,
+    variables: Sequence[Any],
+    cache: RenderCache | None,
+    notes: Sequence[str],
 ) -> InstructPrompt:
     """System (with the notebook), one mandatory user request, the answer's reserve."""
     nodes = [_system(intro, cells, index, budget - answer, variables, quoted=quoted), user(ask, name="request"), empty(answer, name="answer")]

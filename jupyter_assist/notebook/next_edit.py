@@ -104,7 +104,9 @@ def edits_diff(edits: Sequence[UserEdit]) -> str:
     parts = []
     for e in edits:
         diff = list(
-            difflib.unified_diff(lines_of(e.before), lines_of(e.after), f"cell {e.cell_index + 1} (before)", f"cell {e.cell_index + 1} (after)", n=2, lineterm="")
+            difflib.unified_diff(
+                lines_of(e.before), lines_of(e.after), f"cell {e.cell_index + 1} (before)", f"cell {e.cell_index + 1} (after)", n=2, lineterm=""
+            )
         )
         if len(diff) > MAX_DIFF_LINES:
             diff = diff[:MAX_DIFF_LINES] + [f"... ({len(diff) - MAX_DIFF_LINES} more diff lines)"]

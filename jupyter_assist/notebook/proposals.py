@@ -149,8 +149,12 @@ class Validator:
         for before, prefix, suffix in self._back[p.cell_index]:
             # apply(source, p) == before, without building it: the lines around the
             # proposal are before's own, and before holds p.new in between.
-            if (len(before) == p.start_line + len(p.new) + tail and p.start_line <= prefix and tail <= suffix
-                    and tuple(before[p.start_line : p.start_line + len(p.new)]) == p.new):
+            if (
+                len(before) == p.start_line + len(p.new) + tail
+                and p.start_line <= prefix
+                and tail <= suffix
+                and tuple(before[p.start_line : p.start_line + len(p.new)]) == p.new
+            ):
                 return True
             if before == [""] and not p.new and p.start_line == 0 and tail == 0:  # no lines left: "" as well
                 return True

@@ -45,10 +45,25 @@ class FimFormat:
 
 
 FORMATS = (
-    FimFormat("qwen2.5-coder", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>"),
-              "<|repo_name|>", "<|file_sep|>"),
-    FimFormat("starcoder2", "<fim_prefix>", "<fim_suffix>", "<fim_middle>", ("<|endoftext|>", "<file_sep>"),
-              "<repo_name>", "<file_sep>", path_in_prefix=True),
+    FimFormat(
+        "qwen2.5-coder",
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<|fim_middle|>",
+        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>"),
+        "<|repo_name|>",
+        "<|file_sep|>",
+    ),
+    FimFormat(
+        "starcoder2",
+        "<fim_prefix>",
+        "<fim_suffix>",
+        "<fim_middle>",
+        ("<|endoftext|>", "<file_sep>"),
+        "<repo_name>",
+        "<file_sep>",
+        path_in_prefix=True,
+    ),
     FimFormat("deepseek-coder", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>", ("<｜end▁of▁sentence｜>",)),
     FimFormat("codellama", "<PRE> ", " <SUF>", " <MID>", ("<EOT>",)),
 )

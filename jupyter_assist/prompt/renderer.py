@@ -265,8 +265,11 @@ def _render_flat(flat: Flat, budget: int, tokens: Tokens, template: ChatTemplate
 
     top = len(levels) - 1
     if measure(top)[0] > budget:
-        must = [(e.label, sum(sizes[e.start : e.end]) + sum(lf.reserve for lf in flat.leaves[e.start : e.end]))
-                for e in flat.entries if e.hi >= BASE and e.label]
+        must = [
+            (e.label, sum(sizes[e.start : e.end]) + sum(lf.reserve for lf in flat.leaves[e.start : e.end]))
+            for e in flat.entries
+            if e.hi >= BASE and e.label
+        ]
         raise PromptTooLarge(measure(top)[0], budget, must)
     est = _estimates(flat.leaves, levels, sizes)
     if mode == "binary" and any(a < b for a, b in itertools.pairwise(est)):

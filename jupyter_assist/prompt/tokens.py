@@ -191,7 +191,7 @@ def encoding_from_tokenizer_json(spec: dict[str, Any] | str, name: str = "hf-bpe
                 seen.add(rb)
                 order.append((rb, vocab[tok]))
     ids = [tid for _, tid in order]
-    merged = ids[len(singles):]
+    merged = ids[len(singles) :]
     if all(x < y for x, y in itertools.pairwise(merged)) and (not merged or merged[0] > max(ids[: len(singles)], default=-1)):
         ranks = dict(order)
         specials = dict(added)
@@ -286,7 +286,11 @@ def cl100k_spec() -> dict[str, Any]:
         "pat_str": CL100K_PATTERN,
         "mergeable_ranks": load_tiktoken_bpe(str(CL100K_FILE), expected_hash=CL100K_SHA256),
         "special_tokens": {
-            ENDOFTEXT: 100257, FIM_PREFIX: 100258, FIM_MIDDLE: 100259, FIM_SUFFIX: 100260, ENDOFPROMPT: 100276,
+            ENDOFTEXT: 100257,
+            FIM_PREFIX: 100258,
+            FIM_MIDDLE: 100259,
+            FIM_SUFFIX: 100260,
+            ENDOFPROMPT: 100276,
         },
     }
 

@@ -35,41 +35,47 @@ class AssistExtension(ExtensionApp):
         'Qwen/Qwen2.5-Coder-1.5B'), a local Hugging Face folder, or a .gguf file.""",
     )
     backend = Enum(
-        ["local", "openai"], "local", config=True,
+        ["local", "openai"],
+        "local",
+        config=True,
         help="local: load `model` here. openai: use an OpenAI-compatible server (vLLM, SGLang, transformers serve...) at remote_url, serving `model`.",
     )
     remote_url = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="""Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Checked at load
         (GET /models); while it cannot be reached the status is 'error' with the cause, and ready again
         once a request or the periodic check gets through.""",
     )
     remote_max_concurrency = Int(
-        8, min=1, config=True,
+        8,
+        min=1,
+        config=True,
         help="""Requests streaming to the remote server at once, each on its own connection (a server that
         batches, such as vLLM, runs them together); more wait, completions first.""",
     )
     remote_api_key = Unicode("", config=True, help="API key for the remote server (sent as a Bearer token).")
     remote_tokenizer = Unicode(
-        "", config=True,
+        "",
+        config=True,
         help="""Tokenizer (local folder or hub id) used to render prompts for the remote model; default:
         `model`, unless that is 'embedded' (then this must be set). Loaded from local files first; a hub
         id not in the local cache is downloaded only when the hub is reachable.""",
     )
     device = Unicode("auto", config=True, help="auto | cpu | cuda | cuda:N | mps")
-    dtype = Unicode(
-        "auto", config=True, help="auto (bf16 on CUDA and capable CPUs, else fp16/fp32) | bfloat16 | float16 | float32"
-    )
-    quantization = Unicode(
-        "auto", config=True, help="auto (bitsandbytes 4-bit NF4 on CUDA, none elsewhere) | nf4 | 8bit | none"
-    )
+    dtype = Unicode("auto", config=True, help="auto (bf16 on CUDA and capable CPUs, else fp16/fp32) | bfloat16 | float16 | float32")
+    quantization = Unicode("auto", config=True, help="auto (bitsandbytes 4-bit NF4 on CUDA, none elsewhere) | nf4 | 8bit | none")
     torch_threads = Int(0, config=True, help="CPU threads for torch; 0 keeps torch's default.")
     kv_cache_mb = Int(512, config=True, help="Memory for the KV prefix cache shared across requests (MB); 0 disables reuse.")
     spec_chunk = Int(32, config=True, help="Most draft tokens verified per forward pass in speculative edits (prompt lookup proposes half as many).")
     cuda_graphs = Bool(True, config=True, help="On CUDA, replay decode steps and verify passes as captured CUDA graphs.")
     graph_max_tokens = Int(8192, config=True, help="Prompt + answer tokens the CUDA graphs' K/V buffers hold; longer requests decode eagerly.")
     prefill_chunk = Int(256, config=True, help="Most prompt tokens one prefill pass feeds, so other requests wait one pass at most.")
-    running_kv_mb = Int(0, config=True, help="K/V memory all started requests may hold together (MB); past it new ones wait. 0: half the free memory (CPU: at most 4 GB).")
+    running_kv_mb = Int(
+        0,
+        config=True,
+        help="K/V memory all started requests may hold together (MB); past it new ones wait. 0: half the free memory (CPU: at most 4 GB).",
+    )
     cache_dir = Unicode(config=True, help="Where converted models are cached.")
     load_on_start = Bool(True, config=True, help="Load the model in the background when the server starts.")
     completion_max_tokens = Int(48, config=True, help="Cap on inline completion length (tokens).")
@@ -78,7 +84,8 @@ class AssistExtension(ExtensionApp):
     generate_max_tokens = Int(512, config=True, help="Cap on %%assist code length (tokens).")
     next_edit_max_tokens = Int(256, config=True, help="Cap on the model's rewrite of the region after an edit (next edit), tokens.")
     next_edit_min_logprob = Float(
-        -0.3, config=True,
+        -0.3,
+        config=True,
         help="""Next edit shows the model's rewrite only when its mean token log-probability is at least this
         (0: only a rewrite the model was certain of; renames found by analysis are always shown). A backend that
         reports no log-probabilities (remote) gives no model proposals.""",
@@ -86,7 +93,8 @@ class AssistExtension(ExtensionApp):
     max_body_bytes = Int(8 * 1024 * 1024, config=True, help="Largest request body accepted (bytes).")
     history_size = Int(50, config=True, help="How many recent requests GET /jupyter-assist/history keeps.")
     telemetry = Bool(
-        False, config=True,
+        False,
+        config=True,
         help="""Record suggestion events (shown/accepted/rejected/survived, served requests) as JSON
         lines in telemetry_file, for `jupyter assist stats`. Local only: nothing is sent anywhere.""",
     )
@@ -102,19 +110,23 @@ class AssistExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         opts = LoadOptions(
-            device=self.device, dtype=self.dtype, quantization=self.quantization, threads=self.torch_threads,
-            kv_cache_mb=self.kv_cache_mb, spec_chunk=self.spec_chunk,
-            cuda_graphs=self.cuda_graphs, graph_max_tokens=self.graph_max_tokens,
-            prefill_chunk=self.prefill_chunk, running_kv_mb=self.running_kv_mb,
+            device=self.device,
+            dtype=self.dtype,
+            quantization=self.quantization,
+            threads=self.torch_threads,
+            kv_cache_mb=self.kv_cache_mb,
+            spec_chunk=self.spec_chunk,
+            cuda_graphs=self.cuda_graphs,
+            graph_max_tokens=self.graph_max_tokens,
+            prefill_chunk=self.prefill_chunk,
+            running_kv_mb=self.running_kv_mb,
         )
         remote = None
         if self.backend == "openai":
             remote = RemoteOptions(self.remote_url, self.remote_api_key, self.remote_tokenizer, self.remote_max_concurrency)
         self.engine = Engine(self.model, opts, Path(self.cache_dir), remote)
         self.history: deque[dict[str, Any]] = deque(maxlen=self.history_size)
-        self.completion_settings = CompletionSettings(
-            max_tokens=self.completion_max_tokens, context_tokens=self.completion_context_tokens
-        )
+        self.completion_settings = CompletionSettings(max_tokens=self.completion_max_tokens, context_tokens=self.completion_context_tokens)
         path = Path(os.path.expanduser(self.telemetry_file)) if self.telemetry else None
         self.telemetry_log = Telemetry(path, self.log)
         tasks = TaskSettings(

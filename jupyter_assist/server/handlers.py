@@ -86,10 +86,12 @@ class ModelsHandler(AssistHandler):
     async def get(self) -> None:
         engine = self.assist.engine
         models = await off_loop(engine.models)  # stats the cache folder
-        self.finish({
-            "models": [{"name": c.name, "display": c.display, "current": c.ref == engine.model_name} for c in models],
-            "switchable": engine.remote is None,
-        })
+        self.finish(
+            {
+                "models": [{"name": c.name, "display": c.display, "current": c.ref == engine.model_name} for c in models],
+                "switchable": engine.remote is None,
+            }
+        )
 
     @tornado.web.authenticated
     @authorized
@@ -159,8 +161,14 @@ class PromptHandler(TaskHandler):
     def _inspect(self) -> dict[str, Any]:
         _, req = self.build()
         model = self.assist.engine.require_ready().text
-        return {"task": self.task, "prompt": req.prompt, "prompt_tokens": len(model.encode(req.prompt)),
-                "max_tokens": req.params.max_tokens, "stop": list(req.params.stop), "map": req.inspect() if req.inspect else []}
+        return {
+            "task": self.task,
+            "prompt": req.prompt,
+            "prompt_tokens": len(model.encode(req.prompt)),
+            "max_tokens": req.params.max_tokens,
+            "stop": list(req.params.stop),
+            "map": req.inspect() if req.inspect else [],
+        }
 
 
 _WARMING: set[asyncio.Future[None]] = set()
@@ -241,8 +249,7 @@ class StreamHandler(TaskHandler):
         meanwhile (the user typed on), the engine ends `req` without decoding."""
         engine = self.assist.engine
         engine.reserve(req)
-        warm = Request(f"{req.request_id}/warm", req.prompt, GenerationParams(max_tokens=0),
-                       priority=PRIORITY_WARM, kind="warm")
+        warm = Request(f"{req.request_id}/warm", req.prompt, GenerationParams(max_tokens=0), priority=PRIORITY_WARM, kind="warm")
         self._warm = warm  # a client that leaves meanwhile cancels it (on_connection_close)
         if req.cancelled.is_set():
             warm.cancelled.set()
@@ -282,9 +289,17 @@ class StreamHandler(TaskHandler):
             "first_ms": self._first_ms,
         }
         self.assist.history.append(
-            {"request_id": req.request_id, "task": self.task, "prompt": req.prompt, "healed": req.params.prefix, "text": done["text"],
-             "finish_reason": ev.finish_reason, "latency_ms": latency, "first_ms": self._first_ms,
-             "finished_at": time.time()}
+            {
+                "request_id": req.request_id,
+                "task": self.task,
+                "prompt": req.prompt,
+                "healed": req.params.prefix,
+                "text": done["text"],
+                "finish_reason": ev.finish_reason,
+                "latency_ms": latency,
+                "first_ms": self._first_ms,
+                "finished_at": time.time(),
+            }
         )
         self.assist.telemetry_log.served(self.task, req.request_id, latency, ev.finish_reason, ev.prompt_tokens, ev.completion_tokens)
         return done
@@ -357,8 +372,14 @@ class TelemetryHandler(AssistHandler):
 
 
 def route_table() -> list[tuple[Any, ...]]:
-    plain = {"status": StatusHandler, "history": HistoryHandler, "cancel": CancelHandler, "warm": WarmHandler,
-             "telemetry": TelemetryHandler, "models": ModelsHandler}
+    plain = {
+        "status": StatusHandler,
+        "history": HistoryHandler,
+        "cancel": CancelHandler,
+        "warm": WarmHandler,
+        "telemetry": TelemetryHandler,
+        "models": ModelsHandler,
+    }
     routes: list[tuple[Any, ...]] = [(f"{PREFIX}/{name}", handler) for name, handler in plain.items()]
     routes += [(f"{PREFIX}/{name}", StreamHandler, {"task": name}) for name in TASKS]
     routes.append((f"{PREFIX}/prompt", PromptHandler, {"task": "complete"}))

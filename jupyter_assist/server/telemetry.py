@@ -68,15 +68,22 @@ class Telemetry:
             raise
         return True
 
-    def served(self, task: str, request_id: str, latency_ms: float, finish_reason: str | None,
-               prompt_tokens: int, completion_tokens: int) -> None:
+    def served(self, task: str, request_id: str, latency_ms: float, finish_reason: str | None, prompt_tokens: int, completion_tokens: int) -> None:
         """Log a finished stream; never raises (a full disk must not break serving)."""
         if self.path is None:
             return
         try:
-            self.record({"event": "served", "request_id": request_id, "task": task, "latency_ms": latency_ms,
-                         "finish_reason": finish_reason, "prompt_tokens": prompt_tokens,
-                         "completion_tokens": completion_tokens})
+            self.record(
+                {
+                    "event": "served",
+                    "request_id": request_id,
+                    "task": task,
+                    "latency_ms": latency_ms,
+                    "finish_reason": finish_reason,
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                }
+            )
         except OSError:
             pass  # already logged
 
@@ -168,8 +175,7 @@ def summarize_lines(lines: Iterable[str]) -> dict[str, Any]:
         events += 1
         per.setdefault(ev["task"], _Acc()).add(ev)
         total.add(ev)
-    return {"events": events, "skipped": skipped,
-            "tasks": {t: a.result() for t, a in sorted(per.items())}, "total": total.result()}
+    return {"events": events, "skipped": skipped, "tasks": {t: a.result() for t, a in sorted(per.items())}, "total": total.result()}
 
 
 def summarize(path: Path) -> dict[str, Any]:
@@ -177,10 +183,17 @@ def summarize(path: Path) -> dict[str, Any]:
         return {"file": str(path), **summarize_lines(f)}
 
 
-COLUMNS = [("shown", "shown"), ("accepted", "accepted"), ("rejected", "rejected"), ("acceptance_rate", "accept%"),
-           ("median_shown_latency_ms", "p50 shown ms"), ("served", "served"),
-           ("median_served_latency_ms", "p50 served ms"), ("survival_rate", "survived%"),
-           ("mean_similarity", "similarity")]
+COLUMNS = [
+    ("shown", "shown"),
+    ("accepted", "accepted"),
+    ("rejected", "rejected"),
+    ("acceptance_rate", "accept%"),
+    ("median_shown_latency_ms", "p50 shown ms"),
+    ("served", "served"),
+    ("median_served_latency_ms", "p50 served ms"),
+    ("survival_rate", "survived%"),
+    ("mean_similarity", "similarity"),
+]
 
 
 def _cell(key: str, v: Any) -> str:
@@ -201,6 +214,7 @@ def table(summary: dict[str, Any]) -> str:
     for name, r in rows:
         cells = [f"{name:<{width}}"] + [f"{_cell(k, r[k]):>{max(len(label), 6)}}" for k, label in COLUMNS]
         out.append("  ".join(cells))
-    out.append(f"{summary['events']} events from {summary['file']}"
-               + (f"; {summary['skipped']} malformed lines skipped" if summary["skipped"] else ""))
+    out.append(
+        f"{summary['events']} events from {summary['file']}" + (f"; {summary['skipped']} malformed lines skipped" if summary["skipped"] else "")
+    )
     return "\n".join(out)

@@ -15,7 +15,8 @@ from .spec import Task, TaskSettings
 # The specs of complete, next edit and agent live here until those modules (under other
 # work now) take their own TASK, as chat, edit, fix and generate do.
 COMPLETE = Task(
-    "complete", CompleteRequest,
+    "complete",
+    CompleteRequest,
     lambda body, model, settings: complete.build(body, model, settings.completion),
     lambda body, done, settings: {"text": complete.finish(done.text, body)},
 )
@@ -26,11 +27,15 @@ def _next_edit_finish(body: NextEditRequest, done: Event, settings: TaskSettings
 
 
 NEXT_EDIT = Task(
-    "next-edit", NextEditRequest,
+    "next-edit",
+    NextEditRequest,
     lambda body, model, settings: next_edit.build(body, model, settings.next_edit_max_tokens),
-    _next_edit_finish, head=next_edit.head,
+    _next_edit_finish,
+    head=next_edit.head,
 )
-AGENT = Task("agent", AgentRequest, lambda body, model, settings: agent.build(body, model), lambda body, done, settings: agent.finish(body, done.text))
+AGENT = Task(
+    "agent", AgentRequest, lambda body, model, settings: agent.build(body, model), lambda body, done, settings: agent.finish(body, done.text)
+)
 
 TASKS: dict[str, Task] = {t.name: t for t in (COMPLETE, chat.TASK, generate.TASK, edit.TASK, fix.TASK, NEXT_EDIT, AGENT)}
 

@@ -46,8 +46,16 @@ def build(req: AgentRequest, model: Any, ext: Any = None) -> Request:
     book = from_cells(req.cells)
     tokens, template, window = _text_side(model)
     prompt = agent_prompt(
-        book.cells, req.goal, req.steps, tokens, template, min(window, CONTEXT_TOKENS + answer), answer,
-        max_steps=req.max_steps, variables=req.variables, notes=book.notes,
+        book.cells,
+        req.goal,
+        req.steps,
+        tokens,
+        template,
+        min(window, CONTEXT_TOKENS + answer),
+        answer,
+        max_steps=req.max_steps,
+        variables=req.variables,
+        notes=book.notes,
     )
     # A failed run is usually fixed by rewriting its cell: that cell is the speculative draft.
     last = req.steps[-1] if req.steps else None

@@ -20,9 +20,17 @@ def prompt_of(req: ChatRequest, model: ModelText, max_tokens: int, context_token
     book = book or from_cells(req.cells)
     messages = [{"role": m.role, "content": m.content} for m in req.messages]
     return chat_prompt(
-        book.cells, req.cell_index, messages, model.tokens, model.chat_prompt,
-        model.budget(context_tokens, max_tokens), max_tokens, variables=req.variables, notes=book.notes,
-        attachments=req.attachments, include_current=req.include_active_cell,
+        book.cells,
+        req.cell_index,
+        messages,
+        model.tokens,
+        model.chat_prompt,
+        model.budget(context_tokens, max_tokens),
+        max_tokens,
+        variables=req.variables,
+        notes=book.notes,
+        attachments=req.attachments,
+        include_current=req.include_active_cell,
     )
 
 

@@ -44,13 +44,25 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
     book = from_cells(req.cells)
     tok = getattr(backend, "tokenizer", None)
     fim = for_tokenizer(tok) if tok is not None else None
-    budgets = Budgets(settings.context_tokens, settings.prefix_tokens, settings.suffix_tokens,
-                      min(128, settings.prefix_tokens // 4), settings.below_tokens)
+    budgets = Budgets(
+        settings.context_tokens, settings.prefix_tokens, settings.suffix_tokens, min(128, settings.prefix_tokens // 4), settings.below_tokens
+    )
     tokens = for_backend(backend)
     prompt = completion_prompt(
-        book.cells, req.cell_index, req.prefix, req.suffix, tokens, fim, budgets,
-        variables=req.variables, notes=book.notes, outputs=settings.outputs, layout=settings.layout,
-        next_mark=settings.next_mark, marks=settings.marks, after=settings.after_tokens,
+        book.cells,
+        req.cell_index,
+        req.prefix,
+        req.suffix,
+        tokens,
+        fim,
+        budgets,
+        variables=req.variables,
+        notes=book.notes,
+        outputs=settings.outputs,
+        layout=settings.layout,
+        next_mark=settings.next_mark,
+        marks=settings.marks,
+        after=settings.after_tokens,
     )
     text, removed = prompt.text, ""
     texts = _token_texts(backend) if settings.heal else None
@@ -63,8 +75,7 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
     # An empty line (as after Enter) asks for a line: the model's best one, not its guess
     # that the line stays empty (an empty answer shows nothing).
     nonblank = settings.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
-    params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops, prefix=removed,
-                              nonblank=nonblank)
+    params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank)
     return Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
 
 

@@ -49,8 +49,15 @@ def prompt_of(req: EditRequest, model: ModelText, context_tokens: int = 3072, no
     book = from_cells(cells)
     answer = rewrite_answer(model, req.source, req.max_tokens)
     prompt = edit_prompt(
-        book.cells, index, req.instruction, model.tokens, model.chat_prompt,
-        model.budget(context_tokens, answer), answer, variables=req.variables, notes=[*(notes or []), *book.notes],
+        book.cells,
+        index,
+        req.instruction,
+        model.tokens,
+        model.chat_prompt,
+        model.budget(context_tokens, answer),
+        answer,
+        variables=req.variables,
+        notes=[*(notes or []), *book.notes],
     )
     return prompt, answer
 

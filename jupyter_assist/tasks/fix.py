@@ -23,8 +23,14 @@ def prompt_of(req: FixRequest, model: ModelText, context_tokens: int = 3072, boo
     source = req.cells[req.cell_index].source
     answer = rewrite_answer(model, source, req.max_tokens)
     prompt = fix_prompt(
-        book.cells, req.cell_index, model.tokens, model.chat_prompt,
-        model.budget(context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+        book.cells,
+        req.cell_index,
+        model.tokens,
+        model.chat_prompt,
+        model.budget(context_tokens, answer),
+        answer,
+        variables=req.variables,
+        notes=book.notes,
     )
     return prompt, answer
 

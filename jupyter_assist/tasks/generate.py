@@ -17,8 +17,14 @@ FENCE = re.compile(r"```[ \t]*(?:python|py|ipython)?[ \t]*\n(.*?)(?:```|\Z)", re
 def build(req: GenerateRequest, model: ModelText, max_tokens: int, context_tokens: int = 2048) -> Request:
     answer = req.max_tokens or max_tokens
     prompt = generate_prompt(
-        from_cells(req.cells).cells, req.instruction, req.code, model.tokens, model.chat_prompt,
-        model.budget(context_tokens, answer), answer, variables=req.variables,
+        from_cells(req.cells).cells,
+        req.instruction,
+        req.code,
+        model.tokens,
+        model.chat_prompt,
+        model.budget(context_tokens, answer),
+        answer,
+        variables=req.variables,
     )
     return Request(req.request_id, prompt.text, GenerationParams(max_tokens=answer), priority=PRIORITY_EDIT, inspect=prompt.report)
 

@@ -56,8 +56,15 @@ def build(req: NextEditRequest, backend: Any, max_tokens: int, context_tokens: i
     book = from_cells(req.cells)
     answer = req.max_tokens or min(max_tokens, 2 * len(backend.encode(where.text)) + 32)
     prompt = next_edit_prompt(
-        book.cells, _edits(req), where, for_backend(backend), backend.chat_prompt,
-        prompt_budget(backend, context_tokens, answer), answer, variables=req.variables, notes=book.notes,
+        book.cells,
+        _edits(req),
+        where,
+        for_backend(backend),
+        backend.chat_prompt,
+        prompt_budget(backend, context_tokens, answer),
+        answer,
+        variables=req.variables,
+        notes=book.notes,
     )
     params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
     return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=where.text + "\n", inspect=prompt.report)

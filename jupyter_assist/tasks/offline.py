@@ -17,8 +17,13 @@ def wire_cells(book: Notebook) -> list[dict[str, Any]]:
     return [{"cell_type": c.kind, "source": c.source, "outputs": list(c.outputs), "execution_count": c.execution_count} for c in book.cells]
 
 
-def model_text(tokens: Tokens, tokenizer: Any = None, template: Callable[[Messages], str] | None = None,
-               fim: FimFormat | None = None, window: int = DEFAULT_WINDOW) -> ModelText:
+def model_text(
+    tokens: Tokens,
+    tokenizer: Any = None,
+    template: Callable[[Messages], str] | None = None,
+    fim: FimFormat | None = None,
+    window: int = DEFAULT_WINDOW,
+) -> ModelText:
     """A served model's text view from a tokenizer alone (no weights): `tokens` count,
     `template` (default: the tokenizer's, else `plain_chat`), the given window."""
     chat = template or (chat_template(tokenizer) if tokenizer is not None else plain_chat)

@@ -42,7 +42,8 @@ class Lab:
         """GET (or POST `body` to) `jupyter-assist/<route>` with the token; decoded JSON."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
-            f"{self.base_url}jupyter-assist/{route}", data=data,
+            f"{self.base_url}jupyter-assist/{route}",
+            data=data,
             headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -74,20 +75,36 @@ def start_lab(base: Path, assist_args: list[str], ready_timeout: float = 600) ->
     token, port = secrets.token_hex(16), free_port()
     env = {
         **os.environ,
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]), "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]), "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]), "IPYTHONDIR": str(dirs["ipython"]),
-        "JUPYTER_PLATFORM_DIRS": "1", "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1",
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
+        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+        "IPYTHONDIR": str(dirs["ipython"]),
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "PYTHONUNBUFFERED": "1",
     }
-    cmd = [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False", f"--notebook-dir={dirs['root']}",
-           "--LabApp.expose_app_in_browser=True", *assist_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        f"--notebook-dir={dirs['root']}",
+        "--LabApp.expose_app_in_browser=True",
+        *assist_args,
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
     log_path = base / "lab.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     lab = Lab(f"http://127.0.0.1:{port}/", token, dirs["root"], log_path, proc)
     deadline = time.monotonic() + ready_timeout
     while True:

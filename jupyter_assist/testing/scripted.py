@@ -117,8 +117,9 @@ class ScriptedBackend:
         text, logprob = self.answer(req, script)
         delay = max(0, int(script.get("delay_ms", 0))) / 1000
         p: GenerationParams = req.params
-        out = Output(lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=p.stop), (), False,
-                     lambda delta: emit(Event("delta", text=delta)))
+        out = Output(
+            lambda ids: "", StopRule(max_tokens=p.max_tokens, stop_strings=p.stop), (), False, lambda delta: emit(Event("delta", text=delta))
+        )
         finish = "eos"  # the answer ran out, as a model ends on its end-of-sequence token
         for word in _WORDS.findall(text):
             if req.cancelled.is_set() or (delay and req.cancelled.wait(delay)):
@@ -132,8 +133,16 @@ class ScriptedBackend:
                 break
         out.flush()
         self.served += 1
-        emit(Event("done", text=out.text, finish_reason=finish,  # type: ignore[arg-type]
-                   prompt_tokens=len(self.encode(req.prompt)), completion_tokens=len(self.encode(out.text)), logprob=logprob))
+        emit(
+            Event(
+                "done",
+                text=out.text,
+                finish_reason=finish,  # type: ignore[arg-type]
+                prompt_tokens=len(self.encode(req.prompt)),
+                completion_tokens=len(self.encode(out.text)),
+                logprob=logprob,
+            )
+        )
 
 
 def install(answers: str | Path, tokenizer_dir: str | Path | None = None) -> Callable[[], None]:

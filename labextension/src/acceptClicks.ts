@@ -36,11 +36,7 @@ function onClick(tracker: INotebookTracker, event: MouseEvent): void {
   const button = target?.closest(`button.${ACCEPT_CLASS}`);
   // A button that says Accept, in a notebook output: what the user agreed to.
   const label = (button?.textContent ?? '').trim();
-  if (
-    !button ||
-    !label.startsWith('Accept') ||
-    !button.closest('.jp-OutputArea')
-  ) {
+  if (!button || !label.startsWith('Accept') || !button.closest('.jp-OutputArea')) {
     return;
   }
   const panel = tracker.find(p => p.node.contains(button));

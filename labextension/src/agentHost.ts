@@ -71,7 +71,13 @@ export class NotebookAgentHost implements IAgentHost {
     }
     const cell =
       kind === 'code'
-        ? { cell_type: 'code' as const, source, metadata: { [METADATA_KEY]: { agent: true } }, outputs: [], execution_count: null }
+        ? {
+            cell_type: 'code' as const,
+            source,
+            metadata: { [METADATA_KEY]: { agent: true } },
+            outputs: [],
+            execution_count: null
+          }
         : { cell_type: 'markdown' as const, source, metadata: { [METADATA_KEY]: { agent: true } } };
     // One transaction, captured apart from any change just before or after it: one undo
     // step removes the whole cell (Y's undo manager merges changes 500 ms apart).

@@ -1,14 +1,7 @@
 // The agent loop, apart from JupyterLab: the host (notebookHost.ts) owns cells and kernel.
 // One server request per step (POST agent); nothing runs without a Run click unless
 // auto-run is on, and auto-run never runs shell escapes or cells the agent did not write.
-import type {
-  AgentActionKind,
-  IAgentAction,
-  IAgentRequest,
-  IAgentStep,
-  INotebookContext,
-  IVariable
-} from './types';
+import type { AgentActionKind, IAgentAction, IAgentRequest, IAgentStep, INotebookContext, IVariable } from './types';
 import { isShellEscape } from './agentShell';
 
 export const MAX_STEPS = 10;
@@ -38,14 +31,7 @@ export interface IAgentHost {
 }
 
 export type AgentState =
-  | 'idle'
-  | 'thinking'
-  | 'waiting-run'
-  | 'running'
-  | 'waiting-answer'
-  | 'done'
-  | 'stopped'
-  | 'failed';
+  'idle' | 'thinking' | 'waiting-run' | 'running' | 'waiting-answer' | 'done' | 'stopped' | 'failed';
 
 /** One step as the chat shows it (a card) and as the next request reports it. */
 export interface IAgentCard {
@@ -227,7 +213,18 @@ export class AgentSession {
   }
 
   private _card(kind: AgentActionKind, text: string, proposed = '', cellId: string | null = null): IAgentCard {
-    return { kind, text, cellId, proposed, ran: null, outputs: [], variables: [], reply: '', request: this._request, status: 'info' };
+    return {
+      kind,
+      text,
+      cellId,
+      proposed,
+      ran: null,
+      outputs: [],
+      variables: [],
+      reply: '',
+      request: this._request,
+      status: 'info'
+    };
   }
 
   private async _apply(action: IAgentAction): Promise<void> {
@@ -312,7 +309,10 @@ export class AgentSession {
     try {
       result = await this.host.run(id);
     } catch (error) {
-      result = { outputs: [{ output_type: 'error', ename: 'RunError', evalue: String(error), traceback: [] }], variables: [] };
+      result = {
+        outputs: [{ output_type: 'error', ename: 'RunError', evalue: String(error), traceback: [] }],
+        variables: []
+      };
     }
     this.host.setPending(id, false);
     if (this.state !== 'running') {

@@ -35,7 +35,9 @@ export function outputSummary(outputs: Record<string, unknown>[], maxLines = 4):
     }
   }
   const kept = lines.filter(l => l.trim());
-  return kept.length > maxLines ? [...kept.slice(0, maxLines), `… ${kept.length - maxLines} more lines`].join('\n') : kept.join('\n');
+  return kept.length > maxLines
+    ? [...kept.slice(0, maxLines), `… ${kept.length - maxLines} more lines`].join('\n')
+    : kept.join('\n');
 }
 
 const LABEL: Record<string, string> = {
@@ -124,7 +126,7 @@ export class AgentPanel extends Widget {
     this.startButton.disabled = busy;
     this.stopButton.disabled = !busy;
     this.node.dataset.state = s?.state ?? 'idle';
-    this.statusNode.textContent = s ? (s.message || s.state.replace('-', ' ')) : '';
+    this.statusNode.textContent = s ? s.message || s.state.replace('-', ' ') : '';
     this.cardsNode.replaceChildren(...(s ? s.cards.map((c, i) => this.card(c, i, s)) : []));
   }
 

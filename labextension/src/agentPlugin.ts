@@ -19,7 +19,12 @@ export const agentPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette, ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null, restorer: ILayoutRestorer | null) => {
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ) => {
     // One inspector at a time, as in the chat: a step's Prompt link replaces the last one.
     let inspector: Widget | null = null;
     const panel = new AgentPanel(
@@ -52,11 +57,20 @@ export const agentPlugin: JupyterFrontEndPlugin<void> = {
       const chat = Array.from(app.shell.widgets('right')).find(w => w.id === CHAT_ID);
       chat?.node
         .querySelector('.jp-assist-chat-header')
-        ?.append(switchButton('Agent', 'jp-assist-chat-agent', 'Start agent on this notebook', () => void app.commands.execute(START_AGENT_COMMAND)));
+        ?.append(
+          switchButton(
+            'Agent',
+            'jp-assist-chat-agent',
+            'Start agent on this notebook',
+            () => void app.commands.execute(START_AGENT_COMMAND)
+          )
+        );
       if (chat) {
         panel.node
           .querySelector('.jp-assist-agent-title')
-          ?.append(switchButton('Chat', 'jp-assist-agent-chat', 'Back to the chat', () => app.shell.activateById(CHAT_ID)));
+          ?.append(
+            switchButton('Chat', 'jp-assist-agent-chat', 'Back to the chat', () => app.shell.activateById(CHAT_ID))
+          );
       }
     });
   }

@@ -41,16 +41,9 @@ async function toAPIError(response: Response): Promise<APIError> {
  * Call a JSON route. Goes through ServerConnection so the token/XSRF headers
  * that jupyter_server requires are added for us.
  */
-export async function requestAPI<T>(
-  endPoint: string,
-  init: RequestInit = {}
-): Promise<T> {
+export async function requestAPI<T>(endPoint: string, init: RequestInit = {}): Promise<T> {
   const settings = ServerConnection.makeSettings();
-  const response = await ServerConnection.makeRequest(
-    routeUrl(settings, endPoint),
-    init,
-    settings
-  );
+  const response = await ServerConnection.makeRequest(routeUrl(settings, endPoint), init, settings);
   if (!response.ok) {
     throw await toAPIError(response);
   }
@@ -214,7 +207,5 @@ export function cancelRequest(requestId: string): void {
   requestAPI<ICancelReply>('cancel', {
     method: 'POST',
     body: JSON.stringify({ request_id: requestId })
-  }).catch(error =>
-    console.warn('jupyter-assist: cancel failed', requestId, error)
-  );
+  }).catch(error => console.warn('jupyter-assist: cancel failed', requestId, error));
 }

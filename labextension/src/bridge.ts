@@ -108,10 +108,9 @@ export function applyAction(panel: NotebookPanel, action: IBridgeAction): string
   const index = cellIndex(panel, action.cell_id);
   if (index < 0) {
     insertAfter(panel, model.cells.length - 1, action.code);
-    Notification.info(
-      'jupyter-assist: the %%assist cell is gone; the accepted code was added at the end.',
-      { autoClose: 8000 }
-    );
+    Notification.info('jupyter-assist: the %%assist cell is gone; the accepted code was added at the end.', {
+      autoClose: 8000
+    });
     return 'appended';
   }
   insertAfter(panel, index, action.code);
@@ -134,11 +133,7 @@ function refused(why: string): void {
 }
 
 /** Route a comm's messages to the notebook panel that holds this kernel connection. */
-function listen(
-  comm: Kernel.IComm,
-  kernel: Kernel.IKernelConnection,
-  panel: NotebookPanel
-): void {
+function listen(comm: Kernel.IComm, kernel: Kernel.IKernelConnection, panel: NotebookPanel): void {
   comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
     const action = parseAction(msg.content.data);
     if (!action) {
@@ -165,8 +160,7 @@ function ignore(comm: Kernel.IComm): void {
   console.warn(
     'jupyter-assist: ignored a second jupyter_assist comm from the kernel (only the one %load_ext opened is the bridge)'
   );
-  comm.onMsg = () =>
-    refused('it came on a jupyter_assist comm that is not the bridge');
+  comm.onMsg = () => refused('it came on a jupyter_assist comm that is not the bridge');
 }
 
 /**
@@ -178,10 +172,7 @@ function ignore(comm: Kernel.IComm): void {
  * kernel is ignored until that one is gone (closed by `%unload_ext` / `%reload_ext`, or
  * disposed by a kernel restart), when the next handshake takes its place.
  */
-export function connectBridge(
-  kernel: Kernel.IKernelConnection,
-  panel: NotebookPanel
-): void {
+export function connectBridge(kernel: Kernel.IKernelConnection, panel: NotebookPanel): void {
   let bridge: Kernel.IComm | null = null;
   const held = (): boolean => bridge !== null && !bridge.isDisposed;
   kernel.registerCommTarget(COMM_TARGET, comm => {

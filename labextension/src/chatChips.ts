@@ -21,11 +21,7 @@ export const MAX_LABEL = 300; // characters, as the server accepts
 export const MAX_TEXT = 64_000; // characters per attachment, as the server accepts
 
 /** An attachment within the server's bounds (a longer text is cut and says so). */
-export function attachment(
-  kind: IAttachment['kind'],
-  label: string,
-  text: string
-): IAttachment {
+export function attachment(kind: IAttachment['kind'], label: string, text: string): IAttachment {
   const note = '\n... (cut at 64,000 characters)';
   return {
     kind,
@@ -43,11 +39,7 @@ export function firstLine(text: string, max = 40): string {
 }
 
 /** Renders chips with an x each; `onRemove` gets the chip's key. */
-export function renderChips(
-  host: HTMLElement,
-  chips: IChip[],
-  onRemove: (chip: IChip) => void
-): void {
+export function renderChips(host: HTMLElement, chips: IChip[], onRemove: (chip: IChip) => void): void {
   const nodes = chips.map(chip => {
     const node = document.createElement('span');
     node.className = 'jp-assist-chat-chip';

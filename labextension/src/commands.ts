@@ -23,8 +23,7 @@ export const COMMANDS = {
 } as const;
 
 /** What the explain command asks; the active cell and its outputs go as context. */
-export const EXPLAIN_QUESTION =
-  'Explain what the active cell does, step by step, and what its output shows.';
+export const EXPLAIN_QUESTION = 'Explain what the active cell does, step by step, and what its output shows.';
 
 /** The fix button fix.ts puts under an error output. */
 const FIX_BUTTON = '.jp-assist-fix-button';

@@ -190,10 +190,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
    * the model is too slow for the budget, fall back to the empty streamed
    * item so the ghost text still appears when tokens come.
    */
-  async fetch(
-    request: CompletionHandler.IRequest,
-    context: IInlineCompletionContext
-  ): Promise<IInlineCompletionList> {
+  async fetch(request: CompletionHandler.IRequest, context: IInlineCompletionContext): Promise<IInlineCompletionList> {
     this._seq++;
     const reused = this._typedAlong(request);
     if (reused) {
@@ -229,10 +226,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     }
     const ghost = assistSettings.current.ghostText;
     const language = (job.body.language ?? '').toLowerCase();
-    if (
-      !ghost.enabled ||
-      ghost.disabledLanguages.some(l => l.toLowerCase() === language)
-    ) {
+    if (!ghost.enabled || ghost.disabledLanguages.some(l => l.toLowerCase() === language)) {
       return NO_ITEMS; // the user turned ghost text off (for this language)
     }
     this._job = job;
@@ -252,9 +246,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     }
     // The server holds the request for `delay_ms` from its arrival; the round
     // trip is taken off so that the answer arrives as the delay ends.
-    const rest = Math.round(
-      this._requestDelay - (performance.now() - job.started) - this._transport
-    );
+    const rest = Math.round(this._requestDelay - (performance.now() - job.started) - this._transport);
     if (rest > 0) {
       job.body.delay_ms = rest;
     }
@@ -297,9 +289,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     ghostTextHealth.succeeded();
     this._show(job, 0);
     return {
-      items: [
-        { insertText: job.text, isIncomplete: true, token: this._token(0) }
-      ]
+      items: [{ insertText: job.text, isIncomplete: true, token: this._token(0) }]
     };
   }
 
@@ -407,9 +397,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
    * showing its rest instead of asking the server again (the completer
    * would otherwise replace a good suggestion with a new request's).
    */
-  private _typedAlong(
-    request: CompletionHandler.IRequest
-  ): IInlineCompletionList | null {
+  private _typedAlong(request: CompletionHandler.IRequest): IInlineCompletionList | null {
     const screen = this._onScreen;
     if (!screen) {
       return null;
@@ -431,9 +419,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
       return rest.trim() ? { items: [{ insertText: rest }] } : null;
     }
     return {
-      items: [
-        { insertText: rest, isIncomplete: true, token: this._token(offset) }
-      ]
+      items: [{ insertText: rest, isIncomplete: true, token: this._token(offset) }]
     };
   }
 
@@ -512,10 +498,7 @@ export class AssistInlineProvider implements IInlineCompletionProvider {
     return Math.max(0, this._timeout - this._requestDelay - 1000);
   }
 
-  private _makeBody(
-    request: CompletionHandler.IRequest,
-    context: IInlineCompletionContext
-  ): ICompleteRequest {
+  private _makeBody(request: CompletionHandler.IRequest, context: IInlineCompletionContext): ICompleteRequest {
     const [prefix, suffix] = splitAtCursor(request);
     const mimeLanguage = languageFromMime(request.mimeType);
     const body: ICompleteRequest = {

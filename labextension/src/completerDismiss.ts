@@ -22,9 +22,7 @@ const COMMAND_MODE = 'notebook:enter-command-mode';
  * decorated in place: it is the one the completion manager holds, whichever
  * plugin activates first, and handlers are only created once notebooks open.
  */
-function trackCompleters(
-  factory: IInlineCompleterFactory
-): Set<InlineCompleter> {
+function trackCompleters(factory: IInlineCompleterFactory): Set<InlineCompleter> {
   const completers = new Set<InlineCompleter>();
   const build = factory.factory.bind(factory);
   factory.factory = options => {
@@ -37,9 +35,7 @@ function trackCompleters(
 }
 
 /** The completer showing ghost text in the focused editor, if any. */
-function focusedActive(
-  completers: Set<InlineCompleter>
-): InlineCompleter | null {
+function focusedActive(completers: Set<InlineCompleter>): InlineCompleter | null {
   for (const completer of completers) {
     if (completer.isActive && completer.editor?.hasFocus()) {
       return completer;

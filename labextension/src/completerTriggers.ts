@@ -6,10 +6,7 @@
 // inline completer (JupyterLab's own command, so its ghost text machinery
 // renders the answer) when the user's edit was a line break.
 import type { JupyterFrontEnd } from '@jupyterlab/application';
-import {
-  EditorExtensionRegistry,
-  type IEditorExtensionFactory
-} from '@jupyterlab/codemirror';
+import { EditorExtensionRegistry, type IEditorExtensionFactory } from '@jupyterlab/codemirror';
 import { EditorView } from '@codemirror/view';
 
 import { isLineBreak, onBlankLine } from './lineBreak';
@@ -22,9 +19,7 @@ const INVOKE_COMMAND = 'inline-completer:invoke';
  * break typed by the user that leaves the cursor on a blank line, invoke the
  * inline completer of the current widget, if it holds this editor.
  */
-export function newLineTrigger(
-  app: Pick<JupyterFrontEnd, 'commands' | 'shell'>
-): IEditorExtensionFactory {
+export function newLineTrigger(app: Pick<JupyterFrontEnd, 'commands' | 'shell'>): IEditorExtensionFactory {
   const invoke = (view: EditorView): void => {
     const current = app.shell.currentWidget;
     if (

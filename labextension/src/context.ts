@@ -49,9 +49,7 @@ export function collectNotebook(panel: NotebookPanel): INotebookContext {
 
 /** Kernel language of a notebook, from its metadata (e.g. "python"). */
 export function notebookLanguage(panel: NotebookPanel): string | undefined {
-  const info = panel.content.model?.getMetadata('language_info') as
-    | { name?: unknown }
-    | undefined;
+  const info = panel.content.model?.getMetadata('language_info') as { name?: unknown } | undefined;
   return typeof info?.name === 'string' ? info.name : undefined;
 }
 

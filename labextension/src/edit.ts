@@ -1,9 +1,6 @@
 // "Edit Cell with Assistant…" (Accel+K): an instruction typed in the cell, the
 // rewritten cell streamed into a diff review. Nothing is written before Accept.
-import {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
 import type { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
@@ -78,9 +75,7 @@ async function editCell(panel: NotebookPanel, cell: Cell): Promise<void> {
   if (focusReview(cell)) {
     return; // one review per cell
   }
-  const pending = cell.node.querySelector<HTMLInputElement>(
-    `.${PROMPT_CLASS} input`
-  );
+  const pending = cell.node.querySelector<HTMLInputElement>(`.${PROMPT_CLASS} input`);
   if (pending) {
     pending.focus();
     return;
@@ -108,8 +103,7 @@ async function editCell(panel: NotebookPanel, cell: Cell): Promise<void> {
     task: 'edit',
     ...stream,
     regenerate: () => streamProposals({ route: 'edit', body: { ...body, ...sampling() } }, source),
-    refine: (current, followUp, sampled) =>
-      refineProposal(panel, cell, source, current, followUp, sampled)
+    refine: (current, followUp, sampled) => refineProposal(panel, cell, source, current, followUp, sampled)
   });
 }
 
@@ -119,11 +113,7 @@ export const editPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette],
-  activate: (
-    app: JupyterFrontEnd,
-    tracker: INotebookTracker,
-    palette: ICommandPalette | null
-  ) => {
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, palette: ICommandPalette | null) => {
     const target = (): { panel: NotebookPanel; cell: Cell } | null => {
       const panel = tracker.currentWidget;
       const cell = panel?.content.activeCell;

@@ -16,10 +16,7 @@ export interface IErrorAdvice {
 /** Turn any thrown value from a jupyter-assist request into advice. */
 export function describeError(error: unknown): IErrorAdvice {
   const text = error instanceof Error ? error.message : String(error);
-  if (
-    error instanceof ServerConnection.NetworkError ||
-    (error instanceof TypeError && /fetch|network/i.test(text))
-  ) {
+  if (error instanceof ServerConnection.NetworkError || (error instanceof TypeError && /fetch|network/i.test(text))) {
     return {
       message: 'The Jupyter server cannot be reached.',
       hint: 'Check that jupyter lab is still running (restart it if it stopped), then Retry.',
@@ -78,19 +75,14 @@ export interface IErrorNoticeOptions {
  * A notice element (role="alert", so screen readers announce it) with the
  * error, the advice and, when `retry` is given and it can help, a Retry button.
  */
-export function errorNotice(
-  error: unknown,
-  options: IErrorNoticeOptions = {}
-): HTMLElement {
+export function errorNotice(error: unknown, options: IErrorNoticeOptions = {}): HTMLElement {
   const advice = describeError(error);
   const box = document.createElement('div');
   box.className = 'jp-assist-error';
   box.setAttribute('role', 'alert');
   const message = document.createElement('div');
   message.className = 'jp-assist-error-message';
-  message.textContent = options.action
-    ? `${options.action} failed: ${advice.message}`
-    : advice.message;
+  message.textContent = options.action ? `${options.action} failed: ${advice.message}` : advice.message;
   const hint = document.createElement('div');
   hint.className = 'jp-assist-error-hint';
   hint.textContent = advice.hint;

@@ -1,9 +1,6 @@
 // A "Fix with Assistant" button under the outputs of a code cell that raised:
 // it asks the server's `fix` route and reviews the proposal as a diff in the cell.
-import {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
@@ -49,8 +46,7 @@ async function fixCell(panel: NotebookPanel, cell: CodeCell): Promise<void> {
     task: 'fix',
     ...stream,
     regenerate: () => streamProposals({ route: 'fix', body: { ...body, ...sampling() } }, source),
-    refine: (current, followUp, sampled) =>
-      refineProposal(panel, cell, source, current, followUp, sampled)
+    refine: (current, followUp, sampled) => refineProposal(panel, cell, source, current, followUp, sampled)
   });
 }
 
@@ -75,9 +71,7 @@ function updateButton(panel: NotebookPanel, cell: CodeCell): void {
   button.textContent = 'Fix with Assistant';
   button.title = 'Propose a fix for this error as a diff in the cell (nothing runs)';
   button.addEventListener('click', () => {
-    fixCell(panel, cell).catch(error =>
-      console.error('jupyter-assist: fix failed', error)
-    );
+    fixCell(panel, cell).catch(error => console.error('jupyter-assist: fix failed', error));
   });
   bar.appendChild(button);
   // Last child of the output area: Lumino inserts new outputs before it.

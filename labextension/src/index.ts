@@ -1,14 +1,8 @@
 // Plugin wiring: one plugin per feature; optional tokens may be missing.
-import {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { IEditorExtensionRegistry } from '@jupyterlab/codemirror';
-import {
-  ICompletionProviderManager,
-  IInlineCompleterFactory
-} from '@jupyterlab/completer';
+import { ICompletionProviderManager, IInlineCompleterFactory } from '@jupyterlab/completer';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
@@ -62,10 +56,7 @@ const settingsPlugin: JupyterFrontEndPlugin<void> = {
   activate: async (_app: JupyterFrontEnd, registry: ISettingRegistry | null) => {
     // The fix button hides by a class, so fix.ts needs no settings of its own.
     const apply = () =>
-      document.body.classList.toggle(
-        'jp-assist-mod-no-fix-button',
-        !assistSettings.current.fix.showButton
-      );
+      document.body.classList.toggle('jp-assist-mod-no-fix-button', !assistSettings.current.fix.showButton);
     assistSettings.changed.connect(apply);
     if (!registry) {
       return;

@@ -1,14 +1,7 @@
 // Kernel bridge: %%assist widgets write cells (bridge.ts); kernel variables are cached
 // for requests (variables.ts). Wired on every kernel of every notebook.
-import type {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import {
-  INotebookTracker,
-  NotebookActions,
-  type NotebookPanel
-} from '@jupyterlab/notebook';
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { INotebookTracker, NotebookActions, type NotebookPanel } from '@jupyterlab/notebook';
 
 import type { Kernel } from '@jupyterlab/services';
 

@@ -4,10 +4,7 @@
 // visible ghost text first, then to an open completer list. The server never proposes in
 // the lines just typed nor undoes them. Settings: nextEdit in the "Jupyter Assist" page
 // (enabled, acceptKey, maxTokens). `POST jupyter-assist/next-edit`.
-import type {
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import type { ICellModel } from '@jupyterlab/cells';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import type { NotebookPanel } from '@jupyterlab/notebook';
@@ -22,12 +19,7 @@ import { assistSettings } from './settings';
 import { replaceSource } from './sourceEdit';
 import { report } from './telemetry';
 import type { IShownProposal } from './nexteditView';
-import type {
-  ICellEdit,
-  INextEditProposal,
-  INextEditRequest,
-  NextEditStreamEvent
-} from './types';
+import type { ICellEdit, INextEditProposal, INextEditRequest, NextEditStreamEvent } from './types';
 
 /** Milliseconds of no typing before asking for proposals. */
 export const NEXT_EDIT_DEBOUNCE_MS = 700;
@@ -59,12 +51,8 @@ function sameLines(a: string[], b: string[]): boolean {
 
 /** The CodeMirror view of a cell widget's editor, when it is one and exists. */
 function viewOf(editor: unknown): EditorView | null {
-  const view = (editor as { editor?: unknown } | null)?.editor as
-    | EditorView
-    | undefined;
-  return view && typeof view.dispatch === 'function' && view.state
-    ? view
-    : null;
+  const view = (editor as { editor?: unknown } | null)?.editor as EditorView | undefined;
+  return view && typeof view.dispatch === 'function' && view.state ? view : null;
 }
 
 /** Edits, requests and proposals of one notebook panel. */
@@ -126,12 +114,7 @@ class NextEditSession {
     this._known.set(cell.id, now);
     // Only the user's typing asks for follow-ups: not an accepted proposal, not a cell
     // another feature wrote (chat's Insert below, an accepted review), not next edit off.
-    if (
-      this._applying ||
-      cell.type !== 'code' ||
-      !assistSettings.current.nextEdit.enabled ||
-      !this._typedIn(cell)
-    ) {
+    if (this._applying || cell.type !== 'code' || !assistSettings.current.nextEdit.enabled || !this._typedIn(cell)) {
       return;
     }
     if (!this._bursts.has(cell.id)) {
@@ -168,9 +151,7 @@ class NextEditSession {
       }
     }
     this._bursts.clear();
-    this._edits = this._edits
-      .filter(e => e.before !== e.after)
-      .slice(-MAX_EDITS);
+    this._edits = this._edits.filter(e => e.before !== e.after).slice(-MAX_EDITS);
     if (this._edits.length > 0) {
       void this._request();
     }
@@ -259,12 +240,7 @@ class NextEditSession {
    * Show new proposals whose lines are still what the server saw, each in the cell it
    * was made for (`sentIds[cell_index]`); one whose cell is gone or changed is dropped.
    */
-  private _add(
-    list: INextEditProposal[],
-    sentIds: string[],
-    requestId: string,
-    t0: number
-  ): void {
+  private _add(list: INextEditProposal[], sentIds: string[], requestId: string, t0: number): void {
     const cells = this.panel.content.model?.cells;
     if (!cells || this._disposed) {
       return;
@@ -314,9 +290,7 @@ class NextEditSession {
     const content = this.panel.content;
     const active = content.activeCellIndex;
     const line = content.activeCell?.editor?.getCursorPosition().line ?? 0;
-    const from = withIndex.findIndex(
-      x => x.index > active || (x.index === active && x.p.endLine > line)
-    );
+    const from = withIndex.findIndex(x => x.index > active || (x.index === active && x.p.endLine > line));
     const ordered = withIndex.map(x => x.p);
     return from > 0 ? [...ordered.slice(from), ...ordered.slice(0, from)] : ordered;
   }
@@ -360,10 +334,7 @@ class NextEditSession {
     if (activeView && this._pending.length > 0) {
       this._install(activeView);
     }
-    this.panel.node.classList.toggle(
-      'jp-assist-nextedit-pending',
-      this._pending.length > 0
-    );
+    this.panel.node.classList.toggle('jp-assist-nextedit-pending', this._pending.length > 0);
   }
 
   private _install(view: EditorView): void {
@@ -374,9 +345,7 @@ class NextEditSession {
     view.dispatch({
       effects: StateEffect.appendConfig.of(
         nextEditExtension({
-          accept: v =>
-            assistSettings.current.nextEdit.acceptKey === 'Tab' &&
-            this._accept(v),
+          accept: v => assistSettings.current.nextEdit.acceptKey === 'Tab' && this._accept(v),
           dismiss: () => this._dismiss()
         })
       )
@@ -404,11 +373,7 @@ class NextEditSession {
     }
     // Ghost text or the completer's list showing: Tab is theirs (in that order: both
     // are JupyterLab's own Tab bindings, which run when this returns false).
-    if (
-      view.dom.closest(
-        '.jp-mod-inline-completer-active, .jp-mod-completer-active'
-      )
-    ) {
+    if (view.dom.closest('.jp-mod-inline-completer-active, .jp-mod-completer-active')) {
       return false;
     }
     for (const p of this._ordered()) {
@@ -435,11 +400,7 @@ class NextEditSession {
     if (!sameLines(lines.slice(p.startLine, p.endLine), p.old)) {
       return false; // the text changed since: never overwrite it
     }
-    const next = [
-      ...lines.slice(0, p.startLine),
-      ...p.new,
-      ...lines.slice(p.endLine)
-    ].join('\n');
+    const next = [...lines.slice(0, p.startLine), ...p.new, ...lines.slice(p.endLine)].join('\n');
     // Only the differing span is replaced: one small change, one undo step.
     this._applying = true;
     try {
@@ -535,8 +496,7 @@ class NextEditSession {
 
 export const nextEditPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-assist:next-edit',
-  description:
-    'Proposes the follow-up edits after a change; Tab accepts, Esc dismisses.',
+  description: 'Proposes the follow-up edits after a change; Tab accepts, Esc dismisses.',
   autoStart: true,
   requires: [INotebookTracker],
   activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {

@@ -61,11 +61,7 @@ class InsertWidget extends WidgetType {
   }
 
   eq(other: InsertWidget): boolean {
-    return (
-      other.active === this.active &&
-      other.text === this.text &&
-      other.hint === this.hint
-    );
+    return other.active === this.active && other.text === this.text && other.hint === this.hint;
   }
 
   toDOM(): HTMLElement {

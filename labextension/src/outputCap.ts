@@ -146,11 +146,8 @@ export function capOutput(output: Output): Output {
  * An output that does not fit is left out whole.
  */
 export function capCellOutputs(cells: INotebookCell[], current: number | null): void {
-  const distance = (i: number): number =>
-    current === null ? cells.length - i : Math.abs(i - current);
-  const order = cells
-    .map((_, i) => i)
-    .sort((a, b) => distance(a) - distance(b) || a - b);
+  const distance = (i: number): number => (current === null ? cells.length - i : Math.abs(i - current));
+  const order = cells.map((_, i) => i).sort((a, b) => distance(a) - distance(b) || a - b);
   let left = OUTPUT_LIMITS.total;
   for (const i of order) {
     const cell = cells[i];

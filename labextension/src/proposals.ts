@@ -22,8 +22,7 @@ export interface IProposalStream {
 }
 
 type Route =
-  | { route: 'edit'; body: Omit<IEditRequest, 'request_id'> }
-  | { route: 'fix'; body: Omit<IFixRequest, 'request_id'> };
+  { route: 'edit'; body: Omit<IEditRequest, 'request_id'> } | { route: 'fix'; body: Omit<IFixRequest, 'request_id'> };
 
 /** Start nothing yet: the request is sent when the review reads `proposals`. */
 export function streamProposals(request: Route, original: string): IProposalStream {

@@ -68,12 +68,7 @@ function reportReview(
   });
 }
 
-function button(
-  className: string,
-  text: string,
-  title: string,
-  onClick: () => void
-): HTMLButtonElement {
+function button(className: string, text: string, title: string, onClick: () => void): HTMLButtonElement {
   const el = document.createElement('button');
   el.type = 'button';
   el.className = `jp-assist-review-button ${className}`;
@@ -132,18 +127,11 @@ class Review {
     const spacer = document.createElement('span');
     spacer.className = 'jp-assist-review-spacer';
     this.navButtons = [
-      button('jp-assist-review-prev', '↑', 'Previous change (Alt+↑)', () =>
-        this.editor.navigate(-1)
-      ),
-      button('jp-assist-review-next', '↓', 'Next change (Alt+↓)', () =>
-        this.editor.navigate(1)
-      )
+      button('jp-assist-review-prev', '↑', 'Previous change (Alt+↑)', () => this.editor.navigate(-1)),
+      button('jp-assist-review-next', '↓', 'Next change (Alt+↓)', () => this.editor.navigate(1))
     ];
-    this.stopButton = button(
-      'jp-assist-review-stop',
-      'Stop',
-      'Stop generating and review what arrived (Esc)',
-      () => this.stop()
+    this.stopButton = button('jp-assist-review-stop', 'Stop', 'Stop generating and review what arrived (Esc)', () =>
+      this.stop()
     );
     this.acceptButton = button(
       'jp-assist-review-accept',
@@ -179,8 +167,7 @@ class Review {
     this.error.className = 'jp-assist-review-error';
     this.conflict.className = 'jp-assist-review-conflict';
     this.conflict.textContent =
-      'The cell changed while the proposal was open; nothing was overwritten. ' +
-      'Reject to close, then edit again.';
+      'The cell changed while the proposal was open; nothing was overwritten. ' + 'Reject to close, then edit again.';
     for (const el of [this.message, this.error, this.conflict]) {
       el.hidden = true;
     }
@@ -233,8 +220,7 @@ class Review {
       failed = true;
       if (!this.closed && current()) {
         // What happened, what to do, and Retry (a new proposal for the same request).
-        const retry =
-          this.request.regenerate || this.lastRefine ? () => this.regenerate() : undefined;
+        const retry = this.request.regenerate || this.lastRefine ? () => this.regenerate() : undefined;
         const action = this.request.task === 'fix' ? 'Fix' : 'Edit';
         const unchanged = document.createElement('div');
         unchanged.textContent = 'The cell was not changed.';
@@ -278,7 +264,10 @@ class Review {
     const { regenerate, refine } = this.request;
     const last = this.lastRefine;
     if (last && refine) {
-      this.restart(() => refine(last.current, last.instruction, true), `Another proposal (sampled) for: ${last.instruction}`);
+      this.restart(
+        () => refine(last.current, last.instruction, true),
+        `Another proposal (sampled) for: ${last.instruction}`
+      );
     } else if (regenerate) {
       this.restart(regenerate, 'Another proposal (sampled).');
     }
@@ -372,11 +361,7 @@ class Review {
     if (this.state === 'streaming') {
       this.request.cancel?.();
     }
-    const outcome: ReviewOutcome = this.changed
-      ? 'conflict'
-      : this.state === 'error'
-        ? 'failed'
-        : 'rejected';
+    const outcome: ReviewOutcome = this.changed ? 'conflict' : this.state === 'error' ? 'failed' : 'rejected';
     this.close(outcome, this.editor.text.length);
     return true;
   }
@@ -384,8 +369,7 @@ class Review {
   /** True (and says so) when the cell no longer holds the reviewed original. */
   private checkConflict(): boolean {
     const { cell } = this.request;
-    this.changed =
-      !cell.isDisposed && cell.model.sharedModel.getSource() !== this.snapshot;
+    this.changed = !cell.isDisposed && cell.model.sharedModel.getSource() !== this.snapshot;
     this.conflict.hidden = !this.changed;
     this.updateControls();
     return this.changed;
@@ -407,9 +391,7 @@ class Review {
   private onEditorUpdate(update: ViewUpdate): void {
     this.updateControls();
     // Every hunk decided one by one: finish with the resulting text.
-    const decided = update.transactions.some(
-      tr => tr.isUserEvent('accept') || tr.isUserEvent('revert')
-    );
+    const decided = update.transactions.some(tr => tr.isUserEvent('accept') || tr.isUserEvent('revert'));
     if (decided && this.editor.stats().hunks === 0) {
       // Not inside the view's update cycle: accepting destroys the view.
       setTimeout(() => {
@@ -434,9 +416,7 @@ class Review {
     }
     const failed = this.state === 'error'; // no proposal: no diff to count
     const { hunks, added, removed } = this.editor.stats();
-    this.stats.textContent = failed
-      ? ''
-      : `+${added} −${removed} · ${hunks} ${hunks === 1 ? 'change' : 'changes'}`;
+    this.stats.textContent = failed ? '' : `+${added} −${removed} · ${hunks} ${hunks === 1 ? 'change' : 'changes'}`;
     const ready = this.state === 'ready';
     this.stopButton.hidden = this.state !== 'streaming';
     const settled = this.state !== 'streaming';
@@ -448,8 +428,7 @@ class Review {
       nav.hidden = failed;
     }
     const nothing = ready && hunks === 0;
-    this.rejectButton.textContent =
-      nothing || this.changed || this.state === 'error' ? 'Close' : 'Reject all';
+    this.rejectButton.textContent = nothing || this.changed || this.state === 'error' ? 'Close' : 'Reject all';
     if (nothing && this.message.hidden) {
       this.message.textContent = 'No changes proposed.';
       this.message.hidden = false;

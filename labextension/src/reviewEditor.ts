@@ -1,12 +1,6 @@
 // The read-only CodeMirror view that shows a proposal as a unified diff against
 // the cell's original text (@codemirror/merge). No cell model access here.
-import {
-  getChunks,
-  getOriginalDoc,
-  goToNextChunk,
-  goToPreviousChunk,
-  unifiedMergeView
-} from '@codemirror/merge';
+import { getChunks, getOriginalDoc, goToNextChunk, goToPreviousChunk, unifiedMergeView } from '@codemirror/merge';
 import { language, syntaxHighlighting } from '@codemirror/language';
 import { EditorState, Extension, Prec, Text } from '@codemirror/state';
 import { EditorView, keymap, ViewUpdate } from '@codemirror/view';
@@ -34,15 +28,11 @@ function lineSpan(doc: Text, from: number, to: number, end: number): number {
 }
 
 /** Per-hunk accept/reject button (the merge view calls `action` on mousedown). */
-function hunkButton(
-  type: 'accept' | 'reject',
-  action: (e: MouseEvent) => void
-): HTMLElement {
+function hunkButton(type: 'accept' | 'reject', action: (e: MouseEvent) => void): HTMLElement {
   const button = document.createElement('button');
   button.className = `jp-assist-review-hunk-${type}`;
   button.textContent = type === 'accept' ? 'Accept' : 'Reject';
-  button.title =
-    type === 'accept' ? 'Keep this change' : 'Restore the original lines';
+  button.title = type === 'accept' ? 'Keep this change' : 'Restore the original lines';
   button.onmousedown = action;
   return button;
 }

@@ -54,9 +54,7 @@ type Section = Record<string, unknown>;
 function pick<T>(raw: Section | undefined, key: string, fallback: T): T {
   const value = raw?.[key];
   if (typeof fallback === 'number') {
-    return (typeof value === 'number' && Number.isFinite(value) && value >= 0
-      ? value
-      : fallback) as T;
+    return (typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fallback) as T;
   }
   if (Array.isArray(fallback)) {
     return (Array.isArray(value) ? value.map(String) : fallback) as T;
@@ -65,16 +63,11 @@ function pick<T>(raw: Section | undefined, key: string, fallback: T): T {
 }
 
 /** Composite settings (possibly partial or hand-edited) over the defaults. */
-export function parseSettings(
-  composite: ReadonlyPartialJSONObject | null | undefined
-): IAssistSettings {
+export function parseSettings(composite: ReadonlyPartialJSONObject | null | undefined): IAssistSettings {
   const out: Record<string, Section> = {};
   for (const [name, defaults] of Object.entries(DEFAULT_SETTINGS)) {
     const raw = composite?.[name];
-    const section =
-      raw && typeof raw === 'object' && !Array.isArray(raw)
-        ? (raw as Section)
-        : undefined;
+    const section = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Section) : undefined;
     const parsed: Section = {};
     for (const [key, fallback] of Object.entries(defaults as Section)) {
       parsed[key] = pick(section, key, fallback);

@@ -37,9 +37,7 @@ export function progressText(status: IStatusReply): string {
     return 'starting';
   }
   const percent =
-    progress.fraction === null || progress.fraction === undefined
-      ? ''
-      : `, ${Math.round(progress.fraction * 100)}%`;
+    progress.fraction === null || progress.fraction === undefined ? '' : `, ${Math.round(progress.fraction * 100)}%`;
   return `${progress.stage}${percent}`;
 }
 
@@ -64,9 +62,7 @@ function describeTooltip(status: IStatusReply): string {
   if (status.state === 'error') {
     return `${status.error ?? 'Unknown error'}\nClick for details and the model picker.`;
   }
-  const runtime = [status.device, status.dtype, status.quantization]
-    .filter(Boolean)
-    .join(' · ');
+  const runtime = [status.device, status.dtype, status.quantization].filter(Boolean).join(' · ');
   const lines = [`Model: ${status.model}${runtime ? ` (${runtime})` : ''}`];
   lines.push(`Queued requests: ${status.queue}`);
   lines.push('Click for details and the model picker.');
@@ -108,10 +104,7 @@ export function statusFacts(status: IStatusReply): [string, string][] {
     ['Dtype', status.dtype ?? ''],
     ['Quantization', status.quantization ?? (status.state === 'ready' ? 'none' : '')],
     ['Memory', memory.join(', ')],
-    [
-      'Queue',
-      `${status.queue} waiting${typeof stats.running === 'number' ? `, ${stats.running} running` : ''}`
-    ],
+    ['Queue', `${status.queue} waiting${typeof stats.running === 'number' ? `, ${stats.running} running` : ''}`],
     ['Cache', cache],
     ['Load time', typeof status.load_seconds === 'number' ? `${status.load_seconds} s` : ''],
     ['Requests', `${status.served ?? 0} served, ${status.cancelled ?? 0} cancelled`]
@@ -189,14 +182,8 @@ export class StatusModel {
     if (this._disposed) {
       return;
     }
-    const fast =
-      this._fast > 0 ||
-      this._status?.state === 'loading' ||
-      this._fetchError !== null;
-    this._timer = window.setTimeout(
-      () => void this.refresh(),
-      fast ? FAST_INTERVAL_MS : IDLE_INTERVAL_MS
-    );
+    const fast = this._fast > 0 || this._status?.state === 'loading' || this._fetchError !== null;
+    this._timer = window.setTimeout(() => void this.refresh(), fast ? FAST_INTERVAL_MS : IDLE_INTERVAL_MS);
   }
 
   dispose(): void {
@@ -273,9 +260,6 @@ export class StatusWidget extends Widget {
     this.node.dataset.ghost = ghost ? 'failed' : 'ok';
     this.node.textContent = [label, ...notes].join(' · ');
     this.node.title = [ghost, slow, tooltip].filter(Boolean).join('\n');
-    this.node.setAttribute(
-      'aria-label',
-      `${this.node.textContent}. Open the assistant status panel.`
-    );
+    this.node.setAttribute('aria-label', `${this.node.textContent}. Open the assistant status panel.`);
   }
 }

@@ -130,8 +130,7 @@ export class StatusPanel extends Widget {
     const loading = this._model.status?.state === 'loading';
     const current = this._models?.models.find(m => m.current)?.name;
     this._select.disabled = !this._models?.switchable || this._switching;
-    this._switch.disabled =
-      !this._models?.switchable || this._switching || loading || this._select.value === current;
+    this._switch.disabled = !this._models?.switchable || this._switching || loading || this._select.value === current;
   }
 
   private _render(): void {

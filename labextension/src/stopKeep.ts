@@ -29,10 +29,7 @@ function lastMatch(orig: string[], gen: string[]): [number, number] | null {
   }
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      t[i][j] =
-        orig[i] === gen[j]
-          ? t[i + 1][j + 1] + 1
-          : Math.max(t[i + 1][j], t[i][j + 1]);
+      t[i][j] = orig[i] === gen[j] ? t[i + 1][j + 1] + 1 : Math.max(t[i + 1][j], t[i][j + 1]);
     }
   }
   let i = 0;
@@ -70,9 +67,7 @@ export function keepUnreached(partial: string, original: string): string {
     return original;
   }
   const match = lastMatch(orig, gen);
-  const reached = match
-    ? match[0] + 1 + (gen.length - 1 - match[1])
-    : gen.length;
+  const reached = match ? match[0] + 1 + (gen.length - 1 - match[1]) : gen.length;
   const lines = [...gen, ...orig.slice(Math.min(reached, orig.length))];
   return lines.join('\n') + (newline ? '\n' : '');
 }

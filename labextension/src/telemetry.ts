@@ -72,9 +72,7 @@ export function watchSurvival(
   delayMs: number
 ): void {
   window.setTimeout(() => {
-    const share = holder.isDisposed
-      ? 0
-      : similarity(accepted, holder.getSource());
+    const share = holder.isDisposed ? 0 : similarity(accepted, holder.getSource());
     report({
       ...base,
       event: 'survived',

@@ -246,11 +246,7 @@ export interface INextEditDoneEvent extends IDoneEvent {
 }
 
 /** One NDJSON line of `next-edit`. */
-export type NextEditStreamEvent =
-  | INextEditProposalsEvent
-  | INextEditDoneEvent
-  | IDeltaEvent
-  | IErrorEvent;
+export type NextEditStreamEvent = INextEditProposalsEvent | INextEditDoneEvent | IDeltaEvent | IErrorEvent;
 
 /** What one agent step is (wire `AgentActionKind`). */
 export type AgentActionKind = 'code' | 'edit' | 'markdown' | 'ask' | 'done' | 'error';

@@ -83,10 +83,7 @@ async function isPython(kernel: Kernel.IKernelConnection): Promise<boolean> {
   return info.language_info?.name === 'python';
 }
 
-async function query(
-  panel: NotebookPanel,
-  kernel: Kernel.IKernelConnection
-): Promise<void> {
+async function query(panel: NotebookPanel, kernel: Kernel.IKernelConnection): Promise<void> {
   if (!(await isPython(kernel))) {
     cache.delete(panel);
     return;
@@ -110,11 +107,9 @@ async function query(
     return; // slow or busy kernel: keep the previous summaries
   }
   const result = reply.content.user_expressions?.variables as
-    | { status?: string; data?: Record<string, unknown> }
-    | undefined;
+    { status?: string; data?: Record<string, unknown> } | undefined;
   // Error status: jupyter_assist not importable in this kernel's environment.
-  const vars =
-    result?.status === 'ok' ? parse(result.data?.['text/plain']) : undefined;
+  const vars = result?.status === 'ok' ? parse(result.data?.['text/plain']) : undefined;
   if (vars) {
     cache.set(panel, vars);
   } else {

@@ -72,9 +72,7 @@ class LabServer:
 
     def api(self, route: str, timeout: float = 10) -> Any:
         """GET `jupyter-assist/<route>` with the token; returns the decoded JSON."""
-        req = urllib.request.Request(
-            f"{self.base_url}jupyter-assist/{route}", headers={"Authorization": f"token {self.token}"}
-        )
+        req = urllib.request.Request(f"{self.base_url}jupyter-assist/{route}", headers={"Authorization": f"token {self.token}"})
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read())
 
@@ -186,12 +184,15 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
         cmd.append("--allow-root")
     log = open(log_path, "wb")  # noqa: SIM115  (JupyterLab writes to it until the fixture stops it)
     proc = subprocess.Popen(
-        cmd, cwd=dirs["root"], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        cmd,
+        cwd=dirs["root"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = LabServer(
-        f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl", answers
-    )
+    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl", answers)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         status: Any = None

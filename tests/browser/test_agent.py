@@ -51,11 +51,13 @@ def _agent_requests(lab_server: LabServer) -> int:
 
 def test_propose_run_error_fix_as_diff_and_finish(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
-    script([
-        {"match": "Step 3 of 10", "answers": [" done\nx is 42"]},
-        {"match": "attempt 2 of 3", "answers": [f" edit 4\nDefine x first.\n{F}python\nx = 42\nprint(x)\n{F}\n"]},
-        {"match": FIRST, "answers": [code("print(x)", "Print x.")]},
-    ])
+    script(
+        [
+            {"match": "Step 3 of 10", "answers": [" done\nx is 42"]},
+            {"match": "attempt 2 of 3", "answers": [f" edit 4\nDefine x first.\n{F}python\nx = 42\nprint(x)\n{F}\n"]},
+            {"match": FIRST, "answers": [code("print(x)", "Print x.")]},
+        ]
+    )
     before = _agent_requests(lab_server)
     panel = _start(page, "Print x")
     cells = page.locator(CELLS)
@@ -102,8 +104,7 @@ def test_a_shell_escape_never_auto_runs(lab_page: Page, lab_server: LabServer, s
 
 def test_stop_interrupts_a_running_agent_cell(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
-    script([{"match": FIRST, "answers": [code("import time\nprint('sleeping', flush=True)\ntime.sleep(600)")]},
-            {"answers": [" done\nunexpected"]}])
+    script([{"match": FIRST, "answers": [code("import time\nprint('sleeping', flush=True)\ntime.sleep(600)")]}, {"answers": [" done\nunexpected"]}])
     panel = _start(page, "Sleep", auto_run=True)
     cell = page.locator(CELLS).nth(3)
     expect(cell.locator(".jp-OutputArea-output")).to_contain_text("sleeping", timeout=60_000)
@@ -118,8 +119,7 @@ def test_stop_interrupts_a_running_agent_cell(lab_page: Page, lab_server: LabSer
 
 def test_undo_removes_the_agents_cells_one_step_at_a_time(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
-    script([{"match": "Step 2 of 10", "answers": [code("y = 1")]},
-            {"match": FIRST, "answers": [" markdown\nA note from the agent."]}], delay_ms=100)
+    script([{"match": "Step 2 of 10", "answers": [code("y = 1")]}, {"match": FIRST, "answers": [" markdown\nA note from the agent."]}], delay_ms=100)
     panel = _start(page, "Take notes")
     expect(page.locator(CELLS)).to_have_count(5, timeout=30_000)
     expect(panel).to_have_attribute("data-state", "waiting-run", timeout=30_000)
@@ -139,8 +139,12 @@ def test_undo_removes_the_agents_cells_one_step_at_a_time(lab_page: Page, lab_se
 def test_changed_variables_go_back_and_a_step_shows_its_prompt(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     # The second step is answered only when its prompt lists the variable the run changed.
-    script([{"match": "- agent_total: int", "answers": [" done\nthe total is 42"]},
-            {"match": FIRST, "answers": [code("agent_total = 40 + 2\nprint(agent_total)")]}])
+    script(
+        [
+            {"match": "- agent_total: int", "answers": [" done\nthe total is 42"]},
+            {"match": FIRST, "answers": [code("agent_total = 40 + 2\nprint(agent_total)")]},
+        ]
+    )
     panel = _start(page, "Total", auto_run=True)
     expect(panel).to_have_attribute("data-state", "done", timeout=60_000)
     expect(panel.locator(".jp-assist-agent-status")).to_have_text("the total is 42")

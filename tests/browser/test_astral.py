@@ -27,10 +27,10 @@ SCRIPTED_MODEL = True  # the lab serves jupyter_assist.testing.scripted
 
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 CELL = 2  # the default notebook's last (code) cell
-ORIGINAL = 's = "\U0001F600 smile"\nt = "\U0001D518"'  # 😀, 𝔘
-ACCEPTED = 's = "\U0001F601 smile"\nt = "\U0001D519"'  # 😁, 𝔙
+ORIGINAL = 's = "\U0001f600 smile"\nt = "\U0001d518"'  # 😀, 𝔘
+ACCEPTED = 's = "\U0001f601 smile"\nt = "\U0001d519"'  # 😁, 𝔙
 INSTRUCTION = "make the face wink"
-THETA, PHI = "\U0001D703", "\U0001D711"  # 𝜃, 𝜑 (mathematical italic: valid identifiers)
+THETA, PHI = "\U0001d703", "\U0001d711"  # 𝜃, 𝜑 (mathematical italic: valid identifiers)
 DEF = f"{THETA} = 0.5  # angle"
 USE = f"print({THETA} * 2)\nx = 1"
 
@@ -63,13 +63,14 @@ def _save_and_read(page: Page, path: Path) -> list[str]:
     """Save with JupyterLab's command and return the cell sources of the file on disk. The
     save's own PUT tells when it landed (the model may turn dirty again at once: the kernel
     connecting writes the notebook's language_info)."""
-    with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{path.name}" in r.url,
-                              timeout=30_000) as put:
+    with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{path.name}" in r.url, timeout=30_000) as put:
         error = page.evaluate(SAVE_JS)
     if put.value.status != 200:
         cells = _sources(page)
-        pytest.fail(f"save failed: HTTP {put.value.status} {put.value.text()[:300]!r} ({error}); broken characters: "
-                    f"{[_broken(s) for s in cells]}; cells: {[ascii(s) for s in cells]}")
+        pytest.fail(
+            f"save failed: HTTP {put.value.status} {put.value.text()[:300]!r} ({error}); broken characters: "
+            f"{[_broken(s) for s in cells]}; cells: {[ascii(s) for s in cells]}"
+        )
     return [c.source for c in nbformat.read(str(path), as_version=4).cells]
 
 
@@ -110,7 +111,8 @@ def _no_inline_completer(lab_server: LabServer) -> None:
     raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": {"enabled": False}}})
     req = urllib.request.Request(
         f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
-        data=json.dumps({"raw": raw}).encode(), method="PUT",
+        data=json.dumps({"raw": raw}).encode(),
+        method="PUT",
         headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as r:

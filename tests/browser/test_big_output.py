@@ -80,7 +80,11 @@ def test_a_54_mb_output_does_not_stop_completions(lab_page: Page, lab_server: La
         page.keyboard.type(typed, delay=30)
 
         def finished() -> dict[str, Any] | None:
-            done = [e for e in lab_server.history("complete")[before:] if e["finish_reason"] != "cancelled" and (e["prompt"] + e["healed"]).endswith(typed)]
+            done = [
+                e
+                for e in lab_server.history("complete")[before:]
+                if e["finish_reason"] != "cancelled" and (e["prompt"] + e["healed"]).endswith(typed)
+            ]
             return done[-1] if done else None
 
         entry = wait_for(finished, 60, f"a finished complete request for {typed!r}")

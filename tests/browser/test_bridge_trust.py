@@ -114,8 +114,7 @@ def _bridge_ready(page: Page) -> None:
 
 def _settled(page: Page, refusals: list[str], n: int, cells: int) -> dict[str, Any]:
     """Wait until `n` refusals were logged or the notebook no longer has `cells` cells."""
-    wait_for(lambda: len(refusals) >= n or len(_cells(page)["cells"]) != cells, 30,
-             f"{n} refused bridge writes in the console")
+    wait_for(lambda: len(refusals) >= n or len(_cells(page)["cells"]) != cells, 30, f"{n} refused bridge writes in the console")
     return _cells(page)
 
 

@@ -46,8 +46,6 @@ def _is_route(name: str) -> Any:
     return lambda url: urlsplit(url).path.endswith(f"/jupyter-assist/{name}")
 
 
-
-
 def _open_chat(page: Page) -> Locator:
     tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
     expect(tab).to_be_visible()
@@ -271,10 +269,7 @@ def test_mention_a_file(lab_page: Page, lab_server: LabServer) -> None:
     assert "42 parsecs" not in _inspect(page, chat)
 
 
-ANSWER = (
-    "Sum the numbers:\n```python\ntotal = sum(range(10))\nprint(total)\n```\n"
-    'Done. <img src="x" onerror="window.__assistXss = 1">'
-)
+ANSWER = 'Sum the numbers:\n```python\ntotal = sum(range(10))\nprint(total)\n```\nDone. <img src="x" onerror="window.__assistXss = 1">'
 CODE = "total = sum(range(10))\nprint(total)"
 
 
@@ -284,8 +279,11 @@ def _canned_answer(page: Page) -> None:
     def fulfill(route: Route) -> None:
         pieces = [ANSWER[i : i + 7] for i in range(0, len(ANSWER), 7)]
         lines = [json.dumps({"type": "delta", "text": p}) for p in pieces]
-        lines.append(json.dumps({"type": "done", "text": ANSWER, "finish_reason": "stop", "prompt_tokens": 1,
-                                 "completion_tokens": len(pieces), "latency_ms": 1}))
+        lines.append(
+            json.dumps(
+                {"type": "done", "text": ANSWER, "finish_reason": "stop", "prompt_tokens": 1, "completion_tokens": len(pieces), "latency_ms": 1}
+            )
+        )
         route.fulfill(status=200, headers={"Content-Type": "application/x-ndjson"}, body="\n".join(lines) + "\n")
 
     page.route(_is_route("chat"), fulfill)

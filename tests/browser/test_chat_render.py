@@ -108,8 +108,7 @@ def test_a_thread_survives_a_reload(lab_page: Page, lab_server: LabServer, scrip
     _ask(chat, "Please remember me across reloads")
 
     def saved() -> bool:  # the state database writes the workspace after a short debounce
-        req = urllib.request.Request(f"{lab_server.base_url}lab/api/workspaces",
-                                     headers={"Authorization": f"token {lab_server.token}"})
+        req = urllib.request.Request(f"{lab_server.base_url}lab/api/workspaces", headers={"Authorization": f"token {lab_server.token}"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return "Please remember me across reloads" in r.read().decode()
 
@@ -174,8 +173,7 @@ def test_a_failed_answer_says_what_to_do_and_retry_asks_again(lab_page: Page, la
             route.continue_()
             return
         failures.append(route.request.url)  # the server "is loading": a 503 with its reason
-        route.fulfill(status=503, headers={"Content-Type": "application/json"},
-                      body='{"error": "The model is still loading."}')
+        route.fulfill(status=503, headers={"Content-Type": "application/json"}, body='{"error": "The model is still loading."}')
 
     page.route(lambda url: url.split("?")[0].endswith("/jupyter-assist/chat"), fail_once)
     chat = _open_chat(page)

@@ -54,13 +54,10 @@ def _last_cell(page: Page) -> Any:
 
 
 def _finished_for(lab_server: LabServer, start: int, prompt_end: str) -> list[dict[str, Any]]:
-    return [e for e in lab_server.history("complete")[start:]
-            if e["finish_reason"] != "cancelled" and e["prompt"].endswith(prompt_end)]
+    return [e for e in lab_server.history("complete")[start:] if e["finish_reason"] != "cancelled" and e["prompt"].endswith(prompt_end)]
 
 
-def test_enter_after_a_block_opener_shows_ghost_text_on_the_new_line(
-    lab_page: Page, lab_server: LabServer, script: Any
-) -> None:
+def test_enter_after_a_block_opener_shows_ghost_text_on_the_new_line(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     # Only the prompt that ends on the new, indented line gets an answer.
     script([{"match": f"{OPENER}\n    ", "answers": [BODY]}])
@@ -83,9 +80,7 @@ def test_enter_after_a_block_opener_shows_ghost_text_on_the_new_line(
     assert _state(page)["source"] == f"{OPENER}\n    {BODY}"
 
 
-def test_enter_typed_along_a_block_suggestion_shows_its_next_line_without_asking_again(
-    lab_page: Page, lab_server: LabServer, script: Any
-) -> None:
+def test_enter_typed_along_a_block_suggestion_shows_its_next_line_without_asking_again(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     # A block for the new line under the opener; its first line has no brackets, so typing
     # it along leaves nothing auto-closed after the cursor.
@@ -113,9 +108,7 @@ def test_enter_typed_along_a_block_suggestion_shows_its_next_line_without_asking
     assert asked == [], asked  # shown from the answer on hand
 
 
-def test_escape_hides_ghost_text_and_stays_in_edit_mode(
-    lab_page: Page, lab_server: LabServer, script: Any
-) -> None:
+def test_escape_hides_ghost_text_and_stays_in_edit_mode(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     typed, answer = "result = mean", "(xs)"
     script([{"match": typed, "answers": [answer]}])

@@ -43,7 +43,6 @@ KERNEL_JS = """async () => {
 }"""
 
 
-
 def _cells(page: Page) -> dict[str, Any]:
     return page.evaluate(CELLS_JS)
 
@@ -55,7 +54,6 @@ def _run_in_cell(page: Page, index: int, text: str) -> None:
     expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
     page.keyboard.type(text, delay=10)
     page.keyboard.press("Control+Enter")
-
 
 
 def test_assist_widget_accept_inserts_the_code_below(lab_page: Page, lab_server: LabServer) -> None:
@@ -132,8 +130,9 @@ def test_kernel_variables_reach_requests(lab_page: Page, lab_server: LabServer) 
     assert {"name": "df_sales", "type": "list", "summary": "len 3"} in info.value.post_data_json["variables"]
     message = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
     expect(message).not_to_have_class(re.compile(r"\bjp-mod-streaming\b"), timeout=30_000)
-    prompt = wait_for(lambda: [e for e in lab_server.history("chat") if "What is in my data?" in e["prompt"]], 30,
-                       "the chat request in the history")[-1]["prompt"]
+    prompt = wait_for(lambda: [e for e in lab_server.history("chat") if "What is in my data?" in e["prompt"]], 30, "the chat request in the history")[
+        -1
+    ]["prompt"]
     assert "df_sales" in prompt and "len 3" in prompt
     shot(page, "test_kernel_widget-variables")
 

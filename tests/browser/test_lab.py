@@ -47,7 +47,6 @@ def _ghost_text(page: Page) -> str:
     return "".join(page.locator(GHOST).all_inner_texts())
 
 
-
 def test_status_bar_ready(lab_page: Page, lab_server: LabServer) -> None:
     status = lab_page.locator('.jp-assist-status[data-state="ready"]')
     expect(status).to_be_visible(timeout=30_000)
@@ -194,7 +193,7 @@ def test_typing_along_reuses_the_suggestion_and_reports_telemetry(lab_page: Page
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if "/jupyter-assist/complete" in r.url else None)
     page.keyboard.type(along, delay=30)
-    rest = text[len(along):]
+    rest = text[len(along) :]
     if rest.strip():
         expect(page.locator(GHOST).first).to_contain_text(NON_SPACE, timeout=5_000)
         assert _squash(rest).startswith(_squash(_ghost_text(page))) and _squash(_ghost_text(page))
@@ -243,7 +242,8 @@ def test_no_completion_requests_in_a_disabled_language(lab_page: Page, lab_serve
 def _put_settings(lab_server: LabServer, plugin: str, settings: dict[str, Any]) -> None:
     req = urllib.request.Request(
         f"{lab_server.base_url}lab/api/settings/{plugin}",
-        data=json.dumps({"raw": json.dumps(settings)}).encode(), method="PUT",
+        data=json.dumps({"raw": json.dumps(settings)}).encode(),
+        method="PUT",
         headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=10) as r:

@@ -36,8 +36,6 @@ SOURCES_JS = """() => {
 ACTIVE_JS = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
 
 
-
-
 def _no_inline_completer(lab_server: LabServer) -> None:
     raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": {"enabled": False}}})
     req = urllib.request.Request(
@@ -53,7 +51,10 @@ def _no_inline_completer(lab_server: LabServer) -> None:
 def _telemetry(page: Page) -> list[dict[str, Any]]:
     """The telemetry events the page posts, as sent (recorded or not by the server)."""
     events: list[dict[str, Any]] = []
-    page.on("request", lambda r: events.append(r.post_data_json) if r.url.split("?")[0].endswith("/jupyter-assist/telemetry") and r.method == "POST" else None)
+    page.on(
+        "request",
+        lambda r: events.append(r.post_data_json) if r.url.split("?")[0].endswith("/jupyter-assist/telemetry") and r.method == "POST" else None,
+    )
     return events
 
 

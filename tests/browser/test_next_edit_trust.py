@@ -46,14 +46,14 @@ def _put_settings(lab_server: LabServer, plugin: str, value: dict[str, Any]) -> 
 
 def _ghost_text(lab_server: LabServer, on: bool) -> None:
     provider = {"enabled": on, "timeout": 5000, "debouncerDelay": 0}
-    _put_settings(lab_server, "@jupyterlab/completer-extension:inline-completer",
-                  {"providers": {"@jupyter-assist/inline-completer": provider}})
+    _put_settings(lab_server, "@jupyterlab/completer-extension:inline-completer", {"providers": {"@jupyter-assist/inline-completer": provider}})
 
 
 def _next_edit(lab_server: LabServer, **values: Any) -> None:
     """The Jupyter Assist settings page's nextEdit `values`; the rest as it is."""
-    req = urllib.request.Request(f"{lab_server.base_url}lab/api/settings/jupyter-assist:settings",
-                                 headers={"Authorization": f"token {lab_server.token}"})
+    req = urllib.request.Request(
+        f"{lab_server.base_url}lab/api/settings/jupyter-assist:settings", headers={"Authorization": f"token {lab_server.token}"}
+    )
     with urllib.request.urlopen(req, timeout=10) as r:
         raw = json.loads(r.read()).get("raw") or "{}"
     user = json.loads(raw) if raw.strip() else {}
@@ -152,8 +152,7 @@ def test_rename_then_tab_leaves_the_typed_line_as_typed(lab_page: Page, lab_serv
 
     cells = page.locator(f"{NOTEBOOK} .jp-CodeCell")
     expect(page.locator(PROPOSAL)).to_have_count(2, timeout=30_000)  # the two renames only
-    wait_for(lambda: any(h["task"] == "next-edit" and "# Original" in h["text"] for h in lab_server.history()), 30,
-             "the model's answer to be served")
+    wait_for(lambda: any(h["task"] == "next-edit" and "# Original" in h["text"] for h in lab_server.history()), 30, "the model's answer to be served")
     expect(cells.nth(0).locator(PROPOSAL)).to_have_count(1)
     expect(cells.nth(1).locator(PROPOSAL)).to_have_count(1)
     # Compact: only the changed tokens, inline.

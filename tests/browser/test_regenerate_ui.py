@@ -47,7 +47,9 @@ def test_chat_regenerate_samples_another_answer(lab_page: Page, lab_server: LabS
     assert body["messages"][-1] == {"role": "user", "content": "Say something"}  # the old answer is not resent
     expect(answers).to_have_count(1)  # replaced, not added
     expect(answers.last).not_to_have_class(STREAMING, timeout=60_000)
-    second = wait_for(lambda: (h := lab_server.history("chat")) and h[-1]["request_id"] != first["request_id"] and h[-1], 30, "the regenerated answer")
+    second = wait_for(
+        lambda: (h := lab_server.history("chat")) and h[-1]["request_id"] != first["request_id"] and h[-1], 30, "the regenerated answer"
+    )
     assert second["text"] != first["text"], (first["text"], second["text"])
     expect(answers.last.locator(".jp-assist-chat-regenerate")).to_be_visible()
     shot(page, "chat-regenerated")

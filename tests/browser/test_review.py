@@ -69,8 +69,6 @@ EXECUTION_COUNT_JS = """(i) => {
 }"""
 
 
-
-
 def _cell(page: Page) -> Locator:
     return page.locator(".jp-Notebook .jp-Cell").nth(CELL)
 
@@ -169,8 +167,7 @@ def test_edit_accept_then_one_undo(lab_page: Page, lab_server: LabServer) -> Non
     # must take it first). Telemetry is reported (the server drops it when off).
     review.locator(".cm-content").focus()
     with page.expect_request(
-        lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/telemetry")
-        and (r.post_data_json or {}).get("event") == "accepted"
+        lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/telemetry") and (r.post_data_json or {}).get("event") == "accepted"
     ) as telemetry:
         page.keyboard.press("ControlOrMeta+Enter")
     event = telemetry.value.post_data_json
@@ -248,9 +245,7 @@ def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer)
     expect(review).to_have_count(0)
     assert _source(page) == failing
     # The button goes with the error.
-    page.evaluate(
-        "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.clear()", CELL
-    )
+    page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.clear()", CELL)
     expect(button).to_have_count(0)
 
 
@@ -318,9 +313,8 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
     assert _source(page) == ORIGINAL
 
 
-
 def _stop_outcome(lab_server: LabServer, request_id: str, cancelled_before: int) -> Any:
-    """"cancelled" once the engine counted a cancellation, the history entry of
+    """ "cancelled" once the engine counted a cancellation, the history entry of
     `request_id` if it finished otherwise, else None (not settled yet)."""
     if lab_server.api("status")["cancelled"] > cancelled_before:
         return "cancelled"
@@ -376,8 +370,7 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
         # The engine stopped it, or it had finished before Stop was pressed (the last
         # bytes still in flight): then try again. (A request whose connection closed
         # mid-stream may not reach /history, so count the engine's cancellations.)
-        outcome = wait_for(lambda: _stop_outcome(lab_server, request_id, cancelled_before), 30,
-                           "the engine to cancel the edit")
+        outcome = wait_for(lambda: _stop_outcome(lab_server, request_id, cancelled_before), 30, "the engine to cancel the edit")
         if outcome == "cancelled":
             break
         assert outcome["finished_at"] <= stopped_at + 0.25, f"ran on after Stop: {outcome}"

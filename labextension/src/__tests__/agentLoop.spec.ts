@@ -2,8 +2,17 @@ import { AgentSession, FIX_ATTEMPTS, IAgentHost, IRunResult } from '../agentLoop
 import { isShellEscape } from '../agentShell';
 import type { IAgentAction, IAgentRequest } from '../types';
 
-const action = (kind: IAgentAction['kind'], source = '', text = '', cell_index: number | null = null): IAgentAction => ({
-  kind, source, text, cell_index, notes: []
+const action = (
+  kind: IAgentAction['kind'],
+  source = '',
+  text = '',
+  cell_index: number | null = null
+): IAgentAction => ({
+  kind,
+  source,
+  text,
+  cell_index,
+  notes: []
 });
 const ERROR = { output_type: 'error', ename: 'NameError', evalue: "name 'x' is not defined", traceback: [] };
 const OK = { output_type: 'stream', name: 'stdout', text: '42\n' };
@@ -18,11 +27,18 @@ class FakeHost implements IAgentHost {
   private n = 0;
   running: ((r: IRunResult) => void) | null = null;
   holdRuns = false;
-  constructor(public answers: IAgentAction[], public results: (src: string) => Record<string, unknown>[] = () => [OK]) {}
-  context() { return { cells: this.cells.map(c => ({ cell_type: 'code' as const, source: c.source })) }; }
+  constructor(
+    public answers: IAgentAction[],
+    public results: (src: string) => Record<string, unknown>[] = () => [OK]
+  ) {}
+  context() {
+    return { cells: this.cells.map(c => ({ cell_type: 'code' as const, source: c.source })) };
+  }
   async next(body: IAgentRequest, signal: AbortSignal): Promise<IAgentAction> {
     this.requests.push(JSON.parse(JSON.stringify(body)));
-    if (signal.aborted) { throw new Error('aborted'); }
+    if (signal.aborted) {
+      throw new Error('aborted');
+    }
     return this.answers.shift() ?? action('done', '', 'no more answers');
   }
   insert(_kind: 'code' | 'markdown', source: string, after: string | null): string {
@@ -32,27 +48,56 @@ class FakeHost implements IAgentHost {
     return id;
   }
   async edit(id: string, source: string) {
-    if (this.acceptEdits) { this.cells.find(c => c.id === id)!.source = source; }
+    if (this.acceptEdits) {
+      this.cells.find(c => c.id === id)!.source = source;
+    }
     return this.acceptEdits;
   }
   run(id: string): Promise<IRunResult> {
     const src = this.source(id)!;
     this.ran.push(src);
-    if (this.holdRuns) { return new Promise(resolve => { this.running = resolve; }); }
+    if (this.holdRuns) {
+      return new Promise(resolve => {
+        this.running = resolve;
+      });
+    }
     return Promise.resolve({ outputs: this.results(src), variables: [] });
   }
-  interrupt() { this.interrupted++; }
-  source(id: string) { return this.cells.find(c => c.id === id)?.source ?? null; }
-  indexOf(id: string) { const i = this.cells.findIndex(c => c.id === id); return i < 0 ? null : i; }
-  idAt(i: number) { return this.cells[i]?.id ?? null; }
-  setPending(id: string, pending: boolean) { const c = this.cells.find(x => x.id === id); if (c) { c.pending = pending; } }
+  interrupt() {
+    this.interrupted++;
+  }
+  source(id: string) {
+    return this.cells.find(c => c.id === id)?.source ?? null;
+  }
+  indexOf(id: string) {
+    const i = this.cells.findIndex(c => c.id === id);
+    return i < 0 ? null : i;
+  }
+  idAt(i: number) {
+    return this.cells[i]?.id ?? null;
+  }
+  setPending(id: string, pending: boolean) {
+    const c = this.cells.find(x => x.id === id);
+    if (c) {
+      c.pending = pending;
+    }
+  }
 }
 
 describe('isShellEscape', () => {
-  it.each(['!pip install x', '%pip install pandas', '%%bash\nls', 'x = 1\n!rm -rf /', 'files = !ls', '  %conda install y', '%%sh\necho'])(
-    'flags %p', src => expect(isShellEscape(src)).toBe(true));
+  it.each([
+    '!pip install x',
+    '%pip install pandas',
+    '%%bash\nls',
+    'x = 1\n!rm -rf /',
+    'files = !ls',
+    '  %conda install y',
+    '%%sh\necho'
+  ])('flags %p', src => expect(isShellEscape(src)).toBe(true));
   it.each(['print("!")', 'x = a != b', '%matplotlib inline', '# !not a command', 'df.query("a != 1")'])(
-    'lets %p through', src => expect(isShellEscape(src)).toBe(false));
+    'lets %p through',
+    src => expect(isShellEscape(src)).toBe(false)
+  );
 });
 
 describe('AgentSession', () => {
@@ -67,14 +112,24 @@ describe('AgentSession', () => {
 
   it('runs on the click, sends the error back, gets a fix as an edit, runs it and finishes', async () => {
     const host = new FakeHost(
-      [action('code', 'print(x)\n'), action('edit', 'x = 42\nprint(x)\n', 'define x', 1), action('done', '', 'x is 42')],
+      [
+        action('code', 'print(x)\n'),
+        action('edit', 'x = 42\nprint(x)\n', 'define x', 1),
+        action('done', '', 'x is 42')
+      ],
       src => (src.startsWith('x = 42') ? [OK] : [ERROR])
     );
     const s = new AgentSession(host);
     await s.start('find x');
     await s.run();
     // The request after the failed run carries the cell, its error, where it is now.
-    expect(host.requests[1].steps[0]).toMatchObject({ kind: 'code', source: 'print(x)\n', cell_index: 1, ran: true, outputs: [ERROR] });
+    expect(host.requests[1].steps[0]).toMatchObject({
+      kind: 'code',
+      source: 'print(x)\n',
+      cell_index: 1,
+      ran: true,
+      outputs: [ERROR]
+    });
     expect(s.state).toBe('waiting-run'); // the accepted fix waits for Run too
     await s.run();
     expect(host.ran).toEqual(['print(x)\n', 'x = 42\nprint(x)\n']);
@@ -83,7 +138,7 @@ describe('AgentSession', () => {
     expect(s.cards.map(c => c.status)).toEqual(['error', 'ran', 'info']);
   });
 
-  it('sees the user\'s edit of a pending cell', async () => {
+  it("sees the user's edit of a pending cell", async () => {
     const host = new FakeHost([action('code', 'print(y)\n')]);
     const s = new AgentSession(host);
     await s.start('g');
@@ -103,7 +158,7 @@ describe('AgentSession', () => {
     expect(s.message).toMatch(/shell command/);
   });
 
-  it('auto-run never runs a cell it did not write (an edit of the user\'s cell)', async () => {
+  it("auto-run never runs a cell it did not write (an edit of the user's cell)", async () => {
     const host = new FakeHost([action('edit', 'df = load(2)', '', 0)]);
     const s = new AgentSession(host);
     s.autoRun = true;
@@ -113,7 +168,10 @@ describe('AgentSession', () => {
   });
 
   it(`asks the user after ${FIX_ATTEMPTS} failed runs in a row`, async () => {
-    const host = new FakeHost([1, 2, 3, 4].map(i => action('code', `fail${i}()\n`)), () => [ERROR]);
+    const host = new FakeHost(
+      [1, 2, 3, 4].map(i => action('code', `fail${i}()\n`)),
+      () => [ERROR]
+    );
     const s = new AgentSession(host);
     s.autoRun = true;
     await s.start('g');
@@ -150,7 +208,11 @@ describe('AgentSession', () => {
   });
 
   it('a rejected edit and an error action go back to the model', async () => {
-    const host = new FakeHost([action('edit', 'z', '', 0), action('error', '', 'fits no action'), action('done', '', 'ok')]);
+    const host = new FakeHost([
+      action('edit', 'z', '', 0),
+      action('error', '', 'fits no action'),
+      action('done', '', 'ok')
+    ]);
     host.acceptEdits = false;
     const s = new AgentSession(host);
     await s.start('g');

@@ -10,9 +10,28 @@ import type { ISourceModel, ISourceReplacement } from '../sourceEdit';
 // surrogate (😀 😁: D83D) or a low one (😀 🈀: DE00), combining marks, CRLF and
 // a lone CR, next to plain ASCII.
 const PIECES = [
-  'a', 'b', 'x', ' ', '=', '\n', '\r\n', '\r', '\t',
-  '😀', '😁', '🈀', '𝔘', '𝔙', '👍🏽', '👨‍👩‍👧',
-  'e\u0301', '\u0301', '\u0308', 'é', 'ñ', '中'
+  'a',
+  'b',
+  'x',
+  ' ',
+  '=',
+  '\n',
+  '\r\n',
+  '\r',
+  '\t',
+  '😀',
+  '😁',
+  '🈀',
+  '𝔘',
+  '𝔙',
+  '👍🏽',
+  '👨‍👩‍👧',
+  'e\u0301',
+  '\u0301',
+  '\u0308',
+  'é',
+  'ñ',
+  '中'
 ];
 const piece = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...PIECES) },
@@ -23,11 +42,7 @@ const text = fc.array(piece, { maxLength: 24 });
 /** An original and an edit of it: long shared prefix and suffix, like a real Accept. */
 const edit = text.chain(old =>
   fc
-    .tuple(
-      fc.nat({ max: old.length }),
-      fc.nat({ max: old.length }),
-      fc.array(piece, { maxLength: 4 })
-    )
+    .tuple(fc.nat({ max: old.length }), fc.nat({ max: old.length }), fc.array(piece, { maxLength: 4 }))
     .map(([i, j, inserted]) => {
       const [lo, hi] = i <= j ? [i, j] : [j, i];
       const next = [...old.slice(0, lo), ...inserted, ...old.slice(hi)];
@@ -148,16 +163,14 @@ const models: [string, (source: string) => YCodeCell][] = [
         return cell;
       })
   ],
-  ...[true, false].map(
-    (perCell): [string, (source: string) => YCodeCell] => [
-      `YNotebook cell (${perCell ? 'per-cell' : 'notebook-wide'} undo)`,
-      source =>
-        quietly(() => {
-          const notebook = YNotebook.create({ disableDocumentWideUndoRedo: perCell });
-          return notebook.insertCell(0, { cell_type: 'code', source }) as YCodeCell;
-        })
-    ]
-  )
+  ...[true, false].map((perCell): [string, (source: string) => YCodeCell] => [
+    `YNotebook cell (${perCell ? 'per-cell' : 'notebook-wide'} undo)`,
+    source =>
+      quietly(() => {
+        const notebook = YNotebook.create({ disableDocumentWideUndoRedo: perCell });
+        return notebook.insertCell(0, { cell_type: 'code', source }) as YCodeCell;
+      })
+  ])
 ];
 
 describe.each(models)('replaceSource on a %s', (_name, make) => {

@@ -14,7 +14,14 @@ const READY: IStatusReply = {
   load_seconds: 0.4,
   served: 3,
   cancelled: 1,
-  stats: { process_rss_bytes: 300e6, kv_cache_bytes: 2e6, kv_cache_entries: 2, kv_hit_rate: 0.5, kv_token_reuse: 0.25, running: 0 }
+  stats: {
+    process_rss_bytes: 300e6,
+    kv_cache_bytes: 2e6,
+    kv_cache_entries: 2,
+    kv_hit_rate: 0.5,
+    kv_token_reuse: 0.25,
+    running: 0
+  }
 };
 
 describe('status', () => {

@@ -8,9 +8,7 @@ describe('keepUnreached', () => {
     // The rewrite so far: two changed lines, and a third cut mid-way.
     const partial = 'x0 = 0  # zero\nx1 = 1  # one\nx2 = ';
     const kept = keepUnreached(partial, ORIGINAL);
-    expect(kept).toBe(
-      ['x0 = 0  # zero', 'x1 = 1  # one', ...lines.slice(2)].join('\n') + '\n'
-    );
+    expect(kept).toBe(['x0 = 0  # zero', 'x1 = 1  # one', ...lines.slice(2)].join('\n') + '\n');
     // Byte for byte: every line the rewrite did not reach.
     expect(kept.endsWith(lines.slice(2).join('\n') + '\n')).toBe(true);
   });
