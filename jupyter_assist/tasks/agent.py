@@ -17,6 +17,7 @@ from ..notebook.agent_actions import HEADER, parse_action
 from ..notebook.agent_prompt import agent_prompt
 from ..wire import AgentRequest
 from .edit import hunks
+from .spec import Task
 
 MAX_TOKENS = 512  # one small cell or a short summary
 CONTEXT_TOKENS = 4096  # prompt tokens: the notebook plus a few steps with their outputs
@@ -78,3 +79,6 @@ def finish(req: AgentRequest, text: str) -> dict[str, Any]:
         assert isinstance(index, int)  # parse_action checked it against the cells
         action["hunks"] = hunks(req.cells[index].source, str(action["source"]))
     return {"text": answer_text(text), "action": action}
+
+
+TASK = Task("agent", AgentRequest, lambda body, model, settings: build(body, model), lambda body, done, settings: finish(body, done.text))

@@ -20,6 +20,7 @@ from ..prompt import heal
 from ..prompt.fim import for_tokenizer
 from ..prompt.tokens import for_backend
 from ..wire import CompleteRequest
+from .spec import Task
 
 
 @dataclass
@@ -109,3 +110,11 @@ def _repeats_line_above(text: str, prefix: str) -> bool:
         return False
     last = next((x for x in reversed(above.split("\n")) if x.strip()), "")
     return bool(last.strip()) and text.split("\n", 1)[0].strip() == last.strip()
+
+
+TASK = Task(
+    "complete",
+    CompleteRequest,
+    lambda body, model, settings: build(body, model, settings.completion),
+    lambda body, done, settings: {"text": finish(done.text, body)},
+)

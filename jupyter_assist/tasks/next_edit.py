@@ -13,7 +13,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
 from ..notebook import from_cells
 from ..notebook.cells import Cell
 from ..notebook.next_edit import Region, code_sources, next_edit_prompt, region, rename_candidates
@@ -22,6 +22,7 @@ from ..prompt.tokens import for_backend
 from ..wire import NextEditRequest
 from .chat import prompt_budget
 from .edit import OPEN
+from .spec import Task, TaskSettings
 
 MAX_CANDIDATES = 10 * MAX_PROPOSALS  # rename candidates checked per request (most pass)
 # The model's rewrite is shown only when its mean token log-probability reaches this (the
@@ -106,3 +107,10 @@ def finish(req: NextEditRequest, text: str, logprob: float | None = None, min_lo
     model's only when it was `confident` (`logprob`: its mean token log-probability)."""
     model = model_proposals(req, text) if confident(logprob, min_logprob) else []
     return {"text": text, "logprob": logprob, "proposals": [p.as_json() for p in merge(renames(req), model)]}
+
+
+def _finish(body: NextEditRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
+    return finish(body, done.text, done.logprob, settings.next_edit_min_logprob)
+
+
+TASK = Task("next-edit", NextEditRequest, lambda body, model, settings: build(body, model, settings.next_edit_max_tokens), _finish, head=head)

@@ -10,20 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from ..engine.types import Event, Request
 from ..prompt.model import ModelText
-from .complete import CompletionSettings
+
+if TYPE_CHECKING:
+    from .complete import CompletionSettings
+
+
+def _completion_defaults() -> CompletionSettings:
+    from .complete import CompletionSettings  # at call time: complete.py imports Task from here
+
+    return CompletionSettings()
 
 
 @dataclass(frozen=True)
 class TaskSettings:
     """The server's configuration as tasks read it (AssistExtension's traitlets)."""
 
-    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    completion: CompletionSettings = field(default_factory=_completion_defaults)
     chat_max_tokens: int = 512
     generate_max_tokens: int = 512
     next_edit_max_tokens: int = 256
