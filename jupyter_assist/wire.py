@@ -1,4 +1,4 @@
-"""Wire types of the HTTP API, defined once here (mirrored in labextension/src/types.ts).
+"""Wire types of the HTTP API, defined once here (mirrored in labextension/src/shared/types.ts).
 
 See docs/api.md for the routes. Validation errors become 400 responses.
 """

@@ -30,8 +30,8 @@ TIMEOUT = 60
 
 
 def probe_expression() -> str:
-    """The labextension's variables probe (labextension/src/variables.ts), as it sends it."""
-    ts = (REPO_ROOT / "labextension" / "src" / "variables.ts").read_text()
+    """The labextension's variables probe (labextension/src/kernel/variables.ts), as it sends it."""
+    ts = (REPO_ROOT / "labextension" / "src" / "kernel" / "variables.ts").read_text()
     loader = re.search(r"const LOADER = `(.*?)`;", ts, re.S)
     assert loader, "LOADER not found in variables.ts"
     # The same template as the TS: JSON.stringify of the ASCII loader is json.dumps of it.

@@ -1,4 +1,4 @@
-"""The labextension's output capper (labextension/src/outputCap.ts), run under node against
+"""The labextension's output capper (labextension/src/shared/outputCap.ts), run under node against
 the server's own output code: what it sends gives the server the text it would have got
 from the whole output, prompts included; its cuts never split a surrogate pair; and no
 output, however big, makes a request big.
@@ -26,7 +26,10 @@ from jupyter_assist.prompt import cl100k
 
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "labextension"
-TSC = LAB / "node_modules" / ".bin" / "tsc"
+# node_modules of the workspace root (package.json), or of labextension/ where yarn left one
+TSC = next(
+    (p for p in (REPO / "node_modules" / ".bin" / "tsc", LAB / "node_modules" / ".bin" / "tsc") if p.exists()), REPO / "node_modules" / ".bin" / "tsc"
+)
 GOLDEN = REPO / "tests" / "golden" / "notebooks"
 TOTAL = 400_000  # OUTPUT_LIMITS.total in outputCap.ts
 TRACEBACK = 60_000  # OUTPUT_LIMITS.traceback
@@ -72,10 +75,21 @@ class Capper:
 def capper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capper]:
     node = shutil.which("node")
     if node is None or not TSC.exists():
-        pytest.fail("needs node and the labextension's node_modules (jlpm install in labextension/)")
+        pytest.fail("needs node and the labextension's node_modules (jlpm install at the repository root)")
     out = tmp_path_factory.mktemp("outputcap")
     subprocess.run(
-        [str(TSC), str(LAB / "src" / "outputCap.ts"), "--outDir", str(out), "--target", "es2022", "--module", "es2022", "--strict", "--skipLibCheck"],
+        [
+            str(TSC),
+            str(LAB / "src" / "shared" / "outputCap.ts"),
+            "--outDir",
+            str(out),
+            "--target",
+            "es2022",
+            "--module",
+            "es2022",
+            "--strict",
+            "--skipLibCheck",
+        ],
         check=True,
         capture_output=True,
         timeout=120,

@@ -1,5 +1,5 @@
 """The wire contract is written three times: the pydantic models (jupyter_assist/wire.py,
-what the server accepts), the TypeScript interfaces (labextension/src/types.ts, what the
+what the server accepts), the TypeScript interfaces (labextension/src/shared/types.ts, what the
 lab sends) and docs/api.md (what a reader is told). This checks they agree on field names
 and on required-ness, so a field added, renamed or made required in one is not left out of
 the others.
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from jupyter_assist import wire
 
 ROOT = Path(__file__).resolve().parents[1]
-TYPES_TS = ROOT / "labextension" / "src" / "types.ts"
+TYPES_TS = ROOT / "labextension" / "src" / "shared" / "types.ts"
 API_MD = ROOT / "docs" / "api.md"
 
 # pydantic model -> its TypeScript interface

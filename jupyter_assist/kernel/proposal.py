@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Stream = Callable[[str, dict[str, Any]], Iterator[dict[str, Any]]]
-REGENERATE_TEMPERATURE = 0.7  # as the lab's Regenerate (labextension/src/regenerate.ts)
+REGENERATE_TEMPERATURE = 0.7  # as the lab's Regenerate (labextension/src/review/regenerate.ts)
 
 
 @dataclass

@@ -6,9 +6,9 @@ import type { ICommandPalette } from '@jupyterlab/apputils';
 import type { INotebookTracker } from '@jupyterlab/notebook';
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-import type { ChatWidget } from './chat';
-import { CHAT_ID } from './chat';
-import { assistSettings, SETTINGS_PLUGIN_ID } from './settings';
+import type { ChatWidget } from './chat/chat';
+import { CHAT_ID } from './chat/chat';
+import { assistSettings, SETTINGS_PLUGIN_ID } from './shared/settings';
 
 export const COMMANDS = {
   editCell: 'jupyter-assist:edit-cell',

@@ -7,21 +7,21 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
-import { agentPlugin } from './agentPlugin';
-import { chatPlugin } from './chatPlugin';
-import { AssistInlineProvider } from './completer';
-import { addGhostDismiss } from './completerDismiss';
-import { newLineTrigger } from './completerTriggers';
-import { editPlugin } from './edit';
-import { fixPlugin } from './fix';
-import { assistIcon } from './icon';
-import { kernelBridgePlugin } from './kernel';
-import { nextEditPlugin } from './nextedit';
+import { agentPlugin } from './agent/agentPlugin';
+import { chatPlugin } from './chat/chatPlugin';
+import { AssistInlineProvider } from './completion/completer';
+import { addGhostDismiss } from './completion/completerDismiss';
+import { newLineTrigger } from './completion/completerTriggers';
+import { editPlugin } from './review/edit';
+import { fixPlugin } from './review/fix';
+import { assistIcon } from './shared/icon';
+import { kernelBridgePlugin } from './kernel/kernel';
+import { nextEditPlugin } from './nextedit/nextedit';
 import { addAssistCommands, COMMANDS } from './commands';
-import { assistSettings, SETTINGS_PLUGIN_ID } from './settings';
-import { StatusModel, StatusWidget } from './status';
-import { StatusPanel, STATUS_PANEL_ID } from './statusPanel';
-import { installWarmer } from './warm';
+import { assistSettings, SETTINGS_PLUGIN_ID } from './shared/settings';
+import { StatusModel, StatusWidget } from './status/status';
+import { StatusPanel, STATUS_PANEL_ID } from './status/statusPanel';
+import { installWarmer } from './completion/warm';
 
 const completerPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-assist:inline-completer',

@@ -18,7 +18,7 @@ from .conftest import LabServer, shot, wait_for
 
 pytestmark = pytest.mark.browser
 
-# Every feature's command label (labextension/src/commands.ts, edit.ts, chatPlugin.ts).
+# Every feature's command label (labextension/src/commands.ts, review/edit.ts, chat/chatPlugin.ts).
 LABELS = [
     "Edit Cell with Assistant…",
     "Explain Cell in Chat",

@@ -1,6 +1,6 @@
-import { AgentSession, FIX_ATTEMPTS, IAgentHost, IRunResult } from '../agentLoop';
-import { isShellEscape } from '../agentShell';
-import type { IAgentAction, IAgentRequest } from '../types';
+import { AgentSession, FIX_ATTEMPTS, IAgentHost, IRunResult } from '../agent/agentLoop';
+import { isShellEscape } from '../agent/agentShell';
+import type { IAgentAction, IAgentRequest } from '../shared/types';
 
 const action = (
   kind: IAgentAction['kind'],

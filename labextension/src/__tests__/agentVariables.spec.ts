@@ -1,4 +1,4 @@
-import { changedVariables, MAX_CHANGED } from '../agentVariables';
+import { changedVariables, MAX_CHANGED } from '../agent/agentVariables';
 
 const df = { name: 'df', type: 'DataFrame', summary: '3 rows x 2 columns' };
 const x = { name: 'x', type: 'int', summary: '1' };

@@ -1,7 +1,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { streamAPI, streamText } from '../api';
-import type { StreamEvent } from '../types';
+import { streamAPI, streamText } from '../shared/api';
+import type { StreamEvent } from '../shared/types';
 
 // The server's bytes as chunks: a reader over them, and whether the client cancelled it.
 function chunkedResponse(chunks: (string | Uint8Array)[]) {

@@ -1,8 +1,8 @@
 // chatBlocks renders through chatMarkdown (rendermime, an ES module jest does not load):
 // splitFences needs none of it.
-jest.mock('../chatMarkdown', () => ({ fence: jest.fn() }));
+jest.mock('../chat/chatMarkdown', () => ({ fence: jest.fn() }));
 
-import { splitFences } from '../chatBlocks';
+import { splitFences } from '../chat/chatBlocks';
 
 describe('splitFences', () => {
   it('prose, a closed code block, prose', () => {

@@ -1,5 +1,5 @@
 // What a stored chat thread sends the model, and its name in the thread list.
-import { history, IThread, titleOf } from '../chatThreads';
+import { history, IThread, titleOf } from '../chat/chatThreads';
 
 describe('history', () => {
   const thread: IThread = {

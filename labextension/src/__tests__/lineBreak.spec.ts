@@ -5,7 +5,7 @@ import { insertNewlineAndIndent } from '@codemirror/commands';
 import { EditorSelection, EditorState } from '@codemirror/state';
 import type { Transaction } from '@codemirror/state';
 
-import { isLineBreak } from '../lineBreak';
+import { isLineBreak } from '../completion/lineBreak';
 
 /** The transaction CodeMirror's Enter command makes with the cursor at `at`. */
 function enter(doc: string, at: number): Transaction {

@@ -1,4 +1,4 @@
-import { compactChange } from '../nexteditCompact';
+import { compactChange } from '../nextedit/nexteditCompact';
 
 function shown(old: string, insert: string): [string, string] {
   const c = compactChange(old, insert);

@@ -1,7 +1,7 @@
-import { APIError } from '../api';
-import { describeError } from '../errorNotice';
+import { APIError } from '../shared/api';
+import { describeError } from '../shared/errorNotice';
 import schema from '../../schema/settings.json';
-import { DEFAULT_SETTINGS, parseSettings } from '../settings';
+import { DEFAULT_SETTINGS, parseSettings } from '../shared/settings';
 
 describe('parseSettings', () => {
   it('gives the defaults for nothing', () => {

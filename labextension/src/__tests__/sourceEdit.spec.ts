@@ -3,8 +3,8 @@
 import { YCodeCell, YNotebook } from '@jupyter/ydoc';
 import fc from 'fast-check';
 
-import { replaceSource, sourceReplacement } from '../sourceEdit';
-import type { ISourceModel, ISourceReplacement } from '../sourceEdit';
+import { replaceSource, sourceReplacement } from '../shared/sourceEdit';
+import type { ISourceModel, ISourceReplacement } from '../shared/sourceEdit';
 
 // Pieces that make the hard cases likely: astral characters sharing a high
 // surrogate (😀 😁: D83D) or a low one (😀 🈀: DE00), combining marks, CRLF and

@@ -1,6 +1,6 @@
-import { APIError } from '../api';
-import { describeStatus, ghostTextHealth, statusFacts, StatusModel, StatusWidget } from '../status';
-import type { IStatusReply } from '../types';
+import { APIError } from '../shared/api';
+import { describeStatus, ghostTextHealth, statusFacts, StatusModel, StatusWidget } from '../status/status';
+import type { IStatusReply } from '../shared/types';
 
 const READY: IStatusReply = {
   state: 'ready',

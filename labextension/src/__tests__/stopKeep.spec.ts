@@ -1,4 +1,4 @@
-import { keepUnreached } from '../stopKeep';
+import { keepUnreached } from '../review/stopKeep';
 
 const ORIGINAL = Array.from({ length: 30 }, (_, i) => `x${i} = ${i}`).join('\n') + '\n';
 const lines = ORIGINAL.slice(0, -1).split('\n');

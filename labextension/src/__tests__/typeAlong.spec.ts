@@ -1,5 +1,5 @@
-import { typedAlong } from '../typeAlong';
-import type { ITypeAlongJob } from '../typeAlong';
+import { typedAlong } from '../completion/typeAlong';
+import type { ITypeAlongJob } from '../completion/typeAlong';
 
 // Asked for after `def add(a, b):\n    ` with `\nprint(add(1, 2))` below the cursor.
 const job: ITypeAlongJob = {

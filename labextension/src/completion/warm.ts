@@ -4,10 +4,10 @@
 // typed, the same for the cell's edit prompt (the instruction comes last).
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { requestAPI } from './api';
-import { collectNotebook } from './context';
-import { assistSettings } from './settings';
-import type { IWarmRequest } from './types';
+import { requestAPI } from '../shared/api';
+import { collectNotebook } from '../shared/context';
+import { assistSettings } from '../shared/settings';
+import type { IWarmRequest } from '../shared/types';
 
 // Focus moves quickly while the user navigates; warm the cell they settle on.
 const SETTLE_MS = 400;

@@ -5,10 +5,10 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import type { Widget } from '@lumino/widgets';
 
-import { CHAT_ID } from './chat';
-import { inspectorWidget } from './chatInspector';
+import { CHAT_ID } from '../chat/chat';
+import { inspectorWidget } from '../chat/chatInspector';
 
-import { assistIcon } from './icon';
+import { assistIcon } from '../shared/icon';
 import { AGENT_PANEL_ID, AgentPanel } from './agentPanel';
 
 export const START_AGENT_COMMAND = 'jupyter-assist:start-agent';

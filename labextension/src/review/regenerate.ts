@@ -3,7 +3,7 @@
 import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
-import { collectNotebook } from './context';
+import { collectNotebook } from '../shared/context';
 import { IProposalStream, streamProposals } from './proposals';
 
 /** Regenerate's sampling: warm enough to give another text, cool enough to stay on task. */

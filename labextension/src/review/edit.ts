@@ -5,11 +5,11 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import type { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { collectNotebook } from './context';
+import { collectNotebook } from '../shared/context';
 import { streamProposals } from './proposals';
 import { refineProposal, sampling } from './regenerate';
 import { focusReview, isReviewing, openReview } from './review';
-import { warmEdit } from './warm';
+import { warmEdit } from '../completion/warm';
 
 export const EDIT_COMMAND = 'jupyter-assist:edit-cell';
 const PROMPT_CLASS = 'jp-assist-edit-prompt';

@@ -6,7 +6,7 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 import type { Kernel } from '@jupyterlab/services';
 
-import type { IVariable } from './types';
+import type { IVariable } from '../shared/types';
 
 // Python that imports jupyter_assist.kernel.variables as `import` would, except from the
 // kernel's working directory ('' or the notebook's folder, wherever it sits in sys.path):

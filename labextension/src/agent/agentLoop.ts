@@ -1,7 +1,14 @@
 // The agent loop, apart from JupyterLab: the host (notebookHost.ts) owns cells and kernel.
 // One server request per step (POST agent); nothing runs without a Run click unless
 // auto-run is on, and auto-run never runs shell escapes or cells the agent did not write.
-import type { AgentActionKind, IAgentAction, IAgentRequest, IAgentStep, INotebookContext, IVariable } from './types';
+import type {
+  AgentActionKind,
+  IAgentAction,
+  IAgentRequest,
+  IAgentStep,
+  INotebookContext,
+  IVariable
+} from '../shared/types';
 import { isShellEscape } from './agentShell';
 
 export const MAX_STEPS = 10;

@@ -1,6 +1,6 @@
 // The variables a step's run changed (AgentStep.variables): the kernel's summaries before
 // and after the run, compared by name, type and summary. Pure: agentHost.ts probes.
-import type { IVariable } from './types';
+import type { IVariable } from '../shared/types';
 
 export const MAX_CHANGED = 200; // AgentStep.variables' bound on the server
 

@@ -4,8 +4,8 @@ import { Widget } from '@lumino/widgets';
 
 import { AgentSession, type IAgentCard } from './agentLoop';
 import { NotebookAgentHost } from './agentHost';
-import { requestAPI } from './api';
-import type { IAgentRequest, IPromptReply } from './types';
+import { requestAPI } from '../shared/api';
+import type { IAgentRequest, IPromptReply } from '../shared/types';
 
 export const AGENT_PANEL_ID = 'jupyter-assist-agent';
 

@@ -3,8 +3,8 @@
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { assistIcon } from './icon';
-import type { IPromptReply } from './types';
+import { assistIcon } from '../shared/icon';
+import type { IPromptReply } from '../shared/types';
 
 let counter = 0;
 

@@ -4,11 +4,11 @@
 import { Widget } from '@lumino/widgets';
 import type { Message } from '@lumino/messaging';
 
-import { requestAPI } from './api';
-import { errorNotice } from './errorNotice';
-import { assistIcon } from './icon';
+import { requestAPI } from '../shared/api';
+import { errorNotice } from '../shared/errorNotice';
+import { assistIcon } from '../shared/icon';
 import { ghostTextHealth, progressText, statusFacts, StatusModel } from './status';
-import type { IModelsReply, ISwitchModelRequest } from './types';
+import type { IModelsReply, ISwitchModelRequest } from '../shared/types';
 
 export const STATUS_PANEL_ID = 'jupyter-assist-status-panel';
 

@@ -12,8 +12,8 @@ import type { ICodeActions } from './chatBlocks';
 import { IChatContext, NO_CONTEXT, notebookChatContext } from './chatContext';
 import { inspectorWidget } from './chatInspector';
 import { markdownRenderer } from './chatMarkdown';
-import { refineProposal } from './regenerate';
-import { once, openReview } from './review';
+import { refineProposal } from '../review/regenerate';
+import { once, openReview } from '../review/review';
 
 const OPEN_CHAT_COMMAND = 'jupyter-assist:open-chat';
 

@@ -4,7 +4,7 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
-import { collectNotebook } from './context';
+import { collectNotebook } from '../shared/context';
 import { streamProposals } from './proposals';
 import { refineProposal, sampling } from './regenerate';
 import { focusReview, openReview } from './review';

@@ -14,16 +14,16 @@ import type { JSONValue } from '@lumino/coreutils';
 
 import type { CommandRegistry } from '@lumino/commands';
 
-import { cancelRequest, streamText } from './api';
-import type { ITextProgress } from './api';
-import { collectNotebook, languageFromMime, notebookLanguage } from './context';
-import { assistIcon } from './icon';
-import { assistSettings } from './settings';
-import { ghostTextHealth } from './status';
-import { completionLatency, report, watchSurvival } from './telemetry';
+import { cancelRequest, streamText } from '../shared/api';
+import type { ITextProgress } from '../shared/api';
+import { collectNotebook, languageFromMime, notebookLanguage } from '../shared/context';
+import { assistIcon } from '../shared/icon';
+import { assistSettings } from '../shared/settings';
+import { ghostTextHealth } from '../status/status';
+import { completionLatency, report, watchSurvival } from '../shared/telemetry';
 import { typedAlong } from './typeAlong';
-import type { ISourceHolder } from './telemetry';
-import type { ICompleteRequest } from './types';
+import type { ISourceHolder } from '../shared/telemetry';
+import type { ICompleteRequest } from '../shared/types';
 
 /**
  * How long before the request delay ends the POST goes out: enough for the

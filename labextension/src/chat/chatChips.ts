@@ -1,6 +1,6 @@
 // Context chips above the chat input: what each says is exactly what is sent.
-import { headWithin } from './outputCap';
-import type { IAttachment } from './types';
+import { headWithin } from '../shared/outputCap';
+import type { IAttachment } from '../shared/types';
 
 /** Chips from the current notebook (recomputed) or added by an @-mention (kept). */
 export type ChipKind = 'active-cell' | 'variables' | IAttachment['kind'];

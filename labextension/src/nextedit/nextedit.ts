@@ -12,14 +12,14 @@ import { UUID } from '@lumino/coreutils';
 import type { EditorView } from '@codemirror/view';
 import { StateEffect } from '@codemirror/state';
 
-import { cancelRequest, streamAPI } from './api';
-import { collectNotebook } from './context';
+import { cancelRequest, streamAPI } from '../shared/api';
+import { collectNotebook } from '../shared/context';
 import { nextEditExtension, setHint, setProposals } from './nexteditView';
-import { assistSettings } from './settings';
-import { replaceSource } from './sourceEdit';
-import { report } from './telemetry';
+import { assistSettings } from '../shared/settings';
+import { replaceSource } from '../shared/sourceEdit';
+import { report } from '../shared/telemetry';
 import type { IShownProposal } from './nexteditView';
-import type { ICellEdit, INextEditProposal, INextEditRequest, NextEditStreamEvent } from './types';
+import type { ICellEdit, INextEditProposal, INextEditRequest, NextEditStreamEvent } from '../shared/types';
 
 /** Milliseconds of no typing before asking for proposals. */
 export const NEXT_EDIT_DEBOUNCE_MS = 700;

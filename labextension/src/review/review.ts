@@ -6,12 +6,12 @@ import type { ViewUpdate } from '@codemirror/view';
 import type { Cell } from '@jupyterlab/cells';
 
 import type { IProposalStream } from './proposals';
-import { errorNotice } from './errorNotice';
-import { replaceSource } from './sourceEdit';
+import { errorNotice } from '../shared/errorNotice';
+import { replaceSource } from '../shared/sourceEdit';
 import { keepUnreached } from './stopKeep';
-import { report } from './telemetry';
+import { report } from '../shared/telemetry';
 import { highlightingLike, ReviewEditor } from './reviewEditor';
-import type { ITelemetryEvent } from './types';
+import type { ITelemetryEvent } from '../shared/types';
 
 export type ReviewTask = 'edit' | 'fix' | 'chat' | 'next-edit' | 'kernel';
 export type ReviewOutcome = 'accepted' | 'rejected' | 'conflict' | 'failed';

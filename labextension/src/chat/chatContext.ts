@@ -3,8 +3,8 @@
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
 import { attachment, firstLine, IChip } from './chatChips';
-import { collectNotebook } from './context';
-import type { INotebookContext } from './types';
+import { collectNotebook } from '../shared/context';
+import type { INotebookContext } from '../shared/types';
 
 /** Snapshot of the chat's context, taken on each refresh and each send. */
 export interface IChatContext {

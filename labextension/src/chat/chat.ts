@@ -8,18 +8,18 @@ import { UUID } from '@lumino/coreutils';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { cancelRequest, requestAPI, streamText } from './api';
+import { cancelRequest, requestAPI, streamText } from '../shared/api';
 import { AnswerView, errorText, ICodeActions } from './chatBlocks';
 import { attachment, firstLine, IChip, MAX_TEXT, renderChips } from './chatChips';
 import { IChatContext } from './chatContext';
 import { MarkdownRender, plainText } from './chatMarkdown';
 import { IMentionItem, MentionPopup } from './chatMention';
 import { history, IStoredMessage, IThread, newThread, ThreadStore, titleOf } from './chatThreads';
-import { errorNotice } from './errorNotice';
-import { assistIcon } from './icon';
-import { sampling } from './regenerate';
-import { assistSettings } from './settings';
-import type { FinishReason, IChatMessage, IChatRequest, IPromptReply } from './types';
+import { errorNotice } from '../shared/errorNotice';
+import { assistIcon } from '../shared/icon';
+import { sampling } from '../review/regenerate';
+import { assistSettings } from '../shared/settings';
+import type { FinishReason, IChatMessage, IChatRequest, IPromptReply } from '../shared/types';
 
 export const CHAT_ID = 'jupyter-assist-chat';
 export type { IChatContext } from './chatContext';

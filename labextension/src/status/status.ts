@@ -4,10 +4,10 @@
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
-import { requestAPI } from './api';
-import { describeError } from './errorNotice';
-import { completionLatency } from './telemetry';
-import type { IStatusReply } from './types';
+import { requestAPI } from '../shared/api';
+import { describeError } from '../shared/errorNotice';
+import { completionLatency } from '../shared/telemetry';
+import type { IStatusReply } from '../shared/types';
 
 /** Poll fast while the model loads (progress moves) or the panel is open, slowly otherwise. */
 const FAST_INTERVAL_MS = 1000;

@@ -12,7 +12,7 @@ import type { IStateDB } from '@jupyterlab/statedb';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { UUID } from '@lumino/coreutils';
 
-import type { FinishReason, IChatMessage } from './types';
+import type { FinishReason, IChatMessage } from '../shared/types';
 
 /** One shown message, as stored. */
 export interface IStoredMessage {

@@ -1,8 +1,8 @@
 // Stream the server's `edit` / `fix` routes as whole-cell proposals for openReview.
 import { UUID } from '@lumino/coreutils';
 
-import { cancelRequest, streamText } from './api';
-import type { IEditRequest, IFixRequest } from './types';
+import { cancelRequest, streamText } from '../shared/api';
+import type { IEditRequest, IFixRequest } from '../shared/types';
 
 /**
  * The rewritten cell with the original's trailing-newline convention, as the

@@ -2,13 +2,13 @@
 import { CodeCell, type Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
-import { streamAPI } from './api';
-import { collectNotebook } from './context';
-import { once, openReview } from './review';
-import type { IAgentAction, IAgentDoneEvent, IAgentRequest, INotebookContext } from './types';
+import { streamAPI } from '../shared/api';
+import { collectNotebook } from '../shared/context';
+import { once, openReview } from '../review/review';
+import type { IAgentAction, IAgentDoneEvent, IAgentRequest, INotebookContext } from '../shared/types';
 import type { IAgentHost, IRunResult } from './agentLoop';
 import { changedVariables } from './agentVariables';
-import { probeVariables } from './variables';
+import { probeVariables } from '../kernel/variables';
 
 export const AGENT_CELL_CLASS = 'jp-assist-agent-cell';
 export const PENDING_CLASS = 'jp-assist-agent-pending';

@@ -4,7 +4,7 @@ import type { NotebookPanel } from '@jupyterlab/notebook';
 
 import { capCellOutputs } from './outputCap';
 import type { CellType, INotebookCell, INotebookContext } from './types';
-import { kernelVariables } from './variables';
+import { kernelVariables } from '../kernel/variables';
 
 /**
  * Serialize every cell of a notebook panel plus the active cell index: every request's
