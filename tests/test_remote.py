@@ -302,22 +302,28 @@ def test_remote_concurrency_is_bounded_and_completions_go_first(fake: FakeOpenAI
     def send(name: str, priority: int) -> asyncio.Future[tuple[str, dict]]:
         return asyncio.ensure_future(_collect(e, Request(name, name, GenerationParams(max_tokens=3), priority=priority)))
 
-    async def scenario() -> list[tuple[str, dict]]:
+    async def scenario() -> tuple[str, list[tuple[str, dict]]]:
         first = [send("chat-a", PRIORITY_CHAT), send("chat-b", PRIORITY_CHAT)]
         await _until(lambda: fake.active == 2, "two streams open")
         later = [send("chat-c", PRIORITY_CHAT), send("complete-d", PRIORITY_COMPLETE)]
         await _until(lambda: e.queue_length() == 2, f"queue_length {e.queue_length()}, wanted 2 waiting")
         stats = e.stats()
         assert (stats["running"], stats["queued"], stats["max_concurrency"]) == (2, 2, 2)
-        assert fake.active == 2
+        assert fake.active == 2 and fake.peak == 2
+        # Free one slot only (two freed at once would race their two requests to the
+        # server): the best waiting request must take it.
+        assert e.cancel("chat-a")
+        await _until(lambda: len(fake.prompts) == 3, f"a third stream ({fake.prompts})")
+        third = fake.prompts[2]
         fake.hold.set()
-        return list(await asyncio.wait_for(asyncio.gather(*first, *later), 20))
+        return third, list(await asyncio.wait_for(asyncio.gather(*first, *later), 20))
 
     try:
-        for _, done in asyncio.run(scenario()):
+        third, results = asyncio.run(scenario())
+        assert third == "complete-d", fake.prompts  # queued after chat-c, sent before it
+        for _, done in results[1:]:
             assert done.get("text") == "12", done
-        assert fake.peak == 2
-        assert fake.prompts[2] == "complete-d", fake.prompts  # queued after chat-c, sent before it
+        # (fake.peak may now read 3: the server notices chat-a's closed stream a poll later.)
         assert e.queue_length() == 0
     finally:
         e.shutdown()

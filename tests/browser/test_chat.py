@@ -367,7 +367,15 @@ def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> N
     expect(asked).to_have_count(1)
 
     page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'other.ipynb'})")
-    expect(label).to_contain_text("other.ipynb", timeout=30_000)  # opening a notebook takes a while
+    other_tab = page.locator('.lm-DockPanel-tabBar li.lm-TabBar-tab[data-type="document-title"]', has_text="other.ipynb")
+    expect(other_tab).to_be_visible(timeout=30_000)  # opening a notebook takes a while
+    # Until the first notebook's kernel is up, JupyterLab may give it the focus back (seen
+    # on a loaded box: other.ipynb opened behind it): settle, then pick the tab as a user would.
+    _settled(page)
+    other_tab.click()
+    _settled(page)
+    other_tab.click()
+    expect(label).to_contain_text("other.ipynb", timeout=30_000)
     expect(asked).to_have_count(0)  # the other notebook has its own conversation
     _ask(chat, "Second question, about y?")
     expect(asked).to_have_count(1)
