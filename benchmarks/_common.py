@@ -24,6 +24,29 @@ def notebook_prompt(target_tokens: int, encode: Any) -> str:
         i += 1
 
 
+def start_engine(model: str, opts: Any, threads: int) -> Any:
+    """An Engine on `model` with LoadOptions `opts`, torch on `threads` threads, once its
+    model has loaded (the benchmark exits with the cause if the load fails)."""
+    import torch
+
+    from jupyter_assist.engine import Engine
+    from jupyter_assist.engine.models import default_cache_dir
+
+    torch.set_num_threads(threads)
+    engine = Engine(model, opts, default_cache_dir())
+    engine.start()
+    while engine.status.state == "loading":
+        time.sleep(0.1)
+    if engine.status.state != "ready":
+        raise SystemExit(f"model failed to load: {engine.status.error}")
+    return engine
+
+
+def engine_report(engine: Any, threads: int) -> dict[str, Any]:
+    """The keys every engine benchmark's JSON starts with: what was measured, where."""
+    return {"model": engine.status.model, "device": engine.status.device, "dtype": engine.status.dtype, "threads": threads}
+
+
 def sync(device: Any) -> None:
     """Wait for the device's queued work (timings on CUDA are asynchronous otherwise)."""
     import torch

@@ -31,6 +31,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ._common import start_engine
 from .agent_tasks import Task, rows, tasks, write_csv
 
 MAX_STEPS = 10
@@ -190,19 +191,9 @@ async def run_task(engine: Any, task: Task, workdir: Path, index: int) -> dict[s
 
 
 def _load(model: str, threads: int) -> Any:
-    import torch
+    from jupyter_assist.engine import LoadOptions
 
-    from jupyter_assist.engine import Engine, LoadOptions
-    from jupyter_assist.engine.models import default_cache_dir
-
-    torch.set_num_threads(threads)
-    engine = Engine(model, LoadOptions(threads=threads), default_cache_dir())
-    engine.start()
-    while engine.status.state in ("idle", "loading"):
-        time.sleep(0.1)
-    if engine.status.state != "ready":
-        raise SystemExit(f"model failed to load: {engine.status.error}")
-    return engine
+    return start_engine(model, LoadOptions(threads=threads), threads)
 
 
 def main(argv: list[str]) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ._common import engine_report, start_engine
+
 TOPICS = ("a pandas groupby", "a Python generator", "matplotlib subplots", "a numpy broadcast")
 
 
@@ -105,25 +107,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-batch", action="store_true", help="decode one request per pass (the baseline)")
     args = ap.parse_args(argv)
 
-    import torch
+    from jupyter_assist.engine import LoadOptions
 
-    from jupyter_assist.engine import Engine, LoadOptions
-    from jupyter_assist.engine.models import default_cache_dir
-
-    torch.set_num_threads(args.threads)
-    engine = Engine(args.model, LoadOptions(threads=args.threads, dtype=args.dtype, batch=not args.no_batch), default_cache_dir())
-    engine.start()
-    while engine.status.state == "loading":
-        time.sleep(0.1)
-    if engine.status.state != "ready":
-        raise SystemExit(f"model failed to load: {engine.status.error}")
-    results = {
-        "model": engine.status.model,
-        "device": engine.status.device,
-        "dtype": engine.status.dtype,
-        "threads": args.threads,
-        **figures(engine, args.reps, args.max_tokens),
-    }
+    engine = start_engine(args.model, LoadOptions(threads=args.threads, dtype=args.dtype, batch=not args.no_batch), args.threads)
+    results = {**engine_report(engine, args.threads), **figures(engine, args.reps, args.max_tokens)}
     engine.shutdown()
     print(json.dumps(results, indent=None if args.json else 2))
     return 0

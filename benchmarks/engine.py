@@ -18,7 +18,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._common import forward_ms, notebook_prompt
+from ._common import engine_report, forward_ms, notebook_prompt, start_engine
 
 
 def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
@@ -70,29 +70,16 @@ def main(argv: list[str]) -> int:
 
     import torch
 
-    from jupyter_assist.engine import Engine, GenerationParams, LoadOptions, Request
-    from jupyter_assist.engine.models import default_cache_dir
+    from jupyter_assist.engine import GenerationParams, LoadOptions, Request
     from jupyter_assist.tasks import edit as edit_task
     from jupyter_assist.wire import EditRequest, WarmRequest
 
-    torch.set_num_threads(args.threads)
     opts = LoadOptions(threads=args.threads, quantization=args.quantization, dtype=args.dtype)
     opts.spec_chunk = args.spec_chunk or opts.spec_chunk
-    engine = Engine(args.model, opts, default_cache_dir())
-    engine.start()
-    while engine.status.state == "loading":
-        time.sleep(0.1)
-    if engine.status.state != "ready":
-        raise SystemExit(f"model failed to load: {engine.status.error}")
+    engine = start_engine(args.model, opts, args.threads)
     backend = engine.backend
     rng = random.Random(args.seed)
-    results: dict[str, Any] = {
-        "model": engine.status.model,
-        "device": engine.status.device,
-        "dtype": engine.status.dtype,
-        "threads": args.threads,
-        "spec_chunk": opts.spec_chunk,
-    }
+    results: dict[str, Any] = {**engine_report(engine, args.threads), "spec_chunk": opts.spec_chunk}
 
     def run(prompt: str, max_tokens: int, draft: Any = None, stop: tuple[str, ...] = ()) -> tuple[str, float, int]:
         events: list[Any] = []

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._common import start_engine
 from .quality_cases import KINDS
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -138,19 +139,9 @@ def figures(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def _load(model: str, threads: int) -> Any:
-    import torch
+    from jupyter_assist.engine import LoadOptions
 
-    from jupyter_assist.engine import Engine, LoadOptions
-    from jupyter_assist.engine.models import default_cache_dir
-
-    torch.set_num_threads(threads)
-    engine = Engine(model, LoadOptions(threads=threads), default_cache_dir())
-    engine.start()
-    while engine.status.state == "loading":
-        time.sleep(0.1)
-    if engine.status.state != "ready":
-        raise SystemExit(f"model failed to load: {engine.status.error}")
-    return engine
+    return start_engine(model, LoadOptions(threads=threads), threads)
 
 
 def main(argv: list[str]) -> int:
