@@ -17,7 +17,7 @@ import { collectNotebook } from '../shared/context';
 import { nextEditExtension, setHint, setProposals } from './nexteditView';
 import { assistSettings } from '../shared/settings';
 import { replaceSource } from '../shared/sourceEdit';
-import { report } from '../shared/telemetry';
+import { SuggestionOutcome } from '../shared/outcome';
 import type { IShownProposal } from './nexteditView';
 import type { ICellEdit, INextEditProposal, INextEditRequest, NextEditStreamEvent } from '../shared/types';
 
@@ -35,8 +35,8 @@ interface IPending {
   endLine: number;
   old: string[];
   new: string[];
-  requestId: string;
-  shownAt: number;
+  /** Its telemetry: shown when added, then accepted or rejected (a stale one: neither). */
+  outcome: SuggestionOutcome;
 }
 
 interface IEdit {
@@ -261,22 +261,16 @@ class NextEditSession {
       if (!sameLines(lines.slice(p.start_line, p.end_line), p.old)) {
         continue;
       }
+      const outcome = new SuggestionOutcome(requestId, 'next-edit');
       this._pending.push({
         cellId: cell.id,
         startLine: p.start_line,
         endLine: p.end_line,
         old: p.old,
         new: p.new,
-        requestId,
-        shownAt: performance.now()
+        outcome
       });
-      report({
-        event: 'shown',
-        request_id: requestId,
-        task: 'next-edit',
-        latency_ms: latency,
-        chars: p.new.join('\n').length
-      });
+      outcome.shown({ latency_ms: latency, chars: p.new.join('\n').length });
     }
     this._render();
   }
@@ -417,13 +411,7 @@ class NextEditSession {
       }
     }
     this._moveTo(index, p.startLine + Math.max(p.new.length - 1, 0), p.new);
-    report({
-      event: 'accepted',
-      request_id: p.requestId,
-      task: 'next-edit',
-      latency_ms: Math.round(performance.now() - p.shownAt),
-      chars: p.new.join('\n').length
-    });
+    p.outcome.accepted({ latency_ms: Math.round(p.outcome.sinceShown()), chars: p.new.join('\n').length });
     return true;
   }
 
@@ -461,7 +449,7 @@ class NextEditSession {
     }
     if (event) {
       for (const p of this._pending) {
-        report({ event, request_id: p.requestId, task: 'next-edit' });
+        p.outcome.rejected();
       }
     }
     this._pending = [];
