@@ -6,6 +6,13 @@ chat template, FIM sentinels included), so every task works unchanged and the se
 prefix caching sees the same stable-first prompts. Each request streams on its own
 connection (httpx, async, on the event loop: see remote_dispatch.py for how many at once);
 cancelling closes that connection, which makes vLLM and friends abort the generation.
+
+Every generation asks for the sampled tokens' log-probabilities (`logprobs: 1`: one
+log-softmax per token on the server, a few bytes per chunk) and `done` carries their mean,
+as the local backend's does: next edit shows a model rewrite only when it passes a
+threshold. A server that sends none (`transformers serve` ignores the field) gives
+`logprob` None, and next edit keeps to the renames analysis finds; one that rejects the
+field is asked again without it, and no more.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import socket
 import urllib.error
 import urllib.parse
@@ -36,6 +44,7 @@ Emit = Callable[[Event], None]
 CHECK_TIMEOUT_S = 5.0  # a reachability check; generation itself keeps the longer timeout
 HUB_PROBE_TIMEOUT_S = 3.0
 SANE_WINDOW = 1_000_000  # tokenizers that do not know say 1e30 (transformers' VERY_LARGE_INTEGER)
+LOGPROB_FLOOR = -100.0  # a token the server says was impossible (-inf): finite, so `done` stays JSON
 
 
 class RemoteError(RuntimeError):
@@ -103,6 +112,27 @@ def served_window(models: Any, model: str) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
+def chunk_logprobs(choice: Any) -> list[float]:
+    """The sampled tokens' log-probabilities in one streamed choice: the legacy completions
+    shape (`logprobs.token_logprobs`: vLLM, SGLang, OpenAI) or the chat one that some servers
+    also use for completions (`logprobs.content[*].logprob`: llama.cpp); [] without them."""
+    lp = choice.get("logprobs") if isinstance(choice, dict) else None
+    if not isinstance(lp, dict):
+        return []
+    values = lp.get("token_logprobs")
+    if values is None and isinstance(lp.get("content"), list):
+        values = [c.get("logprob") for c in lp["content"] if isinstance(c, dict)]
+    if not isinstance(values, list):
+        return []
+    numbers = (float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return [max(v, LOGPROB_FLOOR) for v in numbers if not math.isnan(v)]
+
+
+def _rejects_logprobs(status: int, detail: str) -> bool:
+    """Whether an error answer says the server does not take the `logprobs` field."""
+    return status in (400, 422) and "logprob" in detail.lower()
+
+
 class RemoteBackend:
     def __init__(self, url: str, model: str, tokenizer: Any, api_key: str = "", timeout: float = 60.0) -> None:
         self.base = url.rstrip("/")
@@ -114,6 +144,7 @@ class RemoteBackend:
         self.timeout = timeout
         self.info: dict[str, Any] = {"model": model, "device": f"remote {self.base}", "dtype": None, "quantization": None}
         self.server_window: int | None = None  # from GET /models, once the server answered it
+        self.ask_logprobs = True  # until the server rejects the field
         self.text = ModelText.of_tokenizer(tokenizer, lambda: self.context_window)  # what prompts need
         # One connection pool per event loop (httpx clients belong to the loop that opened them).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
@@ -207,6 +238,8 @@ class RemoteBackend:
             body["stop"] = list(p.stop)[:4]  # the OpenAI limit; the rest we apply ourselves
         if p.seed is not None:
             body["seed"] = p.seed
+        if self.ask_logprobs and not warm:
+            body["logprobs"] = 1  # the sampled token's own log-probability comes with it
         return body
 
     def _counts(self, prompt: str, text: str) -> tuple[int, int]:
@@ -226,29 +259,9 @@ class RemoteBackend:
             False,
             (lambda text: None) if warm else (lambda text: emit(Event("delta", text=text))),
         )
-        finish = "length"
         try:
-            async with self._client().stream(
-                "POST", f"{self.base}/completions", json=self._body(req), headers={"Accept": "text/event-stream"}
-            ) as resp:
-                if resp.status_code >= 400:
-                    detail = (await resp.aread())[:500].decode("utf-8", "replace")
-                    raise RemoteError(f"Remote model server answered HTTP {resp.status_code}: {detail}")
-                async for line in resp.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        break
-                    choice = (json.loads(data).get("choices") or [{}])[0]
-                    if out.push_text(choice.get("text") or ""):
-                        finish = "stop"
-                        break
-                    reason = choice.get("finish_reason")
-                    if reason:
-                        finish = "stop" if reason == "stop" else "length"
-            # Leaving the block closes the response; unread, its connection is closed, not pooled.
-        except asyncio.CancelledError:  # our dispatcher's cancel: the connection is closed above
+            finish = await self._stream(req, out)
+        except asyncio.CancelledError:  # our dispatcher's cancel: the connection is closed
             finish = "cancelled"
         except (httpx.TimeoutException, httpx.NetworkError) as e:
             raise RemoteUnreachable(f"Remote model server {self.base} unreachable: {type(e).__name__}: {e}") from None
@@ -257,7 +270,39 @@ class RemoteBackend:
         out.flush()
         # Tokenizing grows with the prompt: off the event loop.
         prompt_tokens, completion = await asyncio.to_thread(self._counts, req.prompt, out.text)
-        emit(Event("done", text=out.text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion))  # type: ignore[arg-type]
+        # logprob: the mean of what the server said; None when it said nothing.
+        emit(Event("done", text=out.text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion, logprob=out.logprob))  # type: ignore[arg-type]
+
+    async def _stream(self, req: Request, out: Output) -> str:
+        """POST `req` and push its text and log-probabilities into `out`; the finish reason.
+        A server that rejects the `logprobs` field is asked again without it."""
+        while True:
+            body = self._body(req)
+            # Leaving the block closes the response; unread, its connection is closed, not pooled.
+            async with self._client().stream("POST", f"{self.base}/completions", json=body, headers={"Accept": "text/event-stream"}) as resp:
+                if resp.status_code >= 400:
+                    detail = (await resp.aread())[:500].decode("utf-8", "replace")
+                    if "logprobs" in body and _rejects_logprobs(resp.status_code, detail):
+                        log.warning("jupyter-assist: %s takes no logprobs (%s): next edit gets no model proposals", self.base, detail)
+                        self.ask_logprobs = False
+                        continue
+                    raise RemoteError(f"Remote model server answered HTTP {resp.status_code}: {detail}")
+                finish = "length"
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    choice = (json.loads(data).get("choices") or [{}])[0]
+                    for lp in chunk_logprobs(choice):
+                        out.note_logprob(lp)
+                    if out.push_text(choice.get("text") or ""):
+                        return "stop"
+                    reason = choice.get("finish_reason")
+                    if reason:
+                        finish = "stop" if reason == "stop" else "length"
+                return finish
 
 
 _CLOSING: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
