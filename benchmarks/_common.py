@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from typing import Any
@@ -24,16 +25,28 @@ def notebook_prompt(target_tokens: int, encode: Any) -> str:
         i += 1
 
 
-def start_engine(model: str, opts: Any, threads: int) -> Any:
-    """An Engine on `model` with LoadOptions `opts`, torch on `threads` threads, once its
-    model has loaded (the benchmark exits with the cause if the load fails)."""
+def engine_parser(name: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks that time the engine on one model: --json, --model
+    (default: the embedded one), --threads and --dtype."""
+    ap = argparse.ArgumentParser(prog=f"python -m benchmarks {name}")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--model", default="embedded")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    return ap
+
+
+def start_engine(model: str, threads: int, opts: Any = None) -> Any:
+    """An Engine on `model` with LoadOptions `opts` (default: only `threads`), torch on
+    `threads` threads, once its model has loaded (the benchmark exits with the cause if
+    the load fails)."""
     import torch
 
-    from jupyter_assist.engine import Engine
+    from jupyter_assist.engine import Engine, LoadOptions
     from jupyter_assist.engine.models import default_cache_dir
 
     torch.set_num_threads(threads)
-    engine = Engine(model, opts, default_cache_dir())
+    engine = Engine(model, opts or LoadOptions(threads=threads), default_cache_dir())
     engine.start()
     while engine.status.state == "loading":
         time.sleep(0.1)

@@ -190,12 +190,6 @@ async def run_task(engine: Any, task: Task, workdir: Path, index: int) -> dict[s
     }
 
 
-def _load(model: str, threads: int) -> Any:
-    from jupyter_assist.engine import LoadOptions
-
-    return start_engine(model, LoadOptions(threads=threads), threads)
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks agent")
     ap.add_argument("--json", action="store_true")
@@ -213,7 +207,7 @@ def main(argv: list[str]) -> int:
     if args.limit:
         todo = todo[: args.limit]
     t_start = time.perf_counter()
-    engine = _load(args.model, args.threads)
+    engine = start_engine(args.model, args.threads)
     results: list[dict[str, Any]] = []
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None  # noqa: SIM115 (closed in finally)
     try:

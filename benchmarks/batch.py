@@ -8,7 +8,6 @@ decode, engine/batch.py).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -17,7 +16,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._common import engine_report, start_engine
+from ._common import engine_parser, engine_report, start_engine
 
 TOPICS = ("a pandas groupby", "a Python generator", "matplotlib subplots", "a numpy broadcast")
 
@@ -97,19 +96,15 @@ def figures(engine: Any, reps: int = 2, max_tokens: int = 64) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks batch")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--model", default="embedded")
-    ap.add_argument("--threads", type=int, default=2)
+    ap = engine_parser("batch")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--dtype", default="auto")
     ap.add_argument("--no-batch", action="store_true", help="decode one request per pass (the baseline)")
     args = ap.parse_args(argv)
 
     from jupyter_assist.engine import LoadOptions
 
-    engine = start_engine(args.model, LoadOptions(threads=args.threads, dtype=args.dtype, batch=not args.no_batch), args.threads)
+    engine = start_engine(args.model, args.threads, LoadOptions(threads=args.threads, dtype=args.dtype, batch=not args.no_batch))
     results = {**engine_report(engine, args.threads), **figures(engine, args.reps, args.max_tokens)}
     engine.shutdown()
     print(json.dumps(results, indent=None if args.json else 2))

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -17,7 +16,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._common import engine_report, start_engine
+from ._common import engine_parser, engine_report, start_engine
 
 
 def _completion_prompt(k: int) -> str:
@@ -80,17 +79,13 @@ def figures(engine: Any, reps: int = 3) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks concurrency")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--model", default="embedded")
-    ap.add_argument("--threads", type=int, default=2)
+    ap = engine_parser("concurrency")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--dtype", default="auto")
     args = ap.parse_args(argv)
 
     from jupyter_assist.engine import LoadOptions
 
-    engine = start_engine(args.model, LoadOptions(threads=args.threads, dtype=args.dtype), args.threads)
+    engine = start_engine(args.model, args.threads, LoadOptions(threads=args.threads, dtype=args.dtype))
     results = {**engine_report(engine, args.threads), **figures(engine, args.reps)}
     engine.shutdown()
     print(json.dumps(results, indent=None if args.json else 2))

@@ -6,7 +6,6 @@ edits, cancellation. Ratios are measured side by side in one run.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ._common import engine_report, forward_ms, notebook_prompt, start_engine
+from ._common import engine_parser, engine_report, forward_ms, notebook_prompt, start_engine
 
 
 def _cells_for_edits(n: int, rng: random.Random) -> list[str]:
@@ -55,17 +54,13 @@ def _verify_costs(backend: Any, prompt_ids: list[int], fed: tuple[int, ...] = (5
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks engine")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--model", default="embedded")
+    ap = engine_parser("engine")
     ap.add_argument("--edits", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-new", type=int, default=400, help="cap on tokens per edit")
     ap.add_argument("--reps", type=int, default=2, help="rounds of the edit arms; each arm's fastest counts")
     ap.add_argument("--spec-chunk", type=int, default=0, help="most draft tokens verified per pass (0: the default)")
     ap.add_argument("--quantization", default="auto", help="auto | nf4 | 8bit | none (CUDA only)")
-    ap.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
     args = ap.parse_args(argv)
 
     import torch
@@ -76,7 +71,7 @@ def main(argv: list[str]) -> int:
 
     opts = LoadOptions(threads=args.threads, quantization=args.quantization, dtype=args.dtype)
     opts.spec_chunk = args.spec_chunk or opts.spec_chunk
-    engine = start_engine(args.model, opts, args.threads)
+    engine = start_engine(args.model, args.threads, opts)
     backend = engine.backend
     rng = random.Random(args.seed)
     results: dict[str, Any] = {**engine_report(engine, args.threads), "spec_chunk": opts.spec_chunk}

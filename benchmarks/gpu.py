@@ -25,39 +25,26 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from jupyter_assist.testing.tiny_model import TINY_SHAPE
+
 from ._common import forward_ms, notebook_prompt
 from ._common import sync as _sync
 
-# Qwen2.5-Coder configs (hidden sizes, layers, heads, vocab) as published.
+# Qwen2.5-Coder configs as published: hidden, intermediate, layers, heads, KV heads, vocab, tied.
+_QWEN_FIELDS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "vocab_size",
+    "tie_word_embeddings",
+)
 SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-coder-1.5b": dict(
-        hidden_size=1536,
-        intermediate_size=8960,
-        num_hidden_layers=28,
-        num_attention_heads=12,
-        num_key_value_heads=2,
-        vocab_size=151936,
-        tie_word_embeddings=True,
-    ),
-    "qwen2.5-coder-7b": dict(
-        hidden_size=3584,
-        intermediate_size=18944,
-        num_hidden_layers=28,
-        num_attention_heads=28,
-        num_key_value_heads=4,
-        vocab_size=152064,
-        tie_word_embeddings=False,
-    ),
+    "qwen2.5-coder-1.5b": dict(zip(_QWEN_FIELDS, (1536, 8960, 28, 12, 2, 151936, True))),
+    "qwen2.5-coder-7b": dict(zip(_QWEN_FIELDS, (3584, 18944, 28, 28, 4, 152064, False))),
     # A smoke check of this script on any machine: --shapes tiny --quant bf16 --device cpu
-    "tiny": dict(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=4096,
-        tie_word_embeddings=False,
-    ),
+    "tiny": {**TINY_SHAPE, "vocab_size": 4096, "tie_word_embeddings": False},
 }
 DEVICE = "cuda"
 

@@ -138,12 +138,6 @@ def figures(rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
-def _load(model: str, threads: int) -> Any:
-    from jupyter_assist.engine import LoadOptions
-
-    return start_engine(model, LoadOptions(threads=threads), threads)
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks quality")
     ap.add_argument("--json", action="store_true")
@@ -204,7 +198,7 @@ def main(argv: list[str]) -> int:
     if args.kind:
         cases = [c for c in cases if c.kind == args.kind]
     t_start = time.perf_counter()
-    engine = _load(args.model, args.threads)
+    engine = start_engine(args.model, args.threads)
     backend = engine.backend
     fim = for_tokenizer(backend.tokenizer)
     if fim is None:
