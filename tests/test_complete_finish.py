@@ -25,6 +25,14 @@ def test_suffix_echo_and_output_copies_are_cut() -> None:
     assert finish("# Out:\n# 3", req("x\n")) == ""
 
 
+def test_a_copy_of_our_omission_marks_is_dropped() -> None:
+    # The context cuts long cells with these marks; a model that copies one shows nothing.
+    assert finish("# ... (rest of cell omitted)", req("import numpy as np\n")) == ""
+    assert finish("x = 1\n# ... 12 lines omitted ...\ny = 2", req("")) == "x = 1"
+    assert finish("  # ... (rest of cell omitted)", req("    ")) == ""
+    assert finish("# ... and more", req("")) == "# ... and more"  # a user's own comment stays
+
+
 def test_blocks_only_after_a_block_opener() -> None:
     assert block_start("def mean(xs):\n    ", "")
     assert block_start("if a:  # why\n", "\nrest")

@@ -9,6 +9,7 @@ prompt, regenerated under a constraint by the engine, and not part of the answer
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from ..prompt.tokens import for_backend
 from ..wire import CompleteRequest
 from .spec import Task
 
+# The context's marks for a cut cell: `# ... (rest of cell omitted)`, `# ... 12 lines omitted ...`.
+_OMISSION = re.compile(r"\s*#\s*\.\.\.\s.*\bomitted\b")
+
 
 @dataclass
 class CompletionSettings:
@@ -34,6 +38,7 @@ class CompletionSettings:
     # outputs of the cells above as comments.
     layout: Layout = "repo"
     heal: bool = True
+    heal_known: bool = False  # heal also right after a whole name the notebook uses (it gets stretched)
     outputs: bool = True
     next_mark: bool = False  # repo layout: the suffix ends with the next cell's `# %%`
     marks: bool = False  # `# %%` above each context cell; False: a blank line (quality ablation)
@@ -69,7 +74,9 @@ def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> R
     texts = _token_texts(backend) if settings.heal else None
     if texts is not None:
         line = prompt.text[: prompt.cursor].rpartition("\n")[2]
-        removed = heal.removable(line, tokens.encode, texts.text)
+        # Names the user sees: the prompt without the cursor's word, and the rest of the cell.
+        known = heal.known_in(prompt.text[: prompt.cursor - len(heal.last_word(line))] + prompt.text[prompt.cursor :] + "\n" + req.suffix)
+        removed = heal.removable(line, tokens.encode, texts.text, (lambda word: False) if settings.heal_known else known)
         if removed:
             text = heal.healed(prompt.text, prompt.cursor, removed)
     # The regenerated token counts against max_tokens like any other.
@@ -92,8 +99,9 @@ def _token_texts(backend: Any) -> Any:
 def finish(text: str, req: CompleteRequest) -> str:
     """Post-process the raw continuation: no trailing whitespace, no echo of the suffix,
     no copied output block, no repeat of the line above an empty cursor line (small FIM
-    models echo a block opener they were put under)."""
-    text = text.rstrip()
+    models echo a block opener they were put under), nothing from our own omission marks
+    (`# ... (rest of cell omitted)`) on."""
+    text = _before_omission_mark(text.rstrip()).rstrip()
     if text.lstrip().startswith(OUT_MARK):
         return ""
     suffix_line = req.suffix.split("\n", 1)[0].strip()
@@ -102,6 +110,13 @@ def finish(text: str, req: CompleteRequest) -> str:
     if _repeats_line_above(text, req.prefix):
         return ""
     return text if text.strip() else ""
+
+
+def _before_omission_mark(text: str) -> str:
+    """`text` up to the first line that copies a mark the prompt put where it cut a cell."""
+    lines = text.split("\n")
+    cut = next((i for i, x in enumerate(lines) if _OMISSION.match(x)), len(lines))
+    return "\n".join(lines[:cut])
 
 
 def _repeats_line_above(text: str, prefix: str) -> bool:
