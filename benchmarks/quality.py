@@ -76,6 +76,17 @@ def _settings(spec: str) -> Any:
     return dataclasses.replace(base, **changes)
 
 
+def _build(body: Any, backend: Any, settings: Any) -> Any:
+    """The engine request `POST complete` builds for `body` with these completion settings."""
+    from jupyter_assist.tasks import complete
+
+    if not hasattr(complete, "Built"):  # build(body, backend, CompletionSettings) -> Request, before issue 21's ModelText
+        return complete.build(body, backend, settings)
+    from jupyter_assist.tasks.spec import TaskSettings
+
+    return complete.build(body, backend.text, TaskSettings(completion=settings)).request
+
+
 def _ours(engine: Any, backend: Any, case: Any, cells: list[dict[str, Any]], rid: str, settings: Any) -> Callable[[], Any]:
     from jupyter_assist.engine.types import PRIORITY_WARM
     from jupyter_assist.tasks import complete
@@ -86,14 +97,14 @@ def _ours(engine: Any, backend: Any, case: Any, cells: list[dict[str, Any]], rid
         early = case.prefix[: max(0, len(case.prefix) - WARM_BACK)]
         warm_cells = [dict(c) for c in cells]
         warm_cells[case.cell] = {**cells[case.cell], "source": early + case.suffix}
-        warm = complete.build(
+        warm = _build(
             CompleteRequest(request_id=f"{rid}/warm", prefix=early, suffix=case.suffix, cells=warm_cells, cell_index=case.cell), backend, settings
         )
         warm.kind, warm.priority = "warm", PRIORITY_WARM
         await _run(engine, warm, time.perf_counter())
         t0 = time.perf_counter()
         body = CompleteRequest(request_id=rid, prefix=case.prefix, suffix=case.suffix, cells=cells, cell_index=case.cell)
-        req = complete.build(body, backend, settings)
+        req = _build(body, backend, settings)
         done, first_ms, ms = await _run(engine, req, t0)
         return complete.finish(done.text, body), done, first_ms, ms
 
