@@ -12,14 +12,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.engine import Engine, GenerationParams, Request
+from jupyter_assist.engine import Engine
 from jupyter_assist.engine.scheduler import Scheduler
-from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM
+from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-from .test_engine_scheduler import DRAFT, PROMPTS, Trace, alone, alone_traced, drive, fresh, recording, same_logits
-
-SAMPLED = {"temperature": 0.8, "top_p": 0.9, "seed": 7}
+from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same_logits, drive, fresh, make, recording, scheduler
+from .engine_trace import check_same as check_same_alone
 
 
 @pytest.fixture(scope="module")
@@ -29,40 +28,8 @@ def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 def batched(engine: Engine, trace: Trace, budget: int = 1 << 40) -> Scheduler:
-    """The engine's scheduling of `_serve` steps with the backend's batch, driven from the
-    test thread, recording which requests each step advanced."""
-
-    def start(req: Request) -> Iterator[None]:
-        rid = req.request_id
-        trace.events[rid] = []
-        req.emit = trace.events[rid].append
-        steps = engine._serve(req)
-        while True:
-            trace.current = rid  # a pass it runs alone is recorded under it
-            try:
-                next(steps)
-            except StopIteration:
-                break
-            trace.steps.append(rid)
-            yield
-        trace.steps.append(rid)
-
-    backend = engine.backend
-    return Scheduler(start, engine._kv_bytes, lambda: budget, lambda: backend.batch)
-
-
-def drive_marked(sched: Scheduler, trace: Trace, arrivals: dict[int, list[Request]]) -> list[int]:
-    """`drive`, returning where each step's entries start in `trace.steps` (a batched
-    step advances several requests)."""
-    marks: list[int] = []
-    for n in range(5000):
-        for req in arrivals.pop(n, []):
-            sched.add(req)
-        if not sched.busy() and not arrivals:
-            return marks
-        marks.append(len(trace.steps))
-        sched.step()
-    raise AssertionError("the scheduler did not finish")
+    """`scheduler` with the backend's batch: a step may advance several requests."""
+    return scheduler(engine, trace, budget, batched=True)
 
 
 class recording_rows(recording):
@@ -89,19 +56,8 @@ class recording_rows(recording):
         self.backend.batch.run = self.real_run
 
 
-def make(rid: str, prompt: int, priority: int, max_tokens: int, mode: str) -> Request:
-    if mode == "warm":
-        return Request(rid, PROMPTS[prompt], GenerationParams(max_tokens=1), priority=PRIORITY_WARM, kind="warm")
-    extra = SAMPLED if mode == "sampled" else {}
-    params = GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=mode == "lookup", **extra)  # type: ignore[arg-type]
-    return Request(rid, PROMPTS[prompt], params, priority=priority, draft=DRAFT if mode == "draft" else None)
-
-
 def check_same(engine: Engine, trace: Trace, want: dict[str, Any]) -> None:
-    for rid, ref in want.items():
-        got = trace.done(rid)
-        assert (got.text, got.finish_reason, got.completion_tokens) == (ref.text, ref.finish_reason, ref.completion_tokens), rid
-        assert "".join(e.text for e in trace.events[rid][:-1]) == got.text
+    check_same_alone(trace, want)
     assert engine.backend.batch.size == 0  # every row left
 
 
@@ -133,15 +89,11 @@ def test_batched_requests_equal_each_alone(engine: Engine, specs: list[tuple[int
     traced = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
     engine.backend.prefix_cache.clear()
     trace = Trace()
-    arrivals: dict[int, list[Request]] = {}
-    for at, r in reqs.values():
-        arrivals.setdefault(at, []).append(r)
     sched = batched(engine, trace)
     with recording_rows(engine, trace):
-        drive(sched, trace, arrivals)
+        drive(sched, trace, arrivals_of(reqs))
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    for rid, (_, ref_logits) in traced.items():
-        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+    check_same_logits(trace, traced)
 
 
 def test_decode_steps_share_passes(engine: Engine) -> None:
@@ -152,8 +104,7 @@ def test_decode_steps_share_passes(engine: Engine) -> None:
     with recording_rows(engine, trace):
         drive(sched, trace, {0: reqs})
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    for rid, (_, ref_logits) in traced.items():
-        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+    check_same_logits(trace, traced)
     stats = sched.stats()
     assert max(sched.batch_sizes) == 4 and stats["batch_sizes"]["4"] >= 10 and stats["batch_rows"] == 0
 
@@ -191,8 +142,7 @@ def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
     finally:
         batch.run = real  # type: ignore[method-assign]
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    for rid, (_, ref_logits) in traced.items():
-        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+    check_same_logits(trace, traced)
     after = proposed_accepted(engine)
     assert after[0] - before[0] > after[1] - before[1]  # some drafted tokens were rolled back
     assert max(widths) > 1 and sched.batch_sizes[4] > 0  # rows of different lengths in one pass
@@ -260,16 +210,13 @@ def test_the_kv_budget_holds_under_many_arrivals(engine: Engine) -> None:
     batch = engine.backend.batch
     rows: list[int] = []
     waits: list[int] = []
-    arrivals = {i: [r] for i, r in enumerate(reqs)}
-    for n in range(5000):
-        for r in arrivals.pop(n, []):
-            sched.add(r)
-        if not sched.busy() and not arrivals:
-            break
-        sched.step()
+
+    def check_step(n: int) -> None:
         assert sched.held_bytes() <= budget
         rows.append(batch.size)
         waits.append(len(sched.waiting))
+
+    drive(sched, trace, {i: [r] for i, r in enumerate(reqs)}, each=check_step)
     # It batched, and the budget (not the arrivals) bounded the rows: some waited.
     assert max(rows) >= 3 and sched.running_peak < len(reqs) and max(waits) > 0
     check_same(engine, trace, want)
@@ -304,3 +251,4 @@ def test_out_of_memory_in_a_batched_pass_fails_its_rows_and_the_engine_goes_on(e
     trace = Trace()
     drive(batched(engine, trace), trace, {0: again})
     check_same(engine, trace, want)
+

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jupyter_assist.engine import Engine, GenerationParams, Request
-from jupyter_assist.engine.scheduler import Scheduler
-from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM, Event
+from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-
-NOTEBOOK = "".join(f"x{i} = compute({i}, scale=0.5)\nprint(x{i})\n" for i in range(12))
-PROMPTS = (NOTEBOOK + "total = x1", NOTEBOOK + "total = x3 +", "def walk(path):\n    for root in path:\n", "import os\n")
-DRAFT = "x1 = compute(1, scale=0.5)\nprint(x1)\n"
+from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same, check_same_logits, drive, fresh, make, recording, scheduler
 
 
 @pytest.fixture(scope="module")
@@ -33,125 +28,13 @@ def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield e
 
 
-@dataclass
-class Trace:
-    """What one scheduler run did: each request's events and the step it was advanced at."""
-
-    events: dict[str, list[Event]] = field(default_factory=dict)
-    steps: list[str] = field(default_factory=list)  # request advanced at each step
-    running: list[int] = field(default_factory=list)  # started requests after each step
-    current: str = ""  # the request being advanced
-    logits: dict[str, list[Any]] = field(default_factory=dict)  # of each decode or verify pass
-
-    def done(self, rid: str) -> Event:
-        ev = self.events[rid][-1]
-        assert ev.kind == "done", ev
-        return ev
-
-
-def scheduler(engine: Engine, trace: Trace, budget: int = 1 << 40) -> Scheduler:
-    """The engine's scheduling of `_serve` steps, driven from the test thread (the
-    engine's worker idles meanwhile), recording which request each step advanced."""
-
-    def start(req: Request) -> Iterator[None]:
-        rid = req.request_id
-        trace.events[rid] = []
-        req.emit = trace.events[rid].append
-        steps = engine._serve(req)
-        while True:
-            trace.current = rid
-            try:
-                next(steps)
-            except StopIteration:
-                break
-            trace.steps.append(rid)
-            yield
-        trace.steps.append(rid)
-
-    return Scheduler(start, engine._kv_bytes, lambda: budget)
-
-
-def drive(sched: Scheduler, trace: Trace, arrivals: dict[int, list[Request]], limit: int = 5000) -> None:
-    """Step until everything ends, adding each request at its arrival step."""
-    for n in range(limit):
-        for req in arrivals.pop(n, []):
-            sched.add(req)
-        if not sched.busy() and not arrivals:
-            return
-        sched.step()
-        trace.running.append(len(sched.running))
-    raise AssertionError("the scheduler did not finish")
-
-
-class recording:
-    """Keeps the logits of every pass past the prompt (decode steps, verify chunks) under
-    the request `trace.current` names: the model's view of each request's K/V, more
-    sensitive than the tiny model's text, which mostly follows the last token."""
-
-    def __init__(self, engine: Engine, trace: Trace) -> None:
-        self.backend, self.trace = engine.backend, trace
-
-    def __enter__(self) -> Trace:
-        real = self.real = self.backend._forward
-
-        def forward(ids: list[int], cache: Any, last: bool = False) -> Any:
-            out = real(ids, cache, last=last)
-            if not last:  # a prefill's chunks depend on what the prefix cache held
-                self.trace.logits.setdefault(self.trace.current, []).append(out.clone())
-            return out
-
-        self.backend._forward = forward
-        return self.trace
-
-    def __exit__(self, *exc: Any) -> None:
-        self.backend._forward = self.real
-
-
-def alone(engine: Engine, req: Request) -> Event:
-    """`req` by itself, from a cold prefix cache."""
-    return alone_traced(engine, req)[0]
-
-
-def alone_traced(engine: Engine, req: Request) -> tuple[Event, list[Any]]:
-    backend = engine.backend
-    saved = backend.prefix_cache.max_bytes
-    backend.prefix_cache.max_bytes = 0
-    backend.prefix_cache.clear()
-    trace = Trace(current=req.request_id)
-    try:
-        events: list[Event] = []
-        with recording(engine, trace):
-            backend.generate(req, events.append)
-    finally:
-        backend.prefix_cache.max_bytes = saved
-    assert events[-1].kind == "done"
-    return events[-1], trace.logits.get(req.request_id, [])
-
-
-def same_logits(got: list[Any], want: list[Any]) -> bool:
-    import torch
-
-    return len(got) == len(want) and all(torch.allclose(g, w, atol=1e-4, rtol=1e-4) for g, w in zip(got, want))
-
-
-def make(rid: str, prompt: int, priority: int, max_tokens: int, mode: str) -> Request:
-    params = GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup=mode != "plain")
-    if mode == "warm":
-        return Request(rid, PROMPTS[prompt], GenerationParams(max_tokens=1), priority=PRIORITY_WARM, kind="warm")
-    return Request(rid, PROMPTS[prompt], params, priority=priority, draft=DRAFT if mode == "draft" else None)
-
-
-def fresh(req: Request) -> Request:
-    return Request(req.request_id, req.prompt, req.params, priority=req.priority, draft=req.draft, kind=req.kind)
-
-
 request_specs = st.lists(
     st.tuples(
         st.integers(0, 40),  # arrival step
         st.integers(0, len(PROMPTS) - 1),
         st.sampled_from([PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_CHAT]),
         st.integers(1, 10),  # max_tokens
-        st.sampled_from(["plain", "lookup", "draft", "warm"]),
+        st.sampled_from(["plain", "lookup", "draft lookup", "warm"]),
     ),
     min_size=2,
     max_size=4,
@@ -165,19 +48,13 @@ request_specs = st.lists(
 @example(specs=[(0, 0, PRIORITY_CHAT, 1, "warm"), (14, 0, PRIORITY_CHAT, 10, "plain"), (17, 0, PRIORITY_COMPLETE, 6, "plain")])
 def test_interleaved_requests_equal_each_alone(engine: Engine, specs: list[tuple[int, int, int, int, str]]) -> None:
     reqs = {f"r{i}": (at, make(f"r{i}", p, prio, n, mode)) for i, (at, p, prio, n, mode) in enumerate(specs)}
-    want = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
+    traced = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
     engine.backend.prefix_cache.clear()
     trace = Trace()
-    arrivals: dict[int, list[Request]] = {}
-    for at, r in reqs.values():
-        arrivals.setdefault(at, []).append(r)
     with recording(engine, trace):
-        drive(scheduler(engine, trace), trace, arrivals)
-    for rid, (ref, ref_logits) in want.items():
-        got = trace.done(rid)
-        assert (got.text, got.finish_reason, got.completion_tokens) == (ref.text, ref.finish_reason, ref.completion_tokens), rid
-        assert "".join(e.text for e in trace.events[rid][:-1]) == got.text
-        assert same_logits(trace.logits.get(rid, []), ref_logits), rid
+        drive(scheduler(engine, trace), trace, arrivals_of(reqs))
+    check_same(trace, {rid: ev for rid, (ev, _) in traced.items()})
+    check_same_logits(trace, traced)
 
 
 def test_a_completion_starts_at_the_next_step_and_ends_first(engine: Engine) -> None:
@@ -196,7 +73,7 @@ def test_a_completion_starts_at_the_next_step_and_ends_first(engine: Engine) -> 
 
 
 def test_cancelling_one_leaves_the_others_unchanged(engine: Engine) -> None:
-    reqs = [make("a", 0, PRIORITY_CHAT, 20, "plain"), make("b", 2, PRIORITY_EDIT, 12, "draft"), make("c", 3, PRIORITY_COMPLETE, 8, "lookup")]
+    reqs = [make("a", 0, PRIORITY_CHAT, 20, "plain"), make("b", 2, PRIORITY_EDIT, 12, "draft lookup"), make("c", 3, PRIORITY_COMPLETE, 8, "lookup")]
     want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
     trace = Trace()
     sched = scheduler(engine, trace)
@@ -299,17 +176,13 @@ def test_one_request_at_a_time_holds_the_graph_buffers(engine: Engine) -> None:
     try:
         want = {"chat": alone(engine, fresh(chat)), "comp": alone(engine, fresh(comp))}
         held: list[str | None] = []
-        trace = Trace()
-        sched = scheduler(engine, trace)
-        arrivals = {0: [chat], 6: [comp]}
-        for n in range(5000):
-            for r in arrivals.pop(n, []):
-                sched.add(r)
-            if not sched.busy() and not arrivals:
-                break
-            sched.step()
+
+        def note_owner(n: int) -> None:
             owner = backend._graph_owner
             held.append(owner.request_id if isinstance(owner, Request) else None)
+
+        trace = Trace()
+        drive(scheduler(engine, trace), trace, {0: [chat], 6: [comp]}, each=note_owner)
     finally:
         backend.graphs = None
     assert "chat" in held and "comp" not in held  # the chat kept them while paused
