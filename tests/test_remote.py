@@ -68,7 +68,7 @@ async def _collect(engine: Engine, req: Request) -> tuple[str, dict]:
         if ev.kind == "delta":
             text += ev.text
         elif ev.kind == "done":
-            done = {"text": ev.text, "reason": ev.finish_reason, "prompt_tokens": ev.prompt_tokens}
+            done = {"text": ev.text, "reason": ev.finish_reason, "prompt_tokens": ev.prompt_tokens, "logprob": ev.logprob}
         else:
             done = {"error": ev.message}
     return text, done
@@ -83,6 +83,9 @@ def test_remote_streams_like_local(served: str, tiny_model_dir: Path) -> None:
         streamed, done = asyncio.run(_collect(e, Request("r1", prompt, GenerationParams(max_tokens=12))))
         assert "error" not in done, done
         assert done["text"] and streamed == done["text"] and done["prompt_tokens"] > 5
+        # Asked for logprobs, transformers serve (5.x) ignores the field and sends none:
+        # `done` says it does not know (next edit then keeps to the renames).
+        assert done["logprob"] is None
     finally:
         e.shutdown()
 
@@ -116,9 +119,13 @@ def test_remote_cancel_stops_stream(served: str, tiny_model_dir: Path) -> None:
 
 class FakeOpenAI:
     """A minimal OpenAI-compatible server (GET /v1/models, streaming POST /v1/completions)
-    that can be stopped and started again on the same port. Every answer is "1" then "2";
-    with `hold` cleared, a stream sends "1" and waits there until `hold` is set (or the
-    client closes the connection: `aborted`). It counts the streams open at once."""
+    that can be stopped and started again on the same port. Every answer is `answer`'s
+    chunks ("1" then "2"); with `hold` cleared, a stream sends the first and waits there
+    until `hold` is set (or the client closes the connection: `aborted`). It counts the
+    streams open at once. Asked for `logprobs`, each chunk (one token) carries the next of
+    `token_logprobs` in the legacy completions shape (vLLM's), or with `logprobs_shape`
+    "content" in the chat one (llama.cpp's); `token_logprobs` None: none, as `transformers
+    serve` does. `reject_logprobs`: a request with the field gets HTTP 400."""
 
     def __init__(self, port: int, models: list[dict] | None = None) -> None:
         self.port, self.url = port, f"http://127.0.0.1:{port}"
@@ -127,6 +134,11 @@ class FakeOpenAI:
         self.hold.set()
         self.active = self.peak = self.aborted = 0
         self.prompts: list[str] = []  # in the order requests arrived
+        self.bodies: list[dict] = []  # the request bodies, in the same order
+        self.answer = ["1", "2"]
+        self.token_logprobs: list[float] | None = [-0.25, -0.75]
+        self.logprobs_shape = "completions"
+        self.reject_logprobs = False
         self._count = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -152,26 +164,42 @@ class FakeOpenAI:
                 except ConnectionError:
                     return True
 
-            def _chunk(self, text: str, reason: str | None) -> None:
-                self.wfile.write(f"data: {json.dumps({'choices': [{'text': text, 'finish_reason': reason}]})}\n\n".encode())
+            def _chunk(self, body: dict, i: int, reason: str | None) -> None:
+                choice: dict = {"text": fake.answer[i], "finish_reason": reason}
+                if body.get("logprobs") and fake.token_logprobs is not None:
+                    lp = fake.token_logprobs[i % len(fake.token_logprobs)]
+                    if fake.logprobs_shape == "content":
+                        choice["logprobs"] = {"content": [{"token": fake.answer[i], "logprob": lp, "top_logprobs": []}]}
+                    else:
+                        choice["logprobs"] = {"tokens": [fake.answer[i]], "token_logprobs": [lp], "top_logprobs": [{fake.answer[i]: lp}]}
+                self.wfile.write(f"data: {json.dumps({'choices': [choice]})}\n\n".encode())
 
             def do_POST(self) -> None:
-                prompt = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["prompt"]
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with fake._count:
                     fake.active += 1
                     fake.peak = max(fake.peak, fake.active)
-                    fake.prompts.append(prompt)
+                    fake.prompts.append(body["prompt"])
+                    fake.bodies.append(body)
                 try:
+                    if fake.reject_logprobs and "logprobs" in body:
+                        error = json.dumps({"error": {"message": "logprobs is not supported", "type": "invalid_request_error"}}).encode()
+                        self.send_response(400)
+                        self.send_header("Content-Length", str(len(error)))
+                        self.end_headers()
+                        self.wfile.write(error)
+                        return
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    self._chunk("1", None)
+                    self._chunk(body, 0, None)
                     while not fake.hold.wait(0.02):
                         if self._client_gone():
                             with fake._count:
                                 fake.aborted += 1
                             return
-                    self._chunk("2", "length")
+                    for i in range(1, len(fake.answer)):
+                        self._chunk(body, i, "length" if i == len(fake.answer) - 1 else None)
                     self.wfile.write(b"data: [DONE]\n\n")
                 finally:
                     with fake._count:
@@ -423,3 +451,52 @@ def test_remote_context_window(tiny_model_dir: Path, tmp_path: Path, served_len:
     finally:
         e.shutdown()
         fake.stop()
+
+
+@pytest.mark.parametrize("shape", ["completions", "content"])
+def test_remote_done_carries_the_mean_token_logprob(fake: FakeOpenAI, tiny_model_dir: Path, shape: str) -> None:
+    fake.logprobs_shape = shape
+    e = _fake_engine(fake, tiny_model_dir)
+    try:
+        _, done = asyncio.run(_collect(e, Request("lp", "x = ", GenerationParams(max_tokens=3))))
+        assert done["text"] == "12" and done["logprob"] == pytest.approx(-0.5), done  # mean of -0.25 and -0.75
+        assert fake.bodies[-1]["logprobs"] == 1
+    finally:
+        e.shutdown()
+
+
+def test_remote_without_logprobs_says_none(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    fake.token_logprobs = None  # asked, the server sends none (transformers serve)
+    e = _fake_engine(fake, tiny_model_dir)
+    try:
+        _, done = asyncio.run(_collect(e, Request("n", "x = ", GenerationParams(max_tokens=3))))
+        assert done == {"text": "12", "reason": "length", "prompt_tokens": done["prompt_tokens"], "logprob": None}
+    finally:
+        e.shutdown()
+
+
+def test_remote_that_rejects_logprobs_is_asked_without_them(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    fake.reject_logprobs = True
+    e = _fake_engine(fake, tiny_model_dir)
+    try:
+        for rid in ("r1", "r2"):
+            _, done = asyncio.run(_collect(e, Request(rid, "x = ", GenerationParams(max_tokens=3))))
+            assert done.get("text") == "12" and done["logprob"] is None, done
+        # Rejected once, asked again without the field; the next request goes without it at once.
+        assert ["logprobs" in b for b in fake.bodies] == [True, False, False]
+    finally:
+        e.shutdown()
+
+
+def test_remote_clamps_an_impossible_token(fake: FakeOpenAI, tiny_model_dir: Path) -> None:
+    from jupyter_assist.engine.remote import LOGPROB_FLOOR, chunk_logprobs
+
+    assert chunk_logprobs({"logprobs": {"token_logprobs": [None, -1.5, float("-inf"), float("nan")]}}) == [-1.5, LOGPROB_FLOOR]
+    assert chunk_logprobs({"logprobs": None}) == [] and chunk_logprobs({"logprobs": {"content": [{"logprob": True}]}}) == []
+    fake.token_logprobs = [float("-inf")]  # json.dumps writes -Infinity, which json.loads reads
+    e = _fake_engine(fake, tiny_model_dir)
+    try:
+        _, done = asyncio.run(_collect(e, Request("inf", "x = ", GenerationParams(max_tokens=3))))
+        assert done["logprob"] == LOGPROB_FLOOR  # finite: the `done` event stays valid JSON
+    finally:
+        e.shutdown()
