@@ -9,7 +9,7 @@ import type { IProposalStream } from './proposals';
 import { errorNotice } from '../shared/errorNotice';
 import { replaceSource } from '../shared/sourceEdit';
 import { keepUnreached } from './stopKeep';
-import { report } from '../shared/telemetry';
+import { SuggestionOutcome } from '../shared/outcome';
 import { highlightingLike, ReviewEditor } from './reviewEditor';
 import type { ITelemetryEvent } from '../shared/types';
 
@@ -48,24 +48,10 @@ const TELEMETRY_TASK: Partial<Record<ReviewTask, ITelemetryEvent['task']>> = {
   'next-edit': 'next-edit'
 };
 
-/** Local, opt-in telemetry: the server drops events when it is off. */
-function reportReview(
-  request: IReviewRequest,
-  event: 'shown' | 'accepted' | 'rejected',
-  latencyMs: number,
-  chars: number
-): void {
+/** The telemetry of one proposal stream (local, opt-in); null for tasks not reported. */
+function outcomeOf(request: IReviewRequest): SuggestionOutcome | null {
   const task = TELEMETRY_TASK[request.task];
-  if (!request.requestId || !task) {
-    return;
-  }
-  report({
-    event,
-    request_id: request.requestId,
-    task,
-    latency_ms: Math.max(0, Math.round(latencyMs)),
-    chars
-  });
+  return request.requestId && task ? new SuggestionOutcome(request.requestId, task) : null;
 }
 
 function button(className: string, text: string, title: string, onClick: () => void): HTMLButtonElement {
@@ -98,6 +84,10 @@ class Review {
   private readonly refineInput = document.createElement('input');
   // The last follow-up: Regenerate then samples it again, not the first request.
   private lastRefine: { current: string; instruction: string } | null = null;
+  // What the stream shown rewrites: the cell, or the proposal a follow-up refines.
+  private rewriting: string;
+  // Telemetry of the stream shown (each Regenerate or follow-up is a request of its own).
+  private outcome: SuggestionOutcome | null;
   private readonly navButtons: HTMLButtonElement[];
   private readonly editor: ReviewEditor;
   private state: ReviewState = 'streaming';
@@ -110,6 +100,8 @@ class Review {
   constructor(private request: IReviewRequest) {
     const { cell } = request;
     this.snapshot = cell.model.sharedModel.getSource();
+    this.rewriting = this.snapshot;
+    this.outcome = outcomeOf(request);
 
     this.root.className = 'jp-assist-review';
     this.root.dataset.task = request.task;
@@ -266,10 +258,11 @@ class Review {
     if (last && refine) {
       this.restart(
         () => refine(last.current, last.instruction, true),
+        last.current,
         `Another proposal (sampled) for: ${last.instruction}`
       );
     } else if (regenerate) {
-      this.restart(regenerate, 'Another proposal (sampled).');
+      this.restart(regenerate, this.snapshot, 'Another proposal (sampled).');
     }
   }
 
@@ -280,14 +273,17 @@ class Review {
       return;
     }
     const current = this.editor.text;
-    if (this.restart(() => refine(current, instruction, false), `Refined: ${instruction}`)) {
+    if (this.restart(() => refine(current, instruction, false), current, `Refined: ${instruction}`)) {
       this.lastRefine = { current, instruction };
       this.refineInput.value = '';
     }
   }
 
-  /** Stream a new proposal in place of the one shown; false when it could not start. */
-  private restart(start: () => IProposalStream, note: string): boolean {
+  /**
+   * Stream a new proposal, a rewrite of `from`, in place of the one shown; false when it
+   * could not start.
+   */
+  private restart(start: () => IProposalStream, from: string, note: string): boolean {
     if (this.closed || this.state === 'streaming') {
       return false;
     }
@@ -300,6 +296,8 @@ class Review {
       return false;
     }
     this.request = { ...this.request, ...stream };
+    this.rewriting = from;
+    this.outcome = outcomeOf(this.request);
     this.error.hidden = true;
     this.message.textContent = note; // user text: never parsed as HTML
     this.message.hidden = false;
@@ -320,7 +318,7 @@ class Review {
       return;
     }
     this.setState('ready');
-    reportReview(this.request, 'shown', performance.now() - this.opened, text.length);
+    this.outcome?.shown({ latency_ms: this.sinceOpened(), chars: text.length });
   }
 
   private stop(): boolean {
@@ -328,9 +326,10 @@ class Review {
       return false;
     }
     this.request.cancel?.();
-    // What the rewrite did not reach stays as it was: only the changes generated are
-    // proposed (stopKeep.ts), so Accept all never deletes the rest of the cell.
-    this.editor.setText(keepUnreached(this.editor.text, this.snapshot));
+    // What the rewrite did not reach stays as it was (the cell's lines, or a refined
+    // proposal's): only the changes generated are proposed (stopKeep.ts), so Accept all
+    // never deletes the rest of the cell.
+    this.editor.setText(keepUnreached(this.editor.text, this.rewriting));
     this.message.textContent =
       'Stopped: only the changes generated so far are proposed; the lines it did not reach stay as they were.';
     this.message.hidden = false;
@@ -435,6 +434,11 @@ class Review {
     }
   }
 
+  /** Telemetry latency: from the review's opening (whichever stream is shown). */
+  private sinceOpened(): number {
+    return Math.max(0, Math.round(performance.now() - this.opened));
+  }
+
   private close(outcome: ReviewOutcome, chars: number): void {
     this.closed = true;
     const { cell } = this.request;
@@ -444,8 +448,11 @@ class Review {
     this.editor.destroy();
     this.root.remove();
     cell.node.classList.remove('jp-assist-mod-reviewing');
-    if (outcome === 'accepted' || outcome === 'rejected') {
-      reportReview(this.request, outcome, performance.now() - this.opened, chars);
+    const fields = { latency_ms: this.sinceOpened(), chars };
+    if (outcome === 'accepted') {
+      this.outcome?.accepted(fields);
+    } else if (outcome === 'rejected') {
+      this.outcome?.rejected(fields);
     }
     if (!cell.isDisposed && outcome !== 'failed') {
       cell.editor?.focus(); // back to typing (Ctrl+Z undoes an accept)
