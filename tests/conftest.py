@@ -78,6 +78,20 @@ def running_engine(model_dir: Path, cache_dir: Path, **opts: Any) -> Iterator[An
         e.shutdown()
 
 
+async def collect(engine: Any, req: Any) -> tuple[list[str], dict[str, Any]]:
+    """A request's deltas and how it ended ({text, reason, n}); an error event fails."""
+    deltas: list[str] = []
+    done: dict[str, Any] = {}
+    async for ev in engine.stream(req):
+        if ev.kind == "delta":
+            deltas.append(ev.text)
+        elif ev.kind == "done":
+            done = {"text": ev.text, "reason": ev.finish_reason, "n": ev.completion_tokens}
+        else:
+            raise AssertionError(ev.message)
+    return deltas, done
+
+
 def auto_device() -> str:
     """What device=auto serves on here: CUDA where torch sees a GPU, else the CPU."""
     import torch

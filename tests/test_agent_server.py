@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,10 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from jupyter_assist.engine.types import PRIORITY_AGENT, PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
-from jupyter_assist.testing.scripted import install, write_answers
+from jupyter_assist.testing.scripted import write_answers
 
 from .conftest import ndjson, wait_ready
+from .scripted_server import answers, jp_server_config  # noqa: F401  (fixtures)
 
 F = "```"
 CELLS = [
@@ -27,23 +27,6 @@ CELLS = [
     },
 ]
 STEP = {"kind": "code", "source": "print(df.revenue.sum())\n", "cell_index": 1, "ran": True, "outputs": CELLS[1]["outputs"]}
-
-
-@pytest.fixture
-def answers(tmp_path: Path) -> Path:
-    return tmp_path / "answers.json"
-
-
-@pytest.fixture
-def jp_server_config(tiny_model_dir: Path, tmp_path: Path, answers: Path) -> Iterator[dict[str, Any]]:
-    undo = install(answers)
-    try:
-        yield {
-            "ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
-            "AssistExtension": {"model": str(tiny_model_dir), "cache_dir": str(tmp_path / "model-cache")},
-        }
-    finally:
-        undo()
 
 
 async def agent(jp_fetch: Any, body: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 from jupyter_assist.engine import Engine, EngineNotReady, GenerationParams, LoadOptions, Request
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE
 
-from .conftest import wait_loaded
+from .conftest import collect, wait_loaded
 
 PROMPT = "import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n"
 
@@ -23,18 +23,6 @@ def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     assert e.status.state == "ready", e.status.error
     yield e
     e.shutdown()
-
-
-async def collect(engine: Engine, req: Request) -> tuple[list[str], dict]:
-    deltas, done = [], {}
-    async for ev in engine.stream(req):
-        if ev.kind == "delta":
-            deltas.append(ev.text)
-        elif ev.kind == "done":
-            done = {"text": ev.text, "reason": ev.finish_reason, "n": ev.completion_tokens}
-        else:
-            raise AssertionError(ev.message)
-    return deltas, done
 
 
 def test_status_reports_model(engine: Engine) -> None:

@@ -124,6 +124,16 @@ class Kernel:
         assert "jp-assist-accept" in classes and len(ids) == 1, classes
         return ids[0]
 
+    async def click_accept(self, since: int | None = None) -> tuple[str, list[dict[str, Any]]]:
+        """Click the newest Accept button: its one-time id, and the contents of the comm
+        messages with an action the kernel sent (from comm message `since`; default: the
+        click's)."""
+        before = len(self.comm_msgs) if since is None else since
+        button = self.accept_button()
+        accept_id = self.accept_id(button)
+        await self.comm(button, {"method": "custom", "content": {"event": "click"}})
+        return accept_id, [m["content"] for m in self.comm_msgs[before:] if m["content"]["data"].get("action")]
+
     def bridge_comm(self) -> dict[str, Any]:
         opened = [m for m in self.comm_opens if m["content"]["target_name"] == "jupyter_assist"]
         assert len(opened) == 1, opened
@@ -161,8 +171,13 @@ def _ok(reply: dict[str, Any]) -> None:
     assert reply["content"]["status"] == "ok", reply["content"]
 
 
+async def _last_request(server: ServerInfo) -> dict[str, Any]:
+    """The server's newest history entry."""
+    return dict((await asyncio.to_thread(Client(server).get, "history"))["requests"][-1])
+
+
 async def _generated(server: ServerInfo) -> str:
-    last = (await asyncio.to_thread(Client(server).get, "history"))["requests"][-1]
+    last = await _last_request(server)
     assert last["task"] == "generate"
     code = extract_code(last["text"])
     assert code.strip(), f"the tiny model gave no code for this prompt: {last['text']!r}"
@@ -201,10 +216,8 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         await k.comm(bridge_id, {"ready": True})  # what the labextension answers
 
         code = await _assist(k, server_env, "c-assist")
-        button = k.accept_button()
-        ids = [k.accept_id(button)]
-        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
-        sent = [m["content"] for m in k.comm_msgs if m["content"]["data"].get("action")]
+        accept_id, sent = await k.click_accept(since=0)
+        ids = [accept_id]
         # The id lets the labextension check that the user clicked this very button.
         assert sent == [
             {
@@ -219,15 +232,12 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         _ok((await k.execute("subtotal = 40 + 2", "c-target"))[0])
         reply, _ = await k.execute("%assist --edit 4 --temperature 0 make it a function", "c-edit")
         _ok(reply)
-        last = (await asyncio.to_thread(Client(server_env).get, "history"))["requests"][-1]
+        last = await _last_request(server_env)
         assert last["task"] == "edit" and "subtotal = 40 + 2" in last["prompt"]
-        before = len(k.comm_msgs)
-        button = k.accept_button()
-        ids.append(k.accept_id(button))
-        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
-        sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
+        accept_id, sent = await k.click_accept()
+        ids.append(accept_id)
         if last["text"].strip():
-            assert sent == [
+            assert [s["data"] for s in sent] == [
                 {
                     "action": "replace",
                     "cell_id": "c-target",
@@ -245,15 +255,12 @@ async def test_ready_frontend_gets_insert_and_replace(jp_fetch: Any, server_env:
         reply, _ = await k.execute("total = [1, 2][5]", "c-fails")
         assert reply["content"]["status"] == "error"
         _ok((await k.execute("%assist fix --temperature 0", "c-fix"))[0])
-        last = (await asyncio.to_thread(Client(server_env).get, "history"))["requests"][-1]
+        last = await _last_request(server_env)
         assert last["task"] == "fix" and "IndexError" in last["prompt"]
-        before = len(k.comm_msgs)
-        button = k.accept_button()
-        ids.append(k.accept_id(button))
-        await k.comm(button, {"method": "custom", "content": {"event": "click"}})
-        sent = [m["content"]["data"] for m in k.comm_msgs[before:] if m["content"]["data"].get("action")]
+        accept_id, sent = await k.click_accept()
+        ids.append(accept_id)
         if last["text"].strip():
-            assert [(d["action"], d["cell_id"], d["expected"], d["after"], d["accept_id"]) for d in sent] == [
+            assert [(d["action"], d["cell_id"], d["expected"], d["after"], d["accept_id"]) for d in (s["data"] for s in sent)] == [
                 ("replace", "c-fails", "total = [1, 2][5]", "c-fix", ids[-1])
             ]
         else:
@@ -274,8 +281,7 @@ async def test_frontend_connecting_later_opens_its_own_comm(jp_fetch: Any, serve
         await k.open_comm("page-2-comm", "jupyter_assist", {"ready": True})
 
         code = await _assist(k, server_env, "c-assist")
-        await k.comm(k.accept_button(), {"method": "custom", "content": {"event": "click"}})
-        sent = [m["content"] for m in k.comm_msgs if m["content"]["data"].get("action")]
+        _, sent = await k.click_accept(since=0)
         assert [(s["comm_id"], s["data"]["code"], s["data"]["cell_id"]) for s in sent] == [("page-2-comm", code, "c-assist")]
 
 

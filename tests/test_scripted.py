@@ -5,38 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from jupyter_assist.tasks.edit import hunks
-from jupyter_assist.testing.scripted import install, write_answers
+from jupyter_assist.testing.scripted import write_answers
 
 from .conftest import ndjson, wait_ready
+from .scripted_server import answers, jp_server_config  # noqa: F401  (fixtures)
 
 ORIGINAL = 's = "\U0001f600 smile"\nt = "\U0001d518"'  # 😀, 𝔘: outside the BMP
 WINK = 's = "\U0001f601 smile"\nt = "\U0001d519"'  # 😁, 𝔙
-
-
-@pytest.fixture
-def answers(tmp_path: Path) -> Path:
-    return tmp_path / "answers.json"
-
-
-@pytest.fixture
-def jp_server_config(tiny_model_dir: Path, tmp_path: Path, answers: Path) -> Iterator[dict[str, Any]]:
-    """The conftest's server, on the scripted model (installed before the server starts,
-    removed after it stops)."""
-    undo = install(answers)  # the tokenizer: the configured tiny model folder's
-    try:
-        yield {
-            "ServerApp": {"jpserver_extensions": {"jupyter_assist": True}},
-            "AssistExtension": {"model": str(tiny_model_dir), "cache_dir": str(tmp_path / "model-cache")},
-        }
-    finally:
-        undo()
 
 
 async def post(jp_fetch: Any, route: str, body: Any) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from jupyter_assist.prompt import heal
 from jupyter_assist.tasks import complete
 from jupyter_assist.wire import CompleteRequest
 
-from .conftest import running_engine
+from .conftest import collect, running_engine
 
 PROMPT = "import os\n\ndef walk(path):\n    for root, dirs, files in os.walk(path):\n"
 code_text = st.text(alphabet="abcdefxyz_ ().,:=+-'\"[]0123\té", max_size=40)
@@ -100,44 +100,31 @@ def test_constrained_first_tokens_extend_the_removed_text(texts: constrain.Token
     assert rest == "" and "".join(texts.text(t) for t in picked).startswith(removed)  # the removed text comes back first
 
 
-async def _collect(engine: Engine, req: Request) -> tuple[str, dict[str, Any]]:
-    deltas: list[str] = []
-    done: dict[str, Any] = {}
-    async for ev in engine.stream(req):
-        if ev.kind == "delta":
-            deltas.append(ev.text)
-        elif ev.kind == "done":
-            done = {"text": ev.text, "n": ev.completion_tokens, "reason": ev.finish_reason}
-        else:
-            raise AssertionError(ev.message)
-    return "".join(deltas), done
-
-
 @pytest.mark.parametrize("lookup", [False, True])
 def test_constrained_decode_equals_plain_greedy_when_nothing_was_removed(engine: Engine, lookup: bool) -> None:
     import torch
 
-    streamed, done = asyncio.run(_collect(engine, Request("e", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False, prefix=""))))
+    deltas, done = asyncio.run(collect(engine, Request("e", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False, prefix=""))))
     tok, model = engine.backend.tokenizer, engine.backend.model
     ids = torch.tensor([tok.encode(PROMPT, add_special_tokens=False)])
     ref = model.generate(ids, max_new_tokens=done["n"], do_sample=False)[0, ids.shape[1] :]  # plain greedy, transformers' own
-    assert done["text"] and streamed == done["text"] == tok.decode(ref, skip_special_tokens=True)
+    assert done["text"] and "".join(deltas) == done["text"] == tok.decode(ref, skip_special_tokens=True)
 
 
 @pytest.mark.parametrize("lookup", [False, True])
 def test_a_prefix_greedy_takes_anyway_changes_nothing_but_is_not_returned(engine: Engine, lookup: bool) -> None:
-    _, free = asyncio.run(_collect(engine, Request("f", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False))))
+    _, free = asyncio.run(collect(engine, Request("f", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False))))
     text = free["text"]
     assert len(text) > 6, text
     for k in (1, 3, 6):  # within the first token, and likely across several
-        streamed, done = asyncio.run(
-            _collect(engine, Request(f"k{k}", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False, prefix=text[:k])))
+        deltas, done = asyncio.run(
+            collect(engine, Request(f"k{k}", PROMPT, GenerationParams(max_tokens=24, lookup=lookup, loop_guard=False, prefix=text[:k])))
         )
-        assert done["text"] == text[k:] and streamed == done["text"] and done["n"] == free["n"]
+        assert done["text"] == text[k:] and "".join(deltas) == done["text"] and done["n"] == free["n"]
 
 
 def test_a_prefix_greedy_would_not_take_is_generated_first(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, free = asyncio.run(_collect(engine, Request("g", PROMPT, GenerationParams(max_tokens=8))))
+    _, free = asyncio.run(collect(engine, Request("g", PROMPT, GenerationParams(max_tokens=8))))
     required = "zq" if not free["text"].startswith("z") else "qz"
     pushed: list[int] = []
     real = constrain.force_prefix
@@ -146,7 +133,7 @@ def test_a_prefix_greedy_would_not_take_is_generated_first(engine: Engine, monke
         return real(required, texts, logits, pick, lambda t: pushed.append(t) or push(t), *rest)
 
     monkeypatch.setattr(constrain, "force_prefix", spy)
-    _, done = asyncio.run(_collect(engine, Request("z", PROMPT, GenerationParams(max_tokens=8, prefix=required))))
+    _, done = asyncio.run(collect(engine, Request("z", PROMPT, GenerationParams(max_tokens=8, prefix=required))))
     index = constrain.token_texts(engine.backend.tokenizer)
     assert index is not None
     spelled = "".join(index.text(t) for t in pushed)
