@@ -9,9 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import strategies as st
+
 from jupyter_assist.engine import Engine, GenerationParams, Request
 from jupyter_assist.engine.scheduler import Scheduler
-from jupyter_assist.engine.types import PRIORITY_WARM, Event
+from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_WARM, Event
 
 NOTEBOOK = "".join(f"x{i} = compute({i}, scale=0.5)\nprint(x{i})\n" for i in range(12))
 PROMPTS = (NOTEBOOK + "total = x1", NOTEBOOK + "total = x3 +", "def walk(path):\n    for root in path:\n", "import os\n")
@@ -137,6 +139,22 @@ def make(rid: str, prompt: int, priority: int, max_tokens: int, mode: str) -> Re
     extra = SAMPLED if "sampled" in words else {}
     params = GenerationParams(max_tokens=max_tokens, loop_guard=False, lookup="lookup" in words, **extra)  # type: ignore[arg-type]
     return Request(rid, PROMPTS[prompt], params, priority=priority, draft=DRAFT if "draft" in words else None)
+
+
+def specs_of(last_arrival: int, most_tokens: int, modes: list[str], most: int) -> st.SearchStrategy[list[tuple[int, int, int, int, str]]]:
+    """Lists of 2 to `most` requests for `make`: (arrival step, prompt, priority,
+    max_tokens, mode)."""
+    return st.lists(
+        st.tuples(
+            st.integers(0, last_arrival),
+            st.integers(0, len(PROMPTS) - 1),
+            st.sampled_from([PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_CHAT]),
+            st.integers(1, most_tokens),
+            st.sampled_from(modes),
+        ),
+        min_size=2,
+        max_size=most,
+    )
 
 
 def fresh(req: Request) -> Request:

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
 from jupyter_assist.engine import Engine
 from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same_logits, drive, fresh, make, recording, scheduler
+from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same_logits, drive, fresh, make, recording, scheduler, specs_of
 from .engine_trace import check_same as check_same_alone
 
 
@@ -61,17 +60,7 @@ def check_same(engine: Engine, trace: Trace, want: dict[str, Any]) -> None:
     assert engine.backend.batch.size == 0  # every row left
 
 
-request_specs = st.lists(
-    st.tuples(
-        st.integers(0, 30),  # arrival step
-        st.integers(0, len(PROMPTS) - 1),
-        st.sampled_from([PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_CHAT]),
-        st.integers(1, 24),  # max_tokens
-        st.sampled_from(["plain", "plain", "sampled", "lookup", "draft", "warm"]),
-    ),
-    min_size=2,
-    max_size=5,
-)
+request_specs = specs_of(last_arrival=30, most_tokens=24, modes=["plain", "plain", "sampled", "lookup", "draft", "warm"], most=5)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -251,4 +240,3 @@ def test_out_of_memory_in_a_batched_pass_fails_its_rows_and_the_engine_goes_on(e
     trace = Trace()
     drive(batched(engine, trace), trace, {0: again})
     check_same(engine, trace, want)
-

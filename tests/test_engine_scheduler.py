@@ -11,13 +11,26 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
 from jupyter_assist.engine import Engine, GenerationParams, Request
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same, check_same_logits, drive, fresh, make, recording, scheduler
+from .engine_trace import (
+    PROMPTS,
+    Trace,
+    alone,
+    alone_traced,
+    arrivals_of,
+    check_same,
+    check_same_logits,
+    drive,
+    fresh,
+    make,
+    recording,
+    scheduler,
+    specs_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +41,7 @@ def engine(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield e
 
 
-request_specs = st.lists(
-    st.tuples(
-        st.integers(0, 40),  # arrival step
-        st.integers(0, len(PROMPTS) - 1),
-        st.sampled_from([PRIORITY_COMPLETE, PRIORITY_EDIT, PRIORITY_CHAT]),
-        st.integers(1, 10),  # max_tokens
-        st.sampled_from(["plain", "lookup", "draft lookup", "warm"]),
-    ),
-    min_size=2,
-    max_size=4,
-)
+request_specs = specs_of(last_arrival=40, most_tokens=10, modes=["plain", "lookup", "draft lookup", "warm"], most=4)
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
