@@ -4,6 +4,7 @@ cancelling one row leaves the others unchanged, and the K/V budget holds."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,27 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 
-from jupyter_assist.engine import Engine
+from jupyter_assist.engine import Engine, GenerationParams, Request
+from jupyter_assist.engine.kvcache import cache_bytes
 from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-from .engine_trace import PROMPTS, Trace, alone, alone_traced, arrivals_of, check_same_logits, drive, fresh, make, recording, scheduler, specs_of
+from .engine_trace import (
+    NOTEBOOK,
+    PROMPTS,
+    Trace,
+    alone,
+    alone_traced,
+    arrivals_of,
+    check_same_logits,
+    drive,
+    fresh,
+    make,
+    recording,
+    scheduler,
+    specs_of,
+)
 from .engine_trace import check_same as check_same_alone
 
 
@@ -193,7 +209,7 @@ def test_cancelling_one_row_leaves_the_others_unchanged(engine: Engine) -> None:
 def test_the_kv_budget_holds_under_many_arrivals(engine: Engine) -> None:
     reqs = [make(f"q{i}", i % 4, PRIORITY_CHAT if i % 3 else PRIORITY_EDIT, 12, "plain" if i % 2 else "sampled") for i in range(12)]
     want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
-    budget = 3 * max(engine._kv_bytes(r) for r in reqs)
+    budget = 4 * max(engine._kv_bytes(r) for r in reqs)
     trace = Trace()
     sched = batched(engine, trace, budget)
     batch = engine.backend.batch
@@ -239,4 +255,101 @@ def test_out_of_memory_in_a_batched_pass_fails_its_rows_and_the_engine_goes_on(e
     want = {r.request_id: alone(engine, fresh(r)) for r in again}
     trace = Trace()
     drive(batched(engine, trace), trace, {0: again})
+    check_same(engine, trace, want)
+
+
+def batch_kv_bytes(batch: Any) -> int:
+    """What the batch's K/V tensors take (their spare room and pad columns included)."""
+    return sum(t.nbytes for layer in batch.layers for t in (layer.keys, layer.values) if t is not None)
+
+
+class held_caches:
+    """Every `DynamicCache` a request takes (new or from the prefix cache), to sum what
+    the started requests hold outside the batch at each step."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.backend = engine.backend
+        self.caches: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def __enter__(self) -> held_caches:
+        b = self.backend
+        self.real_new, self.real_take = b._new_cache, b.prefix_cache.take
+
+        def new() -> Any:
+            c = self.real_new()
+            self.caches.add(c)
+            return c
+
+        def take(ids: Any) -> Any:
+            got = self.real_take(ids)
+            if got[0] is not None:
+                self.caches.add(got[0])
+            return got
+
+        b._new_cache, b.prefix_cache.take = new, take  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.backend._new_cache, self.backend.prefix_cache.take = self.real_new, self.real_take  # type: ignore[method-assign]
+
+    def outside_bytes(self) -> int:
+        stored = {id(c) for c, _, _ in self.backend.prefix_cache._entries.values()}
+        return sum(cache_bytes(c) for c in list(self.caches) if id(c) not in stored)
+
+
+def test_the_batch_kv_allocated_stays_within_the_budget_under_mixed_arrivals(engine: Engine) -> None:
+    """The bytes really allocated (the batch's tensors with their spare rows, columns and
+    the short rows' pad columns, plus the started requests' own caches), not the requests'
+    estimates, stay within the budget, while long and short requests arrive and batch."""
+    long_prompt = NOTEBOOK * 2 + "total = x5"
+    prompts = [long_prompt, PROMPTS[2], PROMPTS[3], PROMPTS[0], "x = 1\n", PROMPTS[1]]
+    reqs = []
+    for i in range(16):
+        params = GenerationParams(max_tokens=4 + (7 * i) % 23, loop_guard=False, lookup=i % 5 == 4)
+        reqs.append(Request(f"k{i}", prompts[i % len(prompts)], params, priority=(PRIORITY_CHAT, PRIORITY_EDIT, PRIORITY_COMPLETE)[i % 3]))
+    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    budget = 2 * max(engine._kv_bytes(r) for r in reqs)
+    trace = Trace()
+    sched = batched(engine, trace, budget)
+    batch = engine.backend.batch
+    rows: list[int] = []
+    waits: list[int] = []
+    with held_caches(engine) as held:
+
+        def check_step(n: int) -> None:
+            in_batch = batch_kv_bytes(batch)
+            assert in_batch <= budget, (n, in_batch, budget)
+            assert in_batch + held.outside_bytes() <= budget, (n, in_batch, held.outside_bytes(), budget)
+            rows.append(batch.size)
+            waits.append(len(sched.waiting))
+
+        drive(sched, trace, {2 * i: [r] for i, r in enumerate(reqs)}, each=check_step)
+    assert max(rows) >= 3 and max(waits) > 0  # it batched, and some requests waited
+    check_same(engine, trace, want)
+
+
+def test_rows_that_outgrow_the_room_leave_the_batch_with_their_kv(engine: Engine) -> None:
+    """Two rows of different lengths: the short one's pad columns grow with the long one,
+    past the two requests' reservations; the later row then goes back to its own cache
+    (nothing recomputed: the same answer), and the memory stays bounded."""
+    params = GenerationParams(max_tokens=60, loop_guard=False)
+    reqs = [Request("long", PROMPTS[2] * 3, params), Request("short", PROMPTS[3], params)]
+    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    assert all(w.completion_tokens == 60 for w in want.values())
+    budget = sum(engine._kv_bytes(r) for r in reqs)
+    trace = Trace()
+    sched = batched(engine, trace, budget)
+    batch = engine.backend.batch
+    before = batch.evictions
+    rows: list[int] = []
+    with held_caches(engine) as held:
+        for r in reqs:
+            sched.add(r)
+        while sched.busy():
+            sched.step()
+            assert batch_kv_bytes(batch) + held.outside_bytes() <= budget
+            rows.append(batch.size)
+    # Batched, then apart for good (the later one on its own cache: it does not fit again).
+    first = rows.index(1)
+    assert batch.evictions == before + 1 and rows.count(2) > 20 and rows[first:].count(1) >= 3 and 2 not in rows[first:], rows
     check_same(engine, trace, want)

@@ -15,6 +15,14 @@ position ids, so a row's logits are what its request computes alone (up to round
 fp32 tests compare them). When the columns are mostly holes the tensors are rebuilt
 packed.
 
+Memory: every row takes as many columns as the longest (a short row's are pads), and the
+tensors keep spare rows and columns to grow into, so what they take is not the sum of the
+rows' own K/V. The scheduler gives the batch its `room` (the K/V budget less what the
+started requests outside the batch set aside) and the tensors never take more: they grow
+with less spare, a request that does not fit is not joined (it decodes on its own cache,
+which its reservation covers), and when the rows themselves no longer fit the
+lowest-priority ones leave (their K/V intact, back in their caches) until the rest do.
+
 Not transformers' continuous batching (`generation/continuous_batching`): that manager
 runs its own generation loop over a paged cache; ours keeps the prefix cache's
 `DynamicCache` entries, the verify/rollback of speculative edits and per-request stop
@@ -97,9 +105,11 @@ class BatchRow:
 
     def feed(self, ids: list[int]) -> Any:
         """Feed `ids` now, alone (other rows get pad columns): logits for each of them."""
-        if not self.joined:
-            return self._forward(ids, self.cache)
-        return self.batch.run({self: ids})[self]
+        if self.joined:
+            out = self.batch.run({self: ids})
+            if self in out:
+                return out[self]
+        return self._forward(ids, self.cache)  # alone, or out of the batch for want of room
 
     def truncate(self, n: int) -> None:
         if self.joined:
@@ -157,6 +167,15 @@ class Batch:
         self.pending: dict[int, tuple[BatchRow, Intent]] = {}  # by id() of the owner (the Request)
         self.passes = 0
         self.rebuilds = 0
+        self.evictions = 0  # rows sent back to their own caches for want of room
+        self.cell_bytes = 0  # K and V of one position of one row, all layers
+        # Set by the scheduler (`bound`): the bytes the tensors may take now, and what it
+        # set aside for a request's K/V. Unbounded until then.
+        self._room: Callable[[], int] = lambda: 1 << 62
+        self._reserve: Callable[[object], int] = lambda owner: 0
+
+    def bound(self, room: Callable[[], int], reserve: Callable[[object], int]) -> None:
+        self._room, self._reserve = room, reserve
 
     # -- for the scheduler ------------------------------------------------------------
     def parked(self, owner: object) -> bool:
@@ -177,25 +196,71 @@ class Batch:
             for intent in todo.values():
                 intent.error = e
             return
-        for row, intent in todo.items():
-            intent.logits = out[row]
+        for row, intent in todo.items():  # a row left out (no room) feeds alone after its yield
+            intent.logits = out.get(row)
 
     # -- rows ---------------------------------------------------------------------------
     @property
     def size(self) -> int:
         return len(self.rows)
 
+    def holds(self, owner: object) -> bool:
+        return any(r.owner is owner for r in self.rows)
+
+    def allocated_bytes(self) -> int:
+        """What the K/V tensors take, spare room and pad columns included."""
+        return sum(t.nbytes for layer in self.layers for t in (layer.keys, layer.values) if t is not None)
+
     def _capacity(self) -> tuple[int, int]:
         k = self.layers[0].keys
         return (0, 0) if k is None else (k.shape[0], k.shape[2])
 
-    def _join(self, row: BatchRow) -> None:
+    def _shape(self, rows: int, cols: int, want_rows: int, want_cols: int, room: int) -> tuple[int, int] | None:
+        """The most generous shape within `room` bytes that holds `rows` x `cols`: the
+        spare rows and columns wanted, fewer columns, then no spare row; None: none fits."""
+        for r in dict.fromkeys((max(want_rows, rows), rows)):
+            c = min(max(want_cols, cols), room // max(r * self.cell_bytes, 1))
+            if c >= cols:
+                return r, c
+        return None
+
+    def _lowest(self) -> BatchRow:
+        """The row to send back first: the lowest priority, the latest arrival."""
+        return max(self.rows, key=lambda r: (getattr(r.owner, "priority", 0), getattr(r.owner, "seq", 0)))
+
+    def _evict(self, row: BatchRow) -> None:
+        self.evictions += 1
+        self.leave(row)
+
+    def shrink(self, room: Callable[[], int]) -> None:
+        """Take at most `room()` bytes: rebuilt without spare, then lowest-priority rows
+        out until the rest fit (`room` is asked again as each one leaves: its own cache
+        then counts outside the batch)."""
+        while self.rows and self.allocated_bytes() > room():
+            held = max(r.pos for r in self.rows)
+            shape = self._shape(self.size, held + 1, self.size, held + 1, room())
+            if shape is not None:
+                self._rebuild(*shape)
+                return
+            self._evict(self._lowest())
+
+    def _join(self, row: BatchRow, n_pass: int) -> bool:
+        """Copy `row`'s K/V in, if the tensors can hold it and the pass after within the
+        room (its own cache's reservation, freed here, included)."""
         src = row.cache.layers
         n = cache_len(row.cache)
         b = self.size
+        if not self.cell_bytes:
+            self.cell_bytes = sum(x.shape[1] * x.shape[3] * x.element_size() for layer in src for x in (layer.keys, layer.values))
+        room = self._room() + self._reserve(row.owner)
         rows_cap, cols_cap = self._capacity()
-        if b >= rows_cap or n > cols_cap:
-            self._rebuild(rows=max(2 * rows_cap, b + 1, 2), cols=max(n, self.cols.t) * 2 + self.min_cols, sample=src[0])
+        if b >= rows_cap or max(n, self.cols.t) + n_pass > cols_cap or self.allocated_bytes() > room:
+            held = max([r.pos for r in self.rows] + [n])
+            want = (max(2 * rows_cap, b + 1, 2), max(n, self.cols.t) * 2 + self.min_cols)
+            shape = self._shape(b + 1, held + n_pass, *want, room)
+            if shape is None:
+                return False
+            self._rebuild(*shape, sample=src[0])
         for mine, theirs in zip(self.layers, src):
             mine.keys[b, :, :n] = theirs.keys[0, :, :n]
             mine.values[b, :, :n] = theirs.values[0, :, :n]
@@ -207,6 +272,7 @@ class Batch:
         self.cols.t = max(self.cols.t, n)
         row.slot, row.pos = b, n
         self.rows.append(row)
+        return True
 
     def leave(self, row: BatchRow) -> None:
         """Copy `row`'s attended columns back into its `DynamicCache` and drop the row (the
@@ -269,19 +335,33 @@ class Batch:
     # -- the pass -----------------------------------------------------------------------
     def run(self, feeds: dict[BatchRow, list[int]]) -> dict[BatchRow, Any]:
         """One forward over every row: `feeds`' tokens after each one's K/V (rows not in
-        it, and shorter feeds, padded and masked). Logits (float) for each fed token."""
+        it, and shorter feeds, padded and masked). Logits (float) for each fed token; a
+        row without any was not run (no room for it in the batch: it is out of it now)."""
         import torch
 
-        for row in feeds:
-            if not row.joined:
-                self._join(row)
         n = max(len(ids) for ids in feeds.values())
-        b, t = self.size, self.cols.t
-        held = max(r.pos for r in self.rows)
-        rows_cap, cols_cap = self._capacity()
-        if t + n > cols_cap or t > 2 * held + self.min_cols:  # full, or mostly holes
-            self._rebuild(rows_cap, max(2 * (held + n), held + n + self.min_cols))
-            t = self.cols.t
+        feeds = dict(feeds)
+        for row in sorted((r for r in feeds if not r.joined), key=lambda r: (getattr(r.owner, "priority", 0), getattr(r.owner, "seq", 0))):
+            if not self._join(row, n):
+                del feeds[row]
+        while True:
+            if not feeds:
+                return {}
+            b, t = self.size, self.cols.t
+            held = max(r.pos for r in self.rows)
+            rows_cap, cols_cap = self._capacity()
+            room = self._room()
+            # Full, mostly holes, or more than the room (it shrank since the last rebuild).
+            if t + n <= cols_cap and t <= 2 * held + self.min_cols and self.allocated_bytes() <= room:
+                break
+            shape = self._shape(b, held + n, rows_cap, max(2 * (held + n), held + n + self.min_cols), room)
+            if shape is not None:
+                self._rebuild(*shape)
+                break
+            victim = self._lowest()
+            feeds.pop(victim, None)
+            self._evict(victim)
+        t = self.cols.t
         dev = self.device
         ids = torch.full((b, n), self.pad_id, dtype=torch.long)
         fed = torch.zeros(b, dtype=torch.long)

@@ -10,7 +10,10 @@ each request computes exactly what it would alone.
 A started request holds its K/V until it ends. Their total is bounded: a waiting request
 starts only while what all started ones may grow to (prompt + max_tokens each) fits the
 budget; otherwise it waits for one to end. One request always runs, whatever its size (as
-before this scheduler: the context check and the out-of-memory recovery cover it).
+before this scheduler: the context check and the out-of-memory recovery cover it). The
+batch's rows count as what its tensors really take where that is more (spare room, the
+short rows' pad columns): the batch gets the budget less what the others set aside as its
+room, and a request that waits only for the batch's spare room has it given back.
 
 Batching (engine/batch.py): a request in a decode or verify loop parks its next tokens and
 yields. When the best request is parked, one forward pass runs every parked request's
@@ -47,6 +50,14 @@ class Batcher(Protocol):
     def parked(self, owner: object) -> bool: ...
 
     def run_parked(self, owners: list[object]) -> None: ...
+
+    def bound(self, room: Callable[[], int], reserve: Callable[[object], int]) -> None: ...
+
+    def holds(self, owner: object) -> bool: ...  # a row of the batch
+
+    def allocated_bytes(self) -> int: ...
+
+    def shrink(self, room: Callable[[], int]) -> None: ...
 
 
 class Scheduler:
@@ -85,18 +96,47 @@ class Scheduler:
         return bool(self.running or self.waiting)
 
     def held_bytes(self) -> int:
-        return sum(r.kv_bytes for r in self.running)
+        """What the started requests may take: each one's bound, and for the batch's rows
+        their bounds or the batch's tensors, whichever is more."""
+        batch = self._batcher()
+        if batch is None or not batch.size:
+            return sum(r.kv_bytes for r in self.running)
+        rows = sum(r.kv_bytes for r in self.running if batch.holds(r.req))
+        return self._outside(batch) + max(rows, batch.allocated_bytes())
+
+    def _outside(self, batch: Batcher) -> int:
+        """What the started requests outside the batch set aside."""
+        return sum(r.kv_bytes for r in self.running if not batch.holds(r.req))
+
+    def _reserve(self, owner: object) -> int:
+        return next((r.kv_bytes for r in self.running if r.req is owner), 0)
+
+    def _fits(self, need: int) -> bool:
+        """Whether a request needing `need` may start; where only the batch's spare room
+        (or pad columns) is in the way, the batch gives it back first."""
+        budget = self._budget()
+        if self.held_bytes() + need <= budget:
+            return True
+        batch = self._batcher()
+        if batch is None or not batch.size:
+            return False
+        if self._outside(batch) + sum(r.kv_bytes for r in self.running if batch.holds(r.req)) + need > budget:
+            return False  # the bounds themselves are over: it waits
+        batch.shrink(lambda: budget - need - self._outside(batch))
+        return self.held_bytes() + need <= budget
 
     def step(self) -> None:
         """Advance the best runnable request by one forward pass (a cancelled one first:
         its step ends it without a pass)."""
+        batch = self._batcher()
+        if batch is not None:  # its room: the budget less what requests outside it set aside
+            batch.bound(lambda: self._budget() - self._outside(batch), self._reserve)
         seq = self._pick()
         if seq is None:
             return
         self.steps_run += 1
         self.running_sizes[len(self.running)] += 1
         group = [seq]
-        batch = self._batcher()
         if batch is not None and batch.parked(seq.req) and not seq.req.cancelled.is_set():
             # Requests of its class not parked (a prefill) take turns with the batch.
             turn = [r for r in self.running if r.req.priority == seq.req.priority and not batch.parked(r.req)]
@@ -134,7 +174,7 @@ class Scheduler:
             if best is not None and not req < best.req and not (batching and req.priority == best.req.priority):
                 break
             need = self._needs[req.seq]
-            if not self.running or self.held_bytes() + need <= self._budget():
+            if not self.running or self._fits(need):
                 return self._begin(req, need)
         return best
 
