@@ -21,32 +21,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import LabServer, shot, wait_for
-from .test_next_edit import NOTEBOOK, PROPOSAL, SOURCES_JS
+from .pages import GHOST, NOTEBOOK, PROPOSAL, ask_edit, edit_cell, inline_completer, open_notebook, put_settings, sources
 
 pytestmark = pytest.mark.browser
 SCRIPTED_MODEL = True  # the lab serves jupyter_assist.testing.scripted
 LAB_ARGS = ("--AssistExtension.completion_max_tokens=48",)
 
-GHOST = ".jp-GhostText:not(.jp-GhostText-letterSpacer):not(.jp-GhostText-lineSpacer)"
 NEXT_EDIT_PROMPT = "You make the follow-up edits"  # tasks/next_edit's system prompt
 PRICES = 'prices = [1, 2]\nprint("hi")\ntotal = sum(prices)'
 USE = "print(prices)"
 
 
-def _put_settings(lab_server: LabServer, plugin: str, value: dict[str, Any]) -> None:
-    req = urllib.request.Request(
-        f"{lab_server.base_url}lab/api/settings/{plugin}",
-        data=json.dumps({"raw": json.dumps(value)}).encode(),
-        method="PUT",
-        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert r.status in (200, 204)
-
-
 def _ghost_text(lab_server: LabServer, on: bool) -> None:
-    provider = {"enabled": on, "timeout": 5000, "debouncerDelay": 0}
-    _put_settings(lab_server, "@jupyterlab/completer-extension:inline-completer", {"providers": {"@jupyter-assist/inline-completer": provider}})
+    inline_completer(lab_server, on)
 
 
 def _next_edit(lab_server: LabServer, **values: Any) -> None:
@@ -58,44 +45,20 @@ def _next_edit(lab_server: LabServer, **values: Any) -> None:
         raw = json.loads(r.read()).get("raw") or "{}"
     user = json.loads(raw) if raw.strip() else {}
     user["nextEdit"] = {**user.get("nextEdit", {}), **values}
-    _put_settings(lab_server, "jupyter-assist:settings", user)
+    put_settings(lab_server, "jupyter-assist:settings", user)
 
 
 def _sources(page: Page) -> list[str]:
-    return page.evaluate(SOURCES_JS)
+    return sources(page)
 
 
-def _open(page: Page, lab_server: LabServer, name: str, sources: list[str]) -> None:
-    import nbformat
-    from nbformat import v4
-
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [v4.new_code_cell(s) for s in sources]
-    nbformat.write(nb, str(lab_server.root_dir / name))
-    url = f"{lab_server.base_url}lab/workspaces/{name.split('.')[0]}/tree/{name}?reset&token={lab_server.token}"
-    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-    expect(page.locator(f"{NOTEBOOK} .jp-Cell")).to_have_count(len(sources), timeout=60_000)
-    wait_for(lambda: _sources(page) == sources, 30, "the notebook's cells")
-    # The kernel starting takes the focus back to the notebook: wait it out before typing.
-    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=60_000)
+def _open(page: Page, lab_server: LabServer, name: str, cells: list[str]) -> None:
+    open_notebook(page, lab_server, name, cells)
 
 
 def _edit_first_line(page: Page, select: int, text: str) -> None:
     """Select the first `select` characters of cell 0 with the keyboard, type `text`."""
-    cell0 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(0)
-    edit_mode = page.locator(f"{NOTEBOOK}.jp-mod-editMode")
-    for _ in range(3):  # a click while the notebook is still settling may not enter edit mode
-        cell0.locator(".cm-line").first.click()
-        try:
-            expect(edit_mode).to_have_count(1, timeout=3_000)
-            page.wait_for_timeout(500)
-            expect(edit_mode).to_have_count(1, timeout=100)  # and it stays there
-            break
-        except AssertionError:
-            continue
-    expect(edit_mode).to_have_count(1)
+    edit_cell(page, 0)
     page.keyboard.press("ControlOrMeta+Home")
     for _ in range(select):
         page.keyboard.press("Shift+ArrowRight")
@@ -237,13 +200,7 @@ def test_stop_then_accept_all_keeps_the_unreached_lines(lab_page: Page, lab_serv
     script([{"match": instruction, "answers": [REWRITE + "```\n"]}], delay_ms=40)
     _open(page, lab_server, "trust-stop.ipynb", [LONG])
     cell = page.locator(f"{NOTEBOOK} .jp-Cell").nth(0)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    expect(prompt).to_be_focused()
-    prompt.fill(instruction)
-    prompt.press("Enter")
-    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    review = ask_edit(page, cell, instruction)
     expect(review).to_have_attribute("data-state", "streaming")
     # About three lines in (as Esc two seconds into the rewrite), Esc stops it.
     wait_for(lambda: "value_3 = compute(3)  # checked" in page.evaluate(SHOWN_JS), 30, "three lines of the rewrite")
