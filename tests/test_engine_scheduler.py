@@ -4,6 +4,7 @@ never waits for a chat (fp32, the tiny model)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORI
 
 from .conftest import running_engine
 from .engine_trace import (
+    NOTEBOOK,
     PROMPTS,
     Trace,
     alone,
@@ -205,3 +207,49 @@ async def test_status_shows_the_scheduler(jp_fetch: Any) -> None:
     stats = json.loads((await jp_fetch("jupyter-assist", "status")).body)["stats"]
     assert stats["queued"] == 0 and stats["running_kv_budget_bytes"] > 0
     assert stats["batch_sizes"].get("1", 0) >= 1 and sum(stats["running_sizes"].values()) == stats["batch_sizes"]["1"]
+
+
+def test_a_long_prefill_runs_in_chunks_between_the_batch_passes(engine: Engine) -> None:
+    """A chat with a long prompt arrives while two chats decode in a batch: its prompt is
+    fed in chunks of at most `prefill_chunk` (32) tokens, one between each two passes of
+    the running rows, so they never wait more than one chunk; then it joins their batch."""
+    chats = [make("a", 2, PRIORITY_CHAT, 40, "plain"), make("b", 3, PRIORITY_CHAT, 40, "plain")]
+    late = Request("late", NOTEBOOK * 2 + "total = x5", GenerationParams(max_tokens=6, loop_guard=False))
+    want = {r.request_id: alone(engine, fresh(r)) for r in [*chats, late]}
+    backend = engine.backend
+    backend.prefix_cache.clear()
+    trace = Trace()
+    passes: list[tuple[str, int]] = []  # ("prefill <id>", tokens) or ("batch", rows), in order
+    real_forward, real_run = backend._forward, backend.batch.run
+
+    def forward(ids: list[int], cache: Any, last: bool = False) -> Any:
+        if last:  # a prefill chunk (only its last position's logits)
+            passes.append((f"prefill {trace.current}", len(ids)))
+        return real_forward(ids, cache, last=last)
+
+    def run(feeds: dict[Any, list[int]]) -> dict[Any, Any]:
+        passes.append(("batch", len(feeds)))
+        return real_run(feeds)
+
+    sched = scheduler(engine, trace, batched=True)
+    backend._forward, backend.batch.run = forward, run  # type: ignore[method-assign]
+    try:
+        for r in chats:
+            sched.add(r)
+        while backend.batch.size < 2:
+            sched.step()
+        arrive = len(passes)
+        sched.add(late)
+        while sched.busy():
+            sched.step()
+    finally:
+        backend._forward, backend.batch.run = real_forward, real_run  # type: ignore[method-assign]
+    check_same(trace, want)
+    after = passes[arrive:]
+    chunks = [i for i, (kind, _) in enumerate(after) if kind == "prefill late"]
+    sizes = [after[i][1] for i in chunks]
+    assert len(chunks) >= 5 and max(sizes) <= 32 and sum(sizes) == len(backend.encode(late.prompt)), sizes
+    assert chunks[0] <= 1  # it starts at once (the batch may have its turn first)
+    for i, j in itertools.pairwise(chunks):  # between two chunks, one pass of both running rows
+        assert after[i + 1 : j] == [("batch", 2)], after[i:j]
+    assert ("batch", 3) in after[chunks[-1] :]  # then it decoded in their batch

@@ -137,16 +137,18 @@ class Scheduler:
         self.steps_run += 1
         self.running_sizes[len(self.running)] += 1
         group = [seq]
+        batched = False
         if batch is not None and batch.parked(seq.req) and not seq.req.cancelled.is_set():
             # Requests of its class not parked (a prefill) take turns with the batch.
             turn = [r for r in self.running if r.req.priority == seq.req.priority and not batch.parked(r.req)]
             if turn and self._batched_last:
                 group = [min(turn, key=lambda r: r.req)]
-                self._batched_last = False
             else:
                 group = [r for r in self.running if batch.parked(r.req) and not r.req.cancelled.is_set()]
                 batch.run_parked([r.req for r in group])
-                self._batched_last = True
+                batched = True
+        # Any other step (a new request's first prefill chunk included) was the turn.
+        self._batched_last = batched
         self.batch_sizes[len(group)] += 1
         for r in group:
             self._advance(r)
