@@ -8,44 +8,21 @@ make which key goes where depend on the model's output.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import LabServer, press_until_changed, shot, wait_for
+from .conftest import LabServer, shot, wait_for
+from .pages import NOTEBOOK, PROPOSAL, edit_cell, inline_completer, open_notebook, sources, tab_through_proposals
 
 pytestmark = pytest.mark.browser
 
 DEF = "def load(path):\n    return open(path).read()"
 CALLS = 'data = load("a.txt")\nprint(load("b.txt"))'
 RENAMED_CALLS = 'data = read_text("a.txt")\nprint(read_text("b.txt"))'
-NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the restored workspace keeps other tabs
-PROPOSAL = ".jp-assist-nextedit-new"
-
-SOURCES_JS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  const cells = panel.content.model.cells;
-  const out = [];
-  for (let i = 0; i < cells.length; i++) out.push(cells.get(i).sharedModel.getSource());
-  return out;
-}"""
 ACTIVE_JS = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
-
-
-def _no_inline_completer(lab_server: LabServer) -> None:
-    raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": {"enabled": False}}})
-    req = urllib.request.Request(
-        f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
-        data=json.dumps({"raw": raw}).encode(),
-        method="PUT",
-        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert r.status in (200, 204)
 
 
 def _telemetry(page: Page) -> list[dict[str, Any]]:
@@ -63,40 +40,13 @@ def _kinds(events: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def _open(page: Page, lab_server: LabServer, name: str) -> None:
-    import nbformat
-    from nbformat import v4
-
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [v4.new_code_cell(DEF), v4.new_code_cell(CALLS)]
-    nbformat.write(nb, str(lab_server.root_dir / name))
-    _no_inline_completer(lab_server)
-    # A workspace of its own: restoring the other tests' tabs would move the focus later on.
-    url = f"{lab_server.base_url}lab/workspaces/{name.split('.')[0]}/tree/{name}?reset&token={lab_server.token}"
-    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-    notebook = page.locator(NOTEBOOK)
-    expect(notebook.locator(".jp-Cell")).to_have_count(2, timeout=60_000)
-    wait_for(lambda: page.evaluate(SOURCES_JS) == [DEF, CALLS], 30, "the notebook's cells")
-    # The kernel starting takes the focus back to the notebook (command mode): wait it out,
-    # or the typed rename would land as notebook shortcuts.
-    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=60_000)
+    inline_completer(lab_server, False)
+    open_notebook(page, lab_server, name, [DEF, CALLS])
 
 
 def _rename_in_def(page: Page) -> None:
     """Select `load` in cell 0's `def` line with the keyboard and type the new name."""
-    cell0 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(0)
-    edit_mode = page.locator(f"{NOTEBOOK}.jp-mod-editMode")
-    for _ in range(3):  # a click while the notebook is still settling may not enter edit mode
-        cell0.locator(".cm-line").first.click()
-        try:
-            expect(edit_mode).to_have_count(1, timeout=3_000)
-            page.wait_for_timeout(500)
-            expect(edit_mode).to_have_count(1, timeout=100)  # and it stays there
-            break
-        except AssertionError:
-            continue
-    expect(edit_mode).to_have_count(1)
+    cell0 = edit_cell(page, 0)
     expect(cell0).to_have_class(re.compile(r"\bjp-mod-active\b"))
     page.keyboard.press("Home")
     for _ in range(4):
@@ -104,7 +54,7 @@ def _rename_in_def(page: Page) -> None:
     for _ in range(4):
         page.keyboard.press("Shift+ArrowRight")
     page.keyboard.type("read_text", delay=40)
-    wait_for(lambda: page.evaluate(SOURCES_JS)[0] == DEF.replace("load", "read_text"), 10, "the typed rename")
+    wait_for(lambda: sources(page)[0] == DEF.replace("load", "read_text"), 10, "the typed rename")
 
 
 def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_server: LabServer) -> None:
@@ -121,28 +71,24 @@ def test_next_edit_proposal_after_rename_accepted_with_tab(lab_page: Page, lab_s
     expect(page.locator(".jp-assist-nextedit-hint")).to_contain_text("Tab to accept")
     shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-proposed")
     # Shown, not applied: the user's text changes only on accept.
-    assert page.evaluate(SOURCES_JS)[1] == CALLS
+    assert sources(page)[1] == CALLS
 
     page.keyboard.press("Tab")
-    wait_for(lambda: page.evaluate(SOURCES_JS)[1].startswith('data = read_text("a.txt")\n'), 10, "the first proposal accepted")
-    assert page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))'  # exactly that line
+    wait_for(lambda: sources(page)[1].startswith('data = read_text("a.txt")\n'), 10, "the first proposal accepted")
+    assert sources(page)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))'  # exactly that line
     assert page.evaluate(ACTIVE_JS) == 1  # Tab jumped to the cell of the proposal
     expect(cell1.locator(PROPOSAL)).to_have_count(1)
     shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-first-accepted")
 
-    for _ in range(5):  # the second rename (and any valid proposal the model added)
-        if page.locator(PROPOSAL).count() == 0:
-            break
-        press_until_changed(page, "Tab", page.locator(PROPOSAL))
-    expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
-    assert page.evaluate(SOURCES_JS)[1] == RENAMED_CALLS
+    tab_through_proposals(page)  # the second rename (and any valid proposal the model added)
+    assert sources(page)[1] == RENAMED_CALLS
     shot(page, "test_next_edit_proposal_after_rename_accepted_with_tab-accepted")
     wait_for(lambda: len(_kinds(sent, "accepted")) >= 2, 10, "telemetry of the accepts")
     assert len(_kinds(sent, "shown")) >= 2 and all(e["chars"] > 0 for e in _kinds(sent, "shown"))
 
     # One accepted proposal is one undo step.
     page.keyboard.press("ControlOrMeta+z")
-    wait_for(lambda: page.evaluate(SOURCES_JS)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))', 10, "undo of the last accept")
+    wait_for(lambda: sources(page)[1] == 'data = read_text("a.txt")\nprint(load("b.txt"))', 10, "undo of the last accept")
 
 
 def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
@@ -165,7 +111,7 @@ def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     page.keyboard.press("Escape")
     expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
     expect(page.locator(".jp-assist-nextedit-old")).to_have_count(0)
-    assert page.evaluate(SOURCES_JS) == [DEF.replace("load", "read_text"), CALLS]
+    assert sources(page) == [DEF.replace("load", "read_text"), CALLS]
     # Esc went to the proposals, not to the notebook: still editing.
     expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
     shot(page, "test_next_edit_esc_dismisses-dismissed")
@@ -175,7 +121,7 @@ def test_next_edit_esc_dismisses(lab_page: Page, lab_server: LabServer) -> None:
     # No proposals pending: Tab and Esc are the notebook's again.
     page.keyboard.press("Home")
     page.keyboard.press("Tab")
-    wait_for(lambda: page.evaluate(SOURCES_JS)[0].startswith("    def read_text"), 10, "Tab to indent")
+    wait_for(lambda: sources(page)[0].startswith("    def read_text"), 10, "Tab to indent")
     page.keyboard.press("Escape")
     expect(page.locator(NOTEBOOK)).to_have_class(re.compile(r"\bjp-mod-commandMode\b"))
-    assert page.evaluate(SOURCES_JS)[1] == CALLS
+    assert sources(page)[1] == CALLS

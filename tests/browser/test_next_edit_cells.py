@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from .conftest import LabServer, press_until_changed, shot, wait_for
-from .test_next_edit import CALLS, DEF, NOTEBOOK, PROPOSAL, RENAMED_CALLS, SOURCES_JS, _open, _rename_in_def
+from .conftest import LabServer, shot, wait_for
+from .pages import NOTEBOOK, PROPOSAL, sources, tab_through_proposals
+from .test_next_edit import CALLS, DEF, RENAMED_CALLS, _open, _rename_in_def
 
 pytestmark = pytest.mark.browser
 
@@ -30,40 +31,32 @@ REPLACE_WITH_COPY_JS = """(source) => {
 }"""
 
 
-def _hold_next_edit(page: Page) -> list[Route]:
-    """Hold the first next-edit request (returned in the list); later ones go through."""
+def _rename_held(page: Page, lab_server: LabServer, name: str) -> Route:
+    """Open notebook `name`, rename `load` in its def: the next-edit request that follows,
+    held (answered by the test); later ones go through."""
     held: list[Route] = []
 
     def handle(route: Route) -> None:
         if held:
             route.continue_()
         else:
-            held.append(route)  # answered by the test
+            held.append(route)
 
     page.route("**/jupyter-assist/next-edit*", handle)
-    return held
-
-
-def _held_request(page: Page, held: list[Route]) -> Route:
+    _open(page, lab_server, name)
+    _rename_in_def(page)
     # Route handlers run while Playwright is called: poll through the page.
     return wait_for(lambda: page.evaluate("() => true") and held and held[0], 30, "the next-edit request")
 
 
-def _sources(page: Page) -> list[str]:
-    return page.evaluate(SOURCES_JS)
-
-
 def test_cell_inserted_above_during_the_request_does_not_get_its_proposals(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
-    held = _hold_next_edit(page)
-    _open(page, lab_server, "next-edit-insert.ipynb")
-    _rename_in_def(page)
-    route = _held_request(page, held)
+    route = _rename_held(page, lab_server, "next-edit-insert.ipynb")
     body: dict[str, Any] = route.request.post_data_json
     assert [c["source"] for c in body["cells"]] == [RENAMED_DEF, CALLS]  # sent before the insert
 
     page.evaluate(INSERT_COPY_JS, CALLS)
-    wait_for(lambda: _sources(page) == [RENAMED_DEF, CALLS, CALLS], 10, "the inserted copy")
+    wait_for(lambda: sources(page) == [RENAMED_DEF, CALLS, CALLS], 10, "the inserted copy")
     route.continue_()
 
     cells = page.locator(f"{NOTEBOOK} .jp-CodeCell")
@@ -72,24 +65,17 @@ def test_cell_inserted_above_during_the_request_does_not_get_its_proposals(lab_p
     expect(cells.nth(1).locator(PROPOSAL)).to_have_count(0)
     shot(page, "test_cell_inserted_above_during_the_request_does_not_get_its_proposals-proposed")
 
-    for _ in range(5):  # the two renames (and any valid proposal the model added)
-        if page.locator(PROPOSAL).count() == 0:
-            break
-        press_until_changed(page, "Tab", page.locator(PROPOSAL))
-    expect(page.locator(PROPOSAL)).to_have_count(0, timeout=10_000)
-    assert _sources(page) == [RENAMED_DEF, CALLS, RENAMED_CALLS]
+    tab_through_proposals(page)  # the two renames (and any valid proposal the model added)
+    assert sources(page) == [RENAMED_DEF, CALLS, RENAMED_CALLS]
 
 
 def test_proposal_whose_cell_was_replaced_during_the_request_is_dropped(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
-    held = _hold_next_edit(page)
-    _open(page, lab_server, "next-edit-replace.ipynb")
-    _rename_in_def(page)
-    route = _held_request(page, held)
+    route = _rename_held(page, lab_server, "next-edit-replace.ipynb")
 
     # The calls cell is deleted and a new one with the same text takes its index.
     page.evaluate(REPLACE_WITH_COPY_JS, CALLS)
-    wait_for(lambda: _sources(page) == [RENAMED_DEF, CALLS], 10, "the replaced cell")
+    wait_for(lambda: sources(page) == [RENAMED_DEF, CALLS], 10, "the replaced cell")
     route.continue_()
     response = route.request.response()
     assert response is not None and response.status == 200
@@ -100,5 +86,5 @@ def test_proposal_whose_cell_was_replaced_during_the_request_is_dropped(lab_page
     expect(page.locator(PROPOSAL)).to_have_count(0)
     page.keyboard.press("Home")
     page.keyboard.press("Tab")  # no proposal pending: Tab indents
-    wait_for(lambda: _sources(page)[0] == "    " + RENAMED_DEF, 10, "Tab to indent")
-    assert _sources(page)[1] == CALLS
+    wait_for(lambda: sources(page)[0] == "    " + RENAMED_DEF, 10, "Tab to indent")
+    assert sources(page)[1] == CALLS
