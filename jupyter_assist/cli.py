@@ -73,14 +73,15 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def cmd_prompt(args: argparse.Namespace) -> int:
-    """Render a task's prompt for a notebook cursor and show what was kept or dropped."""
-    from .notebook import Budgets, completion_prompt, from_ipynb, split_cursor
+    """Render a task's prompt for a notebook cursor and show what was kept or dropped:
+    through the task's own build, as the server's would be (tasks/offline.py)."""
+    from .notebook import Budgets, from_ipynb
     from .prompt import PromptTooLarge, cl100k, from_hf
     from .prompt.fim import for_tokenizer
     from .prompt.model import DEFAULT_WINDOW
-    from .tasks import chat, edit, fix
-    from .tasks.offline import model_text, wire_cells
-    from .wire import ChatRequest, EditRequest, FixRequest
+    from .tasks import TaskSettings, offline
+    from .tasks.chat import CONTEXT_TOKENS
+    from .tasks.complete import CompletionSettings
 
     if args.budget is not None and args.budget <= 0:
         print(
@@ -98,68 +99,34 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     hf, described = _model_tokenizer(args.model, Path(args.cache_dir))
     tokens = from_hf(hf) if hf is not None else cl100k()
     fim = for_tokenizer(hf) if hf is not None else None
-    cell = book.cells[args.cell]
-    try:
-        if args.task == "complete":
-            prefix, suffix = split_cursor(cell.source, args.line, args.col)
-            overhead = tokens.count((fim.prefix + fim.suffix + fim.middle) if fim else "") + tokens.count("# %%\n")
-            if args.budget is not None and Budgets.split(args.budget - overhead).prefix < 1:
-                need = next(n for n in range(overhead + 1, overhead + 100) if Budgets.split(n - overhead).prefix >= 1)
-                print(
-                    f"error: --budget {args.budget} cannot hold a completion prompt: its fixed parts (FIM "
-                    f"sentinels, cell marker) take {overhead} tokens and the text before the cursor gets "
-                    f"none; give at least {need}",
-                    file=sys.stderr,
-                )
-                return 2
-            budgets = Budgets.split(args.budget - overhead) if args.budget else Budgets()
-            from .tasks.complete import CompletionSettings
-
-            knobs = CompletionSettings()  # the server's prompt shape (cell separators, next cells' lines)
-            result: Any = completion_prompt(
-                book.cells,
-                args.cell,
-                prefix,
-                suffix,
-                tokens,
-                fim,
-                budgets,
-                notes=book.notes,
-                layout=knobs.layout,
-                next_mark=knobs.next_mark,
-                marks=knobs.marks,
-                after=knobs.after_tokens,
+    if args.task == "complete":
+        overhead = tokens.count((fim.prefix + fim.suffix + fim.middle) if fim else "") + tokens.count("# %%\n")
+        if args.budget is not None and Budgets.split(args.budget - overhead).prefix < 1:
+            need = next(n for n in range(overhead + 1, overhead + 100) if Budgets.split(n - overhead).prefix >= 1)
+            print(
+                f"error: --budget {args.budget} cannot hold a completion prompt: its fixed parts (FIM "
+                f"sentinels, cell marker) take {overhead} tokens and the text before the cursor gets "
+                f"none; give at least {need}",
+                file=sys.stderr,
             )
-            total, budget = result.tokens, args.budget or budgets.context + budgets.prefix + budgets.suffix
-        else:
-            # Through the task's own prompt building, as the server's would be (chat template
-            # and fallback included); the model's window is taken to hold the budget.
-            budget = args.budget or 3072 + args.answer  # not positive: refused above
-            model, context, cells = model_text(tokens, hf, window=max(budget, DEFAULT_WINDOW)), budget - args.answer, wire_cells(book)
-            if args.task == "chat":
-                msgs = [{"role": "user", "content": args.instruction or "Explain the current cell."}]
-                req = ChatRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "messages": msgs})
-                result = chat.prompt_of(req, model, args.answer, context, book=book)
-            elif args.task == "edit":
-                instruction = args.instruction or "Improve this cell."
-                body = EditRequest.model_validate(
-                    {
-                        "request_id": "cli",
-                        "cells": cells,
-                        "cell_index": args.cell,
-                        "instruction": instruction,
-                        "source": cell.source,
-                        "max_tokens": args.answer or None,
-                    }
-                )
-                result, _ = edit.prompt_of(body, model, context, notes=book.notes)
-            else:
-                fix_req = FixRequest.model_validate({"request_id": "cli", "cells": cells, "cell_index": args.cell, "max_tokens": args.answer or None})
-                result, _ = fix.prompt_of(fix_req, model, context, book=book)
-            total = result.rendered.tokens
+            return 2
+        # The server's prompt shape (cell separators, next cells' lines), on the budget given.
+        knobs = CompletionSettings.split(args.budget - overhead) if args.budget else CompletionSettings()
+        settings, budget = TaskSettings(knobs), args.budget or knobs.context_tokens + knobs.prefix_tokens + knobs.suffix_tokens
+    else:
+        # The model's window is taken to hold the budget.
+        budget = args.budget or CONTEXT_TOKENS + args.answer  # chat's, edit's and fix's; not positive: refused above
+        settings = TaskSettings(chat_max_tokens=args.answer, context_tokens=budget - args.answer)
+    model = offline.model_text(tokens, hf, fim=fim, window=max(budget, DEFAULT_WINDOW))
+    try:
+        built = offline.build(
+            args.task, book, args.cell, model, settings, line=args.line, col=args.col, instruction=args.instruction, answer=args.answer
+        )
     except (PromptTooLarge, ValueError) as e:  # ValueError: a cell too long to rewrite (edit, fix)
         print(f"error: {e}", file=sys.stderr)
         return 2
+    result = built.prompt
+    total = result.tokens if args.task == "complete" else result.rendered.tokens
     if args.json:
         print(
             json.dumps(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jupyter_assist.notebook import from_cells
+from jupyter_assist.notebook import Fit, from_cells
 from jupyter_assist.notebook.agent_prompt import FIX_ATTEMPTS, agent_prompt
 from jupyter_assist.prompt import PromptTooLarge, cl100k
 
@@ -42,14 +42,14 @@ def cells(n: int) -> list[dict[str, Any]]:
 
 def build(steps: list[dict[str, Any]], budget: int = 8000, answer: int = 200, n_cells: int | None = None, **kw: Any) -> Any:
     book = from_cells(cells(len(steps) if n_cells is None else n_cells))
-    return agent_prompt(book.cells, GOAL, steps, TOK, template, budget, answer, cache=None, **kw)
+    return agent_prompt(book.cells, GOAL, steps, Fit(TOK, template, budget, answer, cache=None), **kw)
 
 
 def test_first_step_has_goal_format_and_notebook() -> None:
     book = from_cells(
         [{"cell_type": "code", "source": "import pandas as pd\ndf = pd.read_csv('sales.csv')", "outputs": [stream("loaded 40 rows\n")]}]
     )
-    p = agent_prompt(book.cells, GOAL, [], TOK, template, 4000, 200, variables=[{"name": "df", "type": "DataFrame", "summary": "40 x 3"}], cache=None)
+    p = agent_prompt(book.cells, GOAL, [], Fit(TOK, template, 4000, 200, [{"name": "df", "type": "DataFrame", "summary": "40 x 3"}], cache=None))
     assert GOAL in p.text and "ACTION: code" in p.text and "ACTION: edit N" in p.text
     assert "df = pd.read_csv('sales.csv')" in p.text and "loaded 40 rows" in p.text and "df: DataFrame, 40 x 3" in p.text
     assert "Step 1 of 10" in p.text

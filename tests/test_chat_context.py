@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from jupyter_assist.notebook import chat_prompt, from_cells
+from jupyter_assist.notebook import Fit, chat_prompt, from_cells
 from jupyter_assist.notebook.attachments import NOTE, fence
 from jupyter_assist.prompt import cl100k
 from jupyter_assist.wire import MAX_ATTACHMENT, ChatRequest
@@ -34,7 +34,7 @@ FILE = {"kind": "file", "label": "notes.txt", "text": "The sales table has a reg
 
 def prompt(budget: int = 4000, answer: int = 100, **kw: Any) -> str:
     book = from_cells(CELLS)
-    return chat_prompt(book.cells, len(CELLS) - 1, ASK, TOK, template, budget, answer, cache=None, **kw).text
+    return chat_prompt(book.cells, len(CELLS) - 1, ASK, Fit(TOK, template, budget, answer, cache=None), **kw).text
 
 
 def test_attachments_are_kept_before_other_cells_under_a_tight_budget() -> None:
@@ -89,8 +89,9 @@ def test_a_file_cannot_close_its_fence_or_pose_as_instructions() -> None:
 
 def test_no_attachments_leaves_the_prompt_unchanged() -> None:
     book = from_cells(CELLS)
-    a = chat_prompt(book.cells, 40, ASK, TOK, template, 4000, 100, cache=None).text
-    b = chat_prompt(book.cells, 40, ASK, TOK, template, 4000, 100, cache=None, attachments=[], include_current=True).text
+    fit = Fit(TOK, template, 4000, 100, cache=None)
+    a = chat_prompt(book.cells, 40, ASK, fit).text
+    b = chat_prompt(book.cells, 40, ASK, fit, attachments=[], include_current=True).text
     assert a == b and "Attached" not in a
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_assist.notebook import from_cells
+from jupyter_assist.notebook import Fit, from_cells
 from jupyter_assist.notebook.next_edit import edits_diff, next_edit_prompt, region, rename_proposals
 from jupyter_assist.notebook.proposals import MAX_LINES, Proposal, UserEdit, apply, from_rewrite, lines_of, merge, valid
 from jupyter_assist.notebook.renames import Rename, chain, detect, line_edits, names
@@ -196,7 +196,7 @@ def test_prompt_shows_the_diff_and_the_region() -> None:
     assert where is not None and where.cell_index == 0 and where.start == 0 and where.end == 2
     diff = edits_diff([edit])
     assert "-def load(path):" in diff and "+def read_text(path):" in diff
-    prompt = next_edit_prompt(cells, [edit], where, counter_for(lambda t: len(t) // 4 + 1), None, 2000, 100, cache=None)
+    prompt = next_edit_prompt(cells, [edit], where, Fit(counter_for(lambda t: len(t) // 4 + 1), None, 2000, 100, cache=None))
     assert "+def read_text(path):" in prompt.text and "x = load(1)" in prompt.text
     assert prompt.text.index("x = load(1)") < prompt.text.index("-def load(path):")  # notebook first (cached), request last
 
@@ -229,7 +229,7 @@ def _req() -> object:
 def test_no_proposal_inside_the_lines_just_typed() -> None:
     from jupyter_assist.tasks import next_edit
 
-    found = next_edit.finish(_req(), ORIGINAL, logprob=-0.01)["proposals"]
+    found = next_edit.Followed.of(_req()).finish(ORIGINAL, logprob=-0.01)["proposals"]
     # The rename follows to line 2; the model's rewrite of line 0 (being typed) is dropped.
     assert [(p["start_line"], p["new"]) for p in found] == [(2, ["total = sum(costs)"])]
     edit = UserEdit(0, PRICES_BEFORE, PRICES_AFTER)
@@ -267,7 +267,7 @@ def test_model_proposals_need_confidence() -> None:
     model = (1, ['print("hello")'])
 
     def got(logprob: float | None, **kw: float) -> list[tuple[int, list[str]]]:
-        return [(p["start_line"], p["new"]) for p in next_edit.finish(_req(), answer, logprob, **kw)["proposals"]]
+        return [(p["start_line"], p["new"]) for p in next_edit.Followed.of(_req()).finish(answer, logprob, **kw)["proposals"]]
 
     rename = (2, ["total = sum(costs)"])
     assert got(-0.05) == [model, rename]
@@ -275,4 +275,4 @@ def test_model_proposals_need_confidence() -> None:
     assert got(None) == [rename]  # the backend did not say: the same
     assert got(-2.5, min_logprob=-3.0) == [model, rename]  # the server's threshold
     assert next_edit.confident(next_edit.MIN_LOGPROB) and not next_edit.confident(next_edit.MIN_LOGPROB - 1e-6)
-    assert next_edit.finish(_req(), answer, -0.05)["logprob"] == -0.05  # reported in `done`
+    assert next_edit.Followed.of(_req()).finish(answer, -0.05)["logprob"] == -0.05  # reported in `done`

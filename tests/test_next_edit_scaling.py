@@ -190,7 +190,7 @@ def test_renames_of_a_4000_line_cell_are_capped_and_quick_to_check() -> None:
     req = NextEditRequest(
         request_id="big", cells=[{"cell_type": "code", "source": after}], cell_index=0, edits=[{"cell_index": 0, "before": before, "after": after}]
     )
-    got = next_edit.renames(req)
+    got = next_edit.Followed.of(req).renames
     cells = from_cells([{"cell_type": "code", "source": after}]).cells
     edits = [UserEdit(0, before, after)]
     check = Validator([after], edits)

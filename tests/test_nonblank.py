@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_assist.engine import Engine, GenerationParams, Request, constrain
-from jupyter_assist.tasks import complete
+from jupyter_assist.tasks import TaskSettings, complete
 from jupyter_assist.wire import CompleteRequest
 
 from .conftest import running_engine
@@ -91,10 +91,10 @@ def test_nonblank_applies_after_a_healed_prefix(engine: Engine) -> None:
 
 
 def test_the_completion_task_asks_for_a_line_only_on_an_empty_line(engine: Engine) -> None:
-    backend, settings = engine.backend, complete.CompletionSettings()
+    model, settings = engine.backend.text, TaskSettings()
 
     def params(prefix: str, suffix: str) -> GenerationParams:
-        return complete.build(CompleteRequest(request_id="c", prefix=prefix, suffix=suffix), backend, settings).params
+        return complete.build(CompleteRequest(request_id="c", prefix=prefix, suffix=suffix), model, settings).request.params
 
     assert params("def mean(xs):\n    ", "").nonblank
     assert params("x = 1\n", "\ny = 2").nonblank

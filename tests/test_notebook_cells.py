@@ -202,7 +202,7 @@ json_values = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(cells=st.lists(json_values, max_size=6), version=st.sampled_from([3, 4]))
 def test_random_notebooks_never_crash(cells: list[Any], version: int) -> None:
-    from jupyter_assist.notebook import Budgets, chat_prompt, completion_prompt
+    from jupyter_assist.notebook import Budgets, Fit, chat_prompt, completion_prompt
     from jupyter_assist.prompt import PromptTooLarge
     from jupyter_assist.prompt.fim import FORMATS
 
@@ -215,6 +215,6 @@ def test_random_notebooks_never_crash(cells: list[Any], version: int) -> None:
     index = len(book.cells) - 1 if book.cells else None
     completion_prompt(book.cells, index, "x = ", "", len_tokens, FORMATS[0], Budgets(200, 100, 50, 20))
     try:
-        chat_prompt(book.cells, index, [{"role": "user", "content": "hi"}], len_tokens, None, 400, 50)
+        chat_prompt(book.cells, index, [{"role": "user", "content": "hi"}], Fit(len_tokens, None, 400, 50))
     except PromptTooLarge:
         pass

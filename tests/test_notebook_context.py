@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_assist.notebook import chat_prompt, edit_prompt, fix_prompt, from_cells, generate_prompt
+from jupyter_assist.notebook import Fit, chat_prompt, edit_prompt, fix_prompt, from_cells, generate_prompt
 from jupyter_assist.notebook.context import Options, context_nodes, import_statements
 from jupyter_assist.prompt import cl100k, render, scope
 
@@ -136,8 +136,8 @@ def test_chat_prompt_keeps_recent_turns_and_the_notebook_stays_byte_stable() -> 
         else {"role": "assistant", "content": f"answer {i} " + "word " * 80}
         for i in range(9)
     ]
-    short = chat_prompt(book.cells, 2, turns[:1], TOK, template, 800, 100)
-    long = chat_prompt(book.cells, 2, turns, TOK, template, 800, 100)
+    short = chat_prompt(book.cells, 2, turns[:1], Fit(TOK, template, 800, 100))
+    long = chat_prompt(book.cells, 2, turns, Fit(TOK, template, 800, 100))
     assert long.rendered.tokens <= 800 and short.messages[0] == long.messages[0]  # system unchanged
     assert long.messages[-1]["content"] == turns[-1]["content"]
     kept = [m["content"].split()[1] for m in long.messages[1:]]
@@ -147,15 +147,15 @@ def test_chat_prompt_keeps_recent_turns_and_the_notebook_stays_byte_stable() -> 
 
 def test_edit_and_fix_quote_the_cell_once() -> None:
     book = from_cells(NOTEBOOK)
-    edit = edit_prompt(book.cells, 2, "sort by region", TOK, template, 2000, 200)
+    edit = edit_prompt(book.cells, 2, "sort by region", Fit(TOK, template, 2000, 200))
     assert edit.text.count("df.groupby('region').sum()") == 1 and "Instruction: sort by region" in edit.text
-    fix = fix_prompt(book.cells, 2, TOK, template, 2000, 200)
+    fix = fix_prompt(book.cells, 2, Fit(TOK, template, 2000, 200))
     assert fix.text.count("df.groupby('region').sum()") == 1 and "It raised:\n```text\n" in fix.text
     assert "KeyError: 'region'" in fix.messages[-1]["content"]
 
 
 def test_generate_prompt() -> None:
     book = from_cells(NOTEBOOK)
-    g = generate_prompt(book.cells, "plot sales", "x = 1", TOK, template, 1500, 300)
+    g = generate_prompt(book.cells, "plot sales", "x = 1", Fit(TOK, template, 1500, 300))
     assert g.messages[-1]["content"] == "plot sales\n\nStarting from this code:\n```python\nx = 1\n```"
     assert "import pandas as pd" in g.messages[0]["content"]

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jupyter_assist.notebook import Budgets, chat_prompt, completion_prompt, fix_prompt, from_cells, from_ipynb, split_cursor
+from jupyter_assist.notebook import Budgets, Fit, chat_prompt, completion_prompt, fix_prompt, from_cells, from_ipynb, split_cursor
 from jupyter_assist.notebook.outputs import RAW_CAP, error_text, output_text, outputs_text
 from jupyter_assist.prompt import cl100k
 
@@ -238,9 +238,9 @@ def _prompts(cells: list[dict[str, Any]], index: int) -> list[str]:
     prefix, suffix = split_cursor(source, 0, 0)
     ask = [{"role": "user", "content": "What is wrong here?"}]
     out = [completion_prompt(book.cells, index, prefix, suffix, tok, None, Budgets.split(budget)).text for budget in (300, 1200, 6000)]
-    out += [chat_prompt(book.cells, index, ask, tok, template, budget, 64).text for budget in (400, 1200, 8000)]
+    out += [chat_prompt(book.cells, index, ask, Fit(tok, template, budget, 64)).text for budget in (400, 1200, 8000)]
     if any(o.get("output_type") == "error" for o in cells[index]["outputs"]):
-        out.append(fix_prompt(book.cells, index, tok, template, 2000, 64).text)
+        out.append(fix_prompt(book.cells, index, Fit(tok, template, 2000, 64)).text)
     return out
 
 

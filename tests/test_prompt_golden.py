@@ -8,17 +8,18 @@ tokenizer. After an intended change, regenerate and review the diff:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 
-from jupyter_assist.notebook import Budgets, completion_prompt, from_ipynb, split_cursor
+from jupyter_assist.notebook import from_ipynb
 from jupyter_assist.prompt import PromptTooLarge, cl100k
 from jupyter_assist.prompt.fim import FORMATS
-from jupyter_assist.tasks import chat, fix
-from jupyter_assist.tasks.offline import model_text, wire_cells
-from jupyter_assist.wire import ChatRequest, FixRequest
+from jupyter_assist.tasks import TaskSettings, offline
+from jupyter_assist.tasks.complete import CompletionSettings
+from jupyter_assist.tasks.edit import OPEN
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("JUPYTER_ASSIST_REGEN_GOLDEN") == "1"
@@ -33,6 +34,8 @@ CASES = [
     ("odd", "complete-deepseek-coder", 300, 5, 0, 7),
     ("odd", "complete-codellama", 300, 3, 0, 0),
     ("odd", "chat", 400, 1, 0, 0),
+    # With the server's own completion knobs (CompletionSettings' defaults).
+    *[("analysis", f"complete-served-{family}", 300, 7, 4, 19) for family in ("qwen2.5-coder", "plain")],
 ]
 
 
@@ -48,30 +51,35 @@ def table(rows: list[dict[str, object]]) -> str:
 
 
 def rendered(notebook: str, task: str, budget: int, cell: int, line: int, col: int) -> str:
+    """The request the task's own build makes (as the server's would) for a cursor or a
+    request in `notebook`, on `budget` tokens: its prompt and map."""
     book = from_ipynb((GOLDEN / "notebooks" / f"{notebook}.ipynb").read_bytes())
     tok = cl100k()
     if task.startswith("complete"):
         family = task.removeprefix("complete-")
-        fim = FIM.get(family)
-        prefix, suffix = split_cursor(book.cells[cell].source, line, col)
-        p = completion_prompt(book.cells, cell, prefix, suffix, tok, fim, Budgets.split(budget), notes=book.notes)
-        head = f"tokens {p.tokens}, stable {len(p.stable)} chars, stops {list(p.stops)}"
-        text, rows = p.text, p.report()
-    else:  # through the task's own prompt building, as a request would be
-        model, answer, cells = model_text(tok, template=template), 64, wire_cells(book)
+        # The server's own knobs ("served-"), else the prompt shape these goldens were
+        # written with: a `# %%` above each context cell, no next cells' lines after the cell.
+        served = family.startswith("served-")
+        knobs = CompletionSettings.split(budget)
+        if not served:
+            knobs = dataclasses.replace(knobs, marks=True, after_tokens=0)
+        model = offline.model_text(tok, fim=FIM.get(family.removeprefix("served-")))
+        built = offline.build("complete", book, cell, model, TaskSettings(knobs), line=line, col=col)
+        p, req = built.prompt, built.request
+        assert req.prompt == p.text  # no token healing without a model
+        head = f"tokens {p.tokens}, stable {len(p.stable)} chars, stops {list(req.params.stop)}"
+    else:
+        model, answer = offline.model_text(tok, template=template), 64
+        settings = TaskSettings(chat_max_tokens=answer, context_tokens=budget - answer)
         try:
-            if task == "chat":
-                messages = [{"role": "user", "content": "What is wrong here?"}]
-                req = ChatRequest.model_validate({"request_id": "golden", "cells": cells, "cell_index": cell, "messages": messages})
-                p = chat.prompt_of(req, model, answer, budget - answer, book=book)
-            else:
-                fix_req = FixRequest.model_validate({"request_id": "golden", "cells": cells, "cell_index": cell, "max_tokens": answer})
-                p, _ = fix.prompt_of(fix_req, model, budget - answer, book=book)
+            built = offline.build(task, book, cell, model, settings, instruction="What is wrong here?", answer=answer)
         except PromptTooLarge as e:
             return f"error: {e}\n"
+        p, req = built.prompt, built.request
+        assert req.prompt == p.text + (OPEN if task == "fix" else "")  # a rewrite's answer opens its fence
         head = f"tokens {p.rendered.tokens}, cutoff {p.rendered.cutoff}"
-        text, rows = p.text, p.report()
-    return f"{head}\n===== prompt =====\n{text}\n===== map =====\n{table(rows)}\n"
+    assert req.inspect is not None
+    return f"{head}\n===== prompt =====\n{p.text}\n===== map =====\n{table(req.inspect())}\n"
 
 
 @pytest.mark.parametrize("case", CASES, ids=["-".join(map(str, c[:3])) for c in CASES])

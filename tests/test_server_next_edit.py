@@ -114,3 +114,28 @@ async def test_bad_input_gets_a_clear_400_and_the_server_keeps_serving(jp_fetch:
     assert needle in json.loads(e.value.response.body)["error"]
     ok = ndjson((await post(jp_fetch, "next-edit", {**BODY, "request_id": "after", "max_tokens": 2})).body)
     assert ok[0]["type"] == "proposals" and ok[-1]["type"] == "done"
+
+
+async def test_a_request_reads_its_cells_and_finds_its_renames_once(jp_fetch: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Build, head and finish share what the build computed (issue 21): before, the stateless
+    hooks read the cells 4 times (5 with a confident model) and looked for renames twice,
+    tokenizing each edit 4 (5) times."""
+    from jupyter_assist.notebook import renames
+    from jupyter_assist.tasks import next_edit
+
+    calls = {"from_cells": 0, "rename_candidates": 0, "detect": 0}
+
+    def counted(name: str, f: Any) -> Any:
+        def call(*a: Any, **kw: Any) -> Any:
+            calls[name] += 1
+            return f(*a, **kw)
+
+        return call
+
+    monkeypatch.setattr(next_edit, "from_cells", counted("from_cells", next_edit.from_cells))
+    monkeypatch.setattr(next_edit, "rename_candidates", counted("rename_candidates", next_edit.rename_candidates))
+    monkeypatch.setattr(renames, "detect", counted("detect", renames.detect))
+    await wait_ready(jp_fetch)
+    events = ndjson((await post(jp_fetch, "next-edit", {**BODY, "request_id": "n-once", "max_tokens": 8})).body)
+    assert events[0]["type"] == "proposals" and len(events[0]["proposals"]) == 2 and events[-1]["type"] == "done"
+    assert calls == {"from_cells": 1, "rename_candidates": 1, "detect": len(BODY["edits"])}

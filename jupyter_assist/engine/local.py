@@ -47,7 +47,8 @@ class LocalBackend:
         self.tokenizer = tokenizer
         self.info = info
         # What prompts need (counts, chat template, FIM format, window), built once.
-        self.text = ModelText.of_tokenizer(tokenizer, lambda: config_window(model.config), constrains_prefix=self.constrains_prefix)
+        # The healing index is the one the decode loop constrains with (built on first use).
+        self.text = ModelText.of_tokenizer(tokenizer, lambda: config_window(model.config), heal_index=lambda: constrain.token_texts(tokenizer))
         self.device = model.device
         self.eos_ids = eos_ids(model, tokenizer)
         self.prefix_cache = PrefixCache(opts.kv_cache_mb * 1024 * 1024)

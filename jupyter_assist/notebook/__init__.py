@@ -3,12 +3,13 @@ the prompts of each task built from them. Pure: no I/O, no model."""
 
 from .cells import Cell, Notebook, from_cells, from_ipynb
 from .completion import Budgets, CompletionPrompt, completion_prompt, split_cursor
-from .instruct import InstructPrompt, chat_prompt, edit_prompt, fix_prompt, generate_prompt
+from .instruct import Fit, InstructPrompt, chat_prompt, edit_prompt, fix_prompt, generate_prompt
 
 __all__ = [
     "Budgets",
     "Cell",
     "CompletionPrompt",
+    "Fit",
     "InstructPrompt",
     "Notebook",
     "chat_prompt",

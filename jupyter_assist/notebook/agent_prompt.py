@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..prompt.nodes import Node, assistant, empty, first, system, text, user
-from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache
-from ..prompt.tokens import Tokens
 from .attachments import fence
 from .cells import Cell
-from .instruct import DATA_NOTE, InstructPrompt, _render, notebook_node
+from .instruct import DATA_NOTE, Fit, InstructPrompt, notebook_node, render_fit
 from .outputs import as_text, clean, error_text, last_error, output_text, plain
 from .variables import variable_lines
 
@@ -231,15 +229,9 @@ def agent_prompt(
     cells: Sequence[Cell],
     goal: str,
     steps: Sequence[Any],
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
+    fit: Fit,
     *,
     max_steps: int = 10,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-    notes: Sequence[str] = (),
 ) -> InstructPrompt:
     """`steps`: wire AgentSteps or mappings, oldest first; their cells (by `cell_index`) are
     shown with the steps, not again in the notebook part."""
@@ -248,9 +240,9 @@ def agent_prompt(
     shown = [c for c in cells if c.index not in touched]
     anchor = max(touched) if touched else None
     nodes: list[Node] = []
-    if shown or variables:
-        share = max(0, int((budget - answer) * NOTEBOOK_SHARE))
-        nb = notebook_node(shown, anchor, share, variables, error=False, with_current=False)
+    if shown or fit.variables:
+        share = max(0, int((fit.budget - fit.answer) * NOTEBOOK_SHARE))
+        nb = notebook_node(shown, anchor, share, fit.variables, error=False, with_current=False)
         nodes.append(system(f"{FORMAT}\n\n{DATA_NOTE}\n\nThe notebook:\n\n", nb, name="system"))
     else:
         nodes.append(system(FORMAT, name="system"))
@@ -260,8 +252,8 @@ def agent_prompt(
     nodes.append(user(ask, name="goal"))
     for i, step in enumerate(st):
         nodes.extend(_step_nodes(i, step, len(st) - 1 - i, st, max_steps))
-    nodes.append(empty(answer, name="answer"))
-    return _render(nodes, budget, tokens, template, cache, notes)
+    nodes.append(empty(fit.answer, name="answer"))
+    return render_fit(nodes, fit)
 
 
 __all__ = ["FIX_ATTEMPTS", "FORMAT", "Step", "agent_prompt", "failed_in_a_row"]

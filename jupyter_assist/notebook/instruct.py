@@ -78,34 +78,43 @@ def _system(
     return system(f"{intro} {DATA_NOTE}{note or PARAGRAPH}", attached, "The notebook:\n\n", nb, name="system")
 
 
-def _render(
-    nodes: list[Node], budget: int, tokens: Tokens, template: ChatTemplate | None, cache: RenderCache | None, notes: Sequence[str]
-) -> InstructPrompt:
-    r = render(nodes, budget, tokens, template=template, cache=cache)
-    return InstructPrompt(r.text, r.messages or [], r, list(notes))
+@dataclass(frozen=True)
+class Fit:
+    """What every chat-style prompt is fitted to: counted by `tokens`, turned into text by
+    the model's `template`, `budget` tokens in all of which `answer` are kept for the reply;
+    the kernel's `variables` and what reading the notebook skipped or repaired (`notes`)."""
+
+    tokens: Tokens
+    template: ChatTemplate | None
+    budget: int
+    answer: int
+    variables: Sequence[Any] = ()
+    notes: Sequence[str] = ()
+    cache: RenderCache | None = DEFAULT_CACHE
+
+
+def render_fit(nodes: list[Node], fit: Fit) -> InstructPrompt:
+    """The prompt of `nodes` (messages) fitted to `fit`."""
+    r = render(nodes, fit.budget, fit.tokens, template=fit.template, cache=fit.cache)
+    return InstructPrompt(r.text, r.messages or [], r, list(fit.notes))
 
 
 def chat_prompt(
     cells: Sequence[Cell],
     index: int | None,
     messages: Sequence[Mapping[str, str]],
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
+    fit: Fit,
     *,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-    notes: Sequence[str] = (),
     attachments: Sequence[Any] = (),
     include_current: bool = True,
 ) -> InstructPrompt:
     """`attachments` (kind, label, text): the user's context chips, kept before the rest of
     the notebook; `include_current=False`: the user removed the current cell's chip, so the
     notebook part leaves that cell out."""
-    attached, attached_tokens = attachments_node(attachments, tokens)
+    attached, attached_tokens = attachments_node(attachments, fit.tokens)
+    room = fit.budget - fit.answer
     nodes: list[Node] = [
-        _system(CHAT, cells, index, budget - answer, variables, quoted=not include_current, attached=attached, attached_tokens=attached_tokens)
+        _system(CHAT, cells, index, room, fit.variables, quoted=not include_current, attached=attached, attached_tokens=attached_tokens)
     ]
     last = len(messages) - 1
     for i, m in enumerate(messages):
@@ -113,86 +122,52 @@ def chat_prompt(
         age = (last - i + 1) // 2  # a user/assistant pair shares an age
         p = None if i == last else TURN - 40.0 * age
         nodes.append(make(m["content"], p=p, name=f"message {i + 1} ({m['role']})"))
-    nodes.append(empty(answer, name="answer"))
-    return _render(nodes, budget, tokens, template, cache, notes)
+    nodes.append(empty(fit.answer, name="answer"))
+    return render_fit(nodes, fit)
 
 
-def _fenced(source: str) -> str:
+def fenced(source: str) -> str:
+    """`source` as a Python code block."""
     return f"```python\n{source.rstrip()}\n```"
 
 
-def _one_request(
-    intro: str,
-    ask: str,
-    cells: Sequence[Cell],
-    index: int | None,
-    quoted: bool,
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
-    variables: Sequence[Any],
-    cache: RenderCache | None,
-    notes: Sequence[str],
-) -> InstructPrompt:
-    """System (with the notebook), one mandatory user request, the answer's reserve."""
-    nodes = [_system(intro, cells, index, budget - answer, variables, quoted=quoted), user(ask, name="request"), empty(answer, name="answer")]
-    return _render(nodes, budget, tokens, template, cache, notes)
+def one_request(intro: str, ask: str, cells: Sequence[Cell], index: int | None, quoted: bool, fit: Fit) -> InstructPrompt:
+    """System (with the notebook), one mandatory user request, the answer's reserve.
+    `quoted`: the request quotes cell `index`, so the notebook part leaves it out."""
+    system_node = _system(intro, cells, index, fit.budget - fit.answer, fit.variables, quoted=quoted)
+    return render_fit([system_node, user(ask, name="request"), empty(fit.answer, name="answer")], fit)
 
 
-def edit_prompt(
-    cells: Sequence[Cell],
-    index: int,
-    instruction: str,
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
-    *,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-    notes: Sequence[str] = (),
-) -> InstructPrompt:
+def edit_prompt(cells: Sequence[Cell], index: int, instruction: str, fit: Fit) -> InstructPrompt:
     cell = cells[index]
-    ask = f"The cell to rewrite (cell {index + 1}):\n{_fenced(cell.source)}\n\nInstruction: {instruction.strip()}"
-    return _one_request(EDIT, ask, cells, index, True, tokens, template, budget, answer, variables, cache, notes)
+    ask = f"The cell to rewrite (cell {index + 1}):\n{fenced(cell.source)}\n\nInstruction: {instruction.strip()}"
+    return one_request(EDIT, ask, cells, index, True, fit)
 
 
-def fix_prompt(
-    cells: Sequence[Cell],
-    index: int,
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
-    *,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-    notes: Sequence[str] = (),
-) -> InstructPrompt:
+def fix_prompt(cells: Sequence[Cell], index: int, fit: Fit) -> InstructPrompt:
     cell = cells[index]
     err = last_error(cell.outputs)
     tb = error_text(err, max_lines=30, max_chars=4000) if err else "(no error output recorded)"
-    ask = f"Cell {index + 1}:\n{_fenced(cell.source)}\n\nIt raised:\n```text\n{tb}\n```\n\nFix the cell."
-    return _one_request(FIX, ask, cells, index, True, tokens, template, budget, answer, variables, cache, notes)
+    ask = f"Cell {index + 1}:\n{fenced(cell.source)}\n\nIt raised:\n```text\n{tb}\n```\n\nFix the cell."
+    return one_request(FIX, ask, cells, index, True, fit)
 
 
-def generate_prompt(
-    cells: Sequence[Cell],
-    instruction: str,
-    code: str,
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
-    *,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-) -> InstructPrompt:
+def generate_prompt(cells: Sequence[Cell], instruction: str, code: str, fit: Fit) -> InstructPrompt:
     ask = instruction.strip()
     if code.strip():
-        ask += f"\n\nStarting from this code:\n{_fenced(code)}"
-    return _one_request(GENERATE, ask, cells, None, False, tokens, template, budget, answer, variables, cache, [])
+        ask += f"\n\nStarting from this code:\n{fenced(code)}"
+    return one_request(GENERATE, ask, cells, None, False, fit)
 
 
-__all__ = ["InstructPrompt", "chat_prompt", "edit_prompt", "fix_prompt", "generate_prompt", "notebook_node"]
+__all__ = [
+    "Fit",
+    "InstructPrompt",
+    "chat_prompt",
+    "edit_prompt",
+    "fenced",
+    "fix_prompt",
+    "generate_prompt",
+    "notebook_node",
+    "one_request",
+    "render_fit",
+]

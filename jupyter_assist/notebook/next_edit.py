@@ -11,13 +11,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ..prompt.renderer import DEFAULT_CACHE, ChatTemplate, RenderCache
-from ..prompt.tokens import Tokens
 from . import renames as R
 from .cells import Cell
-from .instruct import InstructPrompt, _fenced, _one_request
+from .instruct import Fit, InstructPrompt, fenced, one_request
 from .linediff import changed_blocks
 from .proposals import Proposal, UserEdit, lines_of
 
@@ -60,7 +57,7 @@ def rename_candidates(cells: Sequence[Cell], edits: Sequence[UserEdit]) -> Itera
     cell and line order, found lazily (the caller stops once it has enough). Cells over
     MAX_ANALYSED_CHARS are not analysed: they neither give renames nor take proposals;
     nor are cells once MAX_SCANNED_CHARS have been read."""
-    found = R.chain(r for e in edits if _analysed(e.before) and _analysed(e.after) for r in R.detect(e.before, e.after, e.cell_index))
+    found = R.chain(r for e in edits if _analysed(e.before) and _analysed(e.after) for r in e.renames)
     if not found:
         return
     scanned = 0
@@ -114,24 +111,12 @@ def edits_diff(edits: Sequence[UserEdit]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def next_edit_prompt(
-    cells: Sequence[Cell],
-    edits: Sequence[UserEdit],
-    where: Region,
-    tokens: Tokens,
-    template: ChatTemplate | None,
-    budget: int,
-    answer: int,
-    *,
-    variables: Sequence[Any] = (),
-    cache: RenderCache | None = DEFAULT_CACHE,
-    notes: Sequence[str] = (),
-) -> InstructPrompt:
+def next_edit_prompt(cells: Sequence[Cell], edits: Sequence[UserEdit], where: Region, fit: Fit) -> InstructPrompt:
     ask = (
         f"The user just made this change:\n```diff\n{edits_diff(edits)}\n```\n\n"
-        f"Lines {where.start + 1}-{where.end} of cell {where.cell_index + 1} now read:\n{_fenced(where.text)}\n\n"
+        f"Lines {where.start + 1}-{where.end} of cell {where.cell_index + 1} now read:\n{fenced(where.text)}\n\n"
         "Rewrite these lines with the edits that should follow from the change (other uses of a renamed "
         "name, call sites of a changed signature, the same change to a repeated pattern). "
         "If nothing else needs to change, repeat them unchanged."
     )
-    return _one_request(NEXT, ask, cells, where.cell_index, False, tokens, template, budget, answer, variables, cache, notes)
+    return one_request(NEXT, ask, cells, where.cell_index, False, fit)

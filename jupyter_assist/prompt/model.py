@@ -1,15 +1,16 @@
 """What prompts need from the served model, as one typed object each backend builds at load.
 
 Tasks build prompts from this, never from a backend: how the model tokenizes (exact ids and
-cheap counts), its chat template, its fill-in-the-middle format and its context window.
-Pure (no torch): the tokenizer is only called through.
+cheap counts), its chat template, its fill-in-the-middle format, its context window, and
+whether (with which token index) the backend can heal the cursor's last token. Pure (no
+torch): the tokenizer is only called through.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .fim import FimFormat
 from .fim import for_tokenizer as fim_for_tokenizer
@@ -39,6 +40,17 @@ def chat_template(tokenizer: Any) -> Callable[[Messages], str]:
     return plain_chat
 
 
+class TokenIndex(Protocol):
+    """Each token's text (the engine's `TokenTexts`, built once per tokenizer)."""
+
+    def text(self, token: int) -> str: ...
+
+
+def no_healing() -> TokenIndex | None:
+    """The healing index of a backend that cannot constrain an answer's start."""
+    return None
+
+
 def config_window(config: Any) -> int:
     """A transformers config's context length (`max_position_embeddings`), else DEFAULT_WINDOW."""
     n = getattr(config, "max_position_embeddings", None)
@@ -55,8 +67,11 @@ class ModelText:
     chat_prompt: Callable[[Messages], str]  # messages -> the prompt text, assistant turn open
     fim: FimFormat | None  # fill-in-the-middle tokens, when the vocabulary has them
     window_of: Callable[[], int]  # prompt + answer tokens the model takes
-    tokenizer: Any = None  # the HF tokenizer: token healing's index of token texts
-    constrains_prefix: bool = False  # the backend honours GenerationParams.prefix (token healing)
+    # Token healing (completion): each token's text, for a backend that honours
+    # GenerationParams.prefix; None where it cannot, or where the tokens' texts do not spell
+    # what they encode. Called per request: the index is built on first use (seconds for
+    # some vocabularies), not at load.
+    heal_index: Callable[[], TokenIndex | None] = no_healing
 
     @property
     def window(self) -> int:
@@ -67,10 +82,10 @@ class ModelText:
         return min(self.window, context_tokens + answer)
 
     @classmethod
-    def of_tokenizer(cls, tokenizer: Any, window_of: Callable[[], int], constrains_prefix: bool = False) -> ModelText:
+    def of_tokenizer(cls, tokenizer: Any, window_of: Callable[[], int], heal_index: Callable[[], TokenIndex | None] = no_healing) -> ModelText:
         """The view of a model served with an HF tokenizer (every backend has one)."""
 
         def encode(text: str) -> list[int]:
             return list(tokenizer.encode(text, add_special_tokens=False))
 
-        return cls(from_hf(tokenizer), encode, chat_template(tokenizer), fim_for_tokenizer(tokenizer), window_of, tokenizer, constrains_prefix)
+        return cls(from_hf(tokenizer), encode, chat_template(tokenizer), fim_for_tokenizer(tokenizer), window_of, heal_index)

@@ -19,8 +19,9 @@ from tornado.iostream import StreamClosedError
 
 from ..engine import EngineNotReady, Request, SwitchRefused, UnknownModel
 from ..engine.types import PRIORITY_WARM, Event, GenerationParams
-from ..tasks import TASKS, complete, edit
-from ..wire import CancelRequest, CompleteRequest, SwitchModelRequest, TelemetryEvent, WarmRequest
+from ..tasks import TASKS, Built
+from ..tasks import warm as warmup
+from ..wire import CancelRequest, SwitchModelRequest, TelemetryEvent, WarmRequest
 from .body import parse as parse_body
 from .offload import off_loop
 from .state import SETTINGS_KEY, ServerState
@@ -128,22 +129,23 @@ class TaskHandler(AssistHandler):
     def initialize(self, task: str) -> None:
         self.task = task
 
-    def build(self) -> tuple[Any, Request]:
-        """Validate the body and build the engine request (400 / 503 on failure). Work
-        that grows with the body: call it off the loop."""
+    def build(self) -> tuple[Any, Built[Any]]:
+        """Validate the body and build the request (400 / 503 on failure). Work that grows
+        with the body: call it off the loop."""
         spec = TASKS[self.task]
         body = self.parse_now(spec.wire)
         try:
-            req = spec.build(body, self.assist.engine.require_ready().text, self.assist.tasks)
+            built = spec.build(body, self.assist.engine.require_ready().text, self.assist.tasks)
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
+        req = built.request
         if getattr(body, "temperature", None) is not None:
             req.params.temperature = body.temperature  # > 0 also turns speculation off
         if getattr(body, "seed", None) is not None:
             req.params.seed = body.seed
-        return body, req
+        return body, built
 
 
 class PromptHandler(TaskHandler):
@@ -159,7 +161,7 @@ class PromptHandler(TaskHandler):
         self.finish(await off_loop(self._inspect))
 
     def _inspect(self) -> dict[str, Any]:
-        _, req = self.build()
+        req = self.build()[1].request
         model = self.assist.engine.require_ready().text
         return {
             "task": self.task,
@@ -198,7 +200,8 @@ class StreamHandler(TaskHandler):
     @authorized
     async def post(self) -> None:
         t0 = time.monotonic()  # latencies count from the request's arrival: prompt build, queue, prefill
-        body, req = await off_loop(self.build)
+        body, built = await off_loop(self.build)
+        req = built.request
         # Set before waiting: a client that gives up while the request is queued (the
         # user typed on) must cancel it, not leave it to run.
         self._req = req
@@ -208,11 +211,11 @@ class StreamHandler(TaskHandler):
         if delay_ms and not req.cancelled.is_set():
             await self._hold(req, t0 + delay_ms / 1000)
         stream = self.assist.engine.stream(req)
-        head = TASKS[self.task].head
+        head = built.head
         try:
             if head is not None:  # headers go out now; a later failure is an error event
                 self._ndjson_headers()
-                await self._send(await off_loop(head, body))
+                await self._send(head)
             first = await stream.__anext__()  # without a head: fails fast (503) before headers go out
         except EngineNotReady as e:
             if head is None:
@@ -228,7 +231,7 @@ class StreamHandler(TaskHandler):
         try:
             ev: Event | None = first
             while ev is not None:
-                await self._send_event(body, req, ev, t0)
+                await self._send_event(built, ev, t0)
                 if ev.kind in ("done", "error"):
                     break
                 ev = await stream.__anext__()
@@ -238,7 +241,7 @@ class StreamHandler(TaskHandler):
             # engine answers `done` (cancelled) at its next decode step.
             async for ev in stream:
                 if ev.kind == "done":
-                    await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1))
+                    await self._record(built, ev, round((time.monotonic() - t0) * 1000, 1))
         finally:
             await stream.aclose()
         self.finish()
@@ -265,23 +268,21 @@ class StreamHandler(TaskHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
 
-    async def _send_event(self, body: Any, req: Request, ev: Event, t0: float) -> None:
+    async def _send_event(self, built: Built[Any], ev: Event, t0: float) -> None:
         if ev.kind == "delta":
             await self._send({"type": "delta", "text": ev.text})
             return
         if ev.kind == "error":
             await self._send({"type": "error", "message": ev.message})
             return
-        await self._send(await self._record(body, req, ev, round((time.monotonic() - t0) * 1000, 1)))
+        await self._send(await self._record(built, ev, round((time.monotonic() - t0) * 1000, 1)))
 
-    async def _finish(self, body: Any, ev: Event) -> dict[str, Any]:
-        return await off_loop(TASKS[self.task].finish, body, ev, self.assist.tasks)
-
-    async def _record(self, body: Any, req: Request, ev: Event, latency: float) -> dict[str, Any]:
+    async def _record(self, built: Built[Any], ev: Event, latency: float) -> dict[str, Any]:
         """The `done` event of a finished request, recorded in the history (and telemetry)."""
+        req = built.request
         done = {
             "type": "done",
-            **await self._finish(body, ev),
+            **await off_loop(built.finish, ev),
             "finish_reason": ev.finish_reason,
             "prompt_tokens": ev.prompt_tokens,
             "completion_tokens": ev.completion_tokens,
@@ -333,18 +334,11 @@ class WarmHandler(AssistHandler):
     def _build(self) -> Request:
         body: WarmRequest = self.parse_now(WarmRequest)
         try:
-            model = self.assist.engine.require_ready().text
+            return warmup.build(body, self.assist.engine.require_ready().text, self.assist.tasks)
         except EngineNotReady as e:
             raise tornado.web.HTTPError(503, str(e)) from None
-        try:
-            if body.task == "edit":
-                req = edit.warm(body, model)
-            else:
-                req = complete.build(CompleteRequest(**body.model_dump(exclude={"task"})), model, self.assist.tasks.completion)
         except ValueError as e:
             raise tornado.web.HTTPError(400, str(e)) from None
-        req.kind, req.priority = "warm", PRIORITY_WARM
-        return req
 
     def on_connection_close(self) -> None:
         # An abandoned warm-up (the user left the cell) must not hold the queue.

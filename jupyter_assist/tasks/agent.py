@@ -9,15 +9,17 @@ a second header, so one request is one action. Priority between edits and chat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..engine.types import PRIORITY_AGENT, GenerationParams, Request
-from ..notebook import from_cells
+from ..notebook import InstructPrompt, from_cells
 from ..notebook.agent_actions import HEADER, parse_action
 from ..notebook.agent_prompt import agent_prompt
+from ..prompt.model import ModelText
 from ..wire import AgentRequest
 from .edit import hunks
-from .spec import Task
+from .spec import Built, Task, TaskSettings, fit
 
 MAX_TOKENS = 512  # one small cell or a short summary
 CONTEXT_TOKENS = 4096  # prompt tokens: the notebook plus a few steps with their outputs
@@ -25,44 +27,19 @@ STOP = ("\nACTION:", "\nAction:")
 # The prompt's end. With the space, Qwen2.5-Coder-0.5B goes on with " code" and the block;
 # without it, it answered "ACTION: code" alone and stopped in most first steps.
 PREFILL = HEADER + " "
-DEFAULT_WINDOW = 8192
 
 
-def _text_side(model: Any) -> tuple[Any, Any, int]:
-    """(token counter, chat template, window) of the served model: from its text view
-    (`ModelText`: tokens, chat_prompt, window), which a backend carries as `.text`, or from
-    a backend's own tokenizer and config."""
-    view = getattr(model, "text", model)
-    if hasattr(view, "tokens") and hasattr(view, "window"):
-        return view.tokens, view.chat_prompt, int(view.window)
-    from ..prompt.tokens import for_backend  # a backend without a text view (older ones)
-
-    n = getattr(getattr(getattr(model, "model", None), "config", None), "max_position_embeddings", None)
-    return for_backend(model), model.chat_prompt, n if isinstance(n, int) and n > 0 else DEFAULT_WINDOW
-
-
-def build(req: AgentRequest, model: Any, ext: Any = None) -> Request:
-    """`model`: the served model's text view (`ModelText`) or its backend."""
+def build(req: AgentRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[InstructPrompt]:
     answer = req.max_tokens or MAX_TOKENS
     book = from_cells(req.cells)
-    tokens, template, window = _text_side(model)
-    prompt = agent_prompt(
-        book.cells,
-        req.goal,
-        req.steps,
-        tokens,
-        template,
-        min(window, CONTEXT_TOKENS + answer),
-        answer,
-        max_steps=req.max_steps,
-        variables=req.variables,
-        notes=book.notes,
-    )
+    how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *book.notes])
+    prompt = agent_prompt(book.cells, req.goal, req.steps, how, max_steps=req.max_steps)
     # A failed run is usually fixed by rewriting its cell: that cell is the speculative draft.
     last = req.steps[-1] if req.steps else None
     draft = last.source if last is not None and last.kind in ("code", "edit") and last.ran else None
     params = GenerationParams(max_tokens=answer, stop=STOP)
-    return Request(req.request_id, prompt.text + PREFILL, params, priority=PRIORITY_AGENT, draft=draft, inspect=prompt.report)
+    request = Request(req.request_id, prompt.text + PREFILL, params, priority=PRIORITY_AGENT, draft=draft, inspect=prompt.report)
+    return Built(request, prompt, lambda done: finish(req, done.text))
 
 
 def answer_text(text: str) -> str:
@@ -81,4 +58,4 @@ def finish(req: AgentRequest, text: str) -> dict[str, Any]:
     return {"text": answer_text(text), "action": action}
 
 
-TASK = Task("agent", AgentRequest, lambda body, model, settings: build(body, model), lambda body, done, settings: finish(body, done.text))
+TASK = Task("agent", AgentRequest, build)

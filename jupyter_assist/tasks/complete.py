@@ -10,18 +10,17 @@ prompt, regenerated under a constraint by the engine, and not part of the answer
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..engine.types import PRIORITY_COMPLETE, GenerationParams, Request
-from ..notebook import Budgets, completion_prompt, from_cells
+from ..notebook import Budgets, CompletionPrompt, completion_prompt, from_cells
 from ..notebook.completion import Layout
 from ..notebook.context import OUT_MARK
 from ..prompt import heal
-from ..prompt.fim import for_tokenizer
-from ..prompt.tokens import for_backend
+from ..prompt.model import ModelText
 from ..wire import CompleteRequest
-from .spec import Task
+from .spec import Built, Task, TaskSettings
 
 # The context's marks for a cut cell: `# ... (rest of cell omitted)`, `# ... 12 lines omitted ...`.
 _OMISSION = re.compile(r"\s*#\s*\.\.\.\s.*\bomitted\b")
@@ -45,55 +44,52 @@ class CompletionSettings:
     after_tokens: int = 64  # repo layout: the next cells' first lines after the cell's rest
     nonblank: bool = True  # on an empty cursor line the answer's first token puts text on it
 
+    def budgets(self) -> Budgets:
+        """The prompt's segment budgets; the cursor line holds a quarter of the prefix's, at most 128."""
+        return Budgets(self.context_tokens, self.prefix_tokens, self.suffix_tokens, min(128, self.prefix_tokens // 4), self.below_tokens)
 
-def build(req: CompleteRequest, backend: Any, settings: CompletionSettings) -> Request:
+    @classmethod
+    def split(cls, total: int) -> CompletionSettings:
+        """The default settings with `Budgets.split(total)` as budgets (the CLI's --budget)."""
+        b = Budgets.split(total)
+        return cls(context_tokens=b.context, prefix_tokens=b.prefix, suffix_tokens=b.suffix, below_tokens=b.below)
+
+
+def build(req: CompleteRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[CompletionPrompt]:
+    knobs = settings.completion
     book = from_cells(req.cells)
-    tok = getattr(backend, "tokenizer", None)
-    fim = for_tokenizer(tok) if tok is not None else None
-    budgets = Budgets(
-        settings.context_tokens, settings.prefix_tokens, settings.suffix_tokens, min(128, settings.prefix_tokens // 4), settings.below_tokens
-    )
-    tokens = for_backend(backend)
     prompt = completion_prompt(
         book.cells,
         req.cell_index,
         req.prefix,
         req.suffix,
-        tokens,
-        fim,
-        budgets,
+        model.tokens,
+        model.fim,
+        knobs.budgets(),
         variables=req.variables,
-        notes=book.notes,
-        outputs=settings.outputs,
-        layout=settings.layout,
-        next_mark=settings.next_mark,
-        marks=settings.marks,
-        after=settings.after_tokens,
+        notes=[*notes, *book.notes],
+        outputs=knobs.outputs,
+        layout=knobs.layout,
+        next_mark=knobs.next_mark,
+        marks=knobs.marks,
+        after=knobs.after_tokens,
     )
     text, removed = prompt.text, ""
-    texts = _token_texts(backend) if settings.heal else None
-    if texts is not None:
+    index = model.heal_index() if knobs.heal else None
+    if index is not None:
         line = prompt.text[: prompt.cursor].rpartition("\n")[2]
         # Names the user sees: the prompt without the cursor's word, and the rest of the cell.
         known = heal.known_in(prompt.text[: prompt.cursor - len(heal.last_word(line))] + prompt.text[prompt.cursor :] + "\n" + req.suffix)
-        removed = heal.removable(line, tokens.encode, texts.text, (lambda word: False) if settings.heal_known else known)
+        removed = heal.removable(line, model.tokens.encode, index.text, (lambda word: False) if knobs.heal_known else known)
         if removed:
             text = heal.healed(prompt.text, prompt.cursor, removed)
     # The regenerated token counts against max_tokens like any other.
     # An empty line (as after Enter) asks for a line: the model's best one, not its guess
     # that the line stays empty (an empty answer shows nothing).
-    nonblank = settings.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
-    params = GenerationParams(max_tokens=req.max_tokens or settings.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank)
-    return Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
-
-
-def _token_texts(backend: Any) -> Any:
-    """The token index of a backend that can constrain an answer's start, else None."""
-    if not getattr(backend, "constrains_prefix", False):
-        return None
-    from ..engine.constrain import token_texts
-
-    return token_texts(backend.tokenizer)
+    nonblank = knobs.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
+    params = GenerationParams(max_tokens=req.max_tokens or knobs.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank)
+    request = Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
+    return Built(request, prompt, lambda done: {"text": finish(done.text, req)})
 
 
 def finish(text: str, req: CompleteRequest) -> str:
@@ -127,9 +123,4 @@ def _repeats_line_above(text: str, prefix: str) -> bool:
     return bool(last.strip()) and text.split("\n", 1)[0].strip() == last.strip()
 
 
-TASK = Task(
-    "complete",
-    CompleteRequest,
-    lambda body, model, settings: build(body, model, settings.completion),
-    lambda body, done, settings: {"text": finish(done.text, body)},
-)
+TASK = Task("complete", CompleteRequest, build)

@@ -7,28 +7,33 @@ speculative-edit draft (most of it is copied), and we compute the hunks ourselve
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
+from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
 from ..notebook import InstructPrompt, edit_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import EditRequest, NotebookCell, WarmRequest
-from .spec import Task, TaskSettings
+from .spec import Built, Task, TaskSettings, fit
 
 OPEN = "```python\n"
-# Tokens the instructions, the chat template and the fences take besides the cell.
-REWRITE_OVERHEAD = 160
+# Tokens the instructions, the chat template and the fences take besides the cell (about
+# 170 with the tiny test model's tokenizer), with a margin: a user's limit is clipped to it.
+REWRITE_OVERHEAD = 256
+CONTEXT_TOKENS = 3072  # edit and fix
 
 
-def rewrite_answer(model: ModelText, source: str, requested: int | None) -> int:
+def rewrite_answer(model: ModelText, source: str, requested: int | None, asked: str = "") -> int:
     """Tokens a rewrite of `source` may take: twice the cell (it may grow) plus 64, or
-    `requested`, within what the model's context leaves next to the cell itself. A cell too
-    long for even a rewrite of its own length is a clear error (400), not a negative budget."""
+    `requested` (the settings page's limit), clipped to what the model's context leaves next
+    to the cell and `asked` (the instruction, the traceback). A cell too long for even a
+    rewrite of its own length (or of the smaller limit asked for) is a clear error (400),
+    not a negative budget."""
     cell = len(model.encode(source))
     window = model.window
-    room = window - cell - REWRITE_OVERHEAD
-    answer = requested or min(2 * cell + 64, room)
-    if answer > room or (not requested and answer < cell + 16):
+    room = window - cell - REWRITE_OVERHEAD - (len(model.encode(asked)) if asked else 0)
+    answer = min(requested or 2 * cell + 64, room)
+    if answer < min(requested or cell + 16, cell + 16):
         raise ValueError(
             f"The cell is too long for this model to rewrite: {cell} tokens, and the rewrite "
             f"needs {'up to ' + str(requested) if requested else 'about as many'} more, but the "
@@ -37,9 +42,20 @@ def rewrite_answer(model: ModelText, source: str, requested: int | None) -> int:
     return answer
 
 
-def prompt_of(req: EditRequest, model: ModelText, context_tokens: int = 3072, notes: list[str] | None = None) -> tuple[InstructPrompt, int]:
-    """The edit prompt of `req` and the answer's token budget (`notes`: what reading the
-    notebook skipped or repaired, e.g. from an .ipynb)."""
+def rewrite_request(request_id: str, prompt: InstructPrompt, answer: int, draft: str) -> Request:
+    """The engine request of a rewrite (edit, fix, next edit). The answer's fence is part of
+    the prompt, so the model starts with the code itself and the original (`draft`, the
+    speculative draft) lines up from the first token."""
+    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
+    return Request(request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=draft, inspect=prompt.report)
+
+
+def rewrite_built(request_id: str, prompt: InstructPrompt, answer: int, source: str) -> Built[InstructPrompt]:
+    """A rewrite of the cell `source`, finished as the new cell and its hunks."""
+    return Built(rewrite_request(request_id, prompt, answer, source), prompt, lambda done: rewrite(source, done.text))
+
+
+def build(req: EditRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[InstructPrompt]:
     cells = list(req.cells)
     index = req.cell_index
     if index is None or index >= len(cells):  # no notebook given: the cell alone
@@ -47,30 +63,12 @@ def prompt_of(req: EditRequest, model: ModelText, context_tokens: int = 3072, no
     else:  # what the user sees now, not a stale copy
         cells[index] = cells[index].model_copy(update={"source": req.source})
     book = from_cells(cells)
-    answer = rewrite_answer(model, req.source, req.max_tokens)
-    prompt = edit_prompt(
-        book.cells,
-        index,
-        req.instruction,
-        model.tokens,
-        model.chat_prompt,
-        model.budget(context_tokens, answer),
-        answer,
-        variables=req.variables,
-        notes=[*(notes or []), *book.notes],
-    )
-    return prompt, answer
+    answer = rewrite_answer(model, req.source, req.max_tokens, req.instruction)
+    how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *book.notes])
+    return rewrite_built(req.request_id, edit_prompt(book.cells, index, req.instruction, how), answer, req.source)
 
 
-def build(req: EditRequest, model: ModelText, context_tokens: int = 3072) -> Request:
-    prompt, answer = prompt_of(req, model, context_tokens)
-    # The answer's fence is part of the prompt, so the model starts with the code itself
-    # and the original (the speculative draft) lines up from the first token.
-    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
-    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=req.source, inspect=prompt.report)
-
-
-def warm(req: WarmRequest, model: ModelText, context_tokens: int = 3072) -> Request:
+def warm(req: WarmRequest, model: ModelText, settings: TaskSettings) -> Request:
     """The edit prompt of the cell at `cell_index` with the instruction still empty, to
     prefill while the user types it. The instruction comes last in the prompt, so the
     edit request then reuses everything before it: only the instruction is left to feed."""
@@ -78,7 +76,7 @@ def warm(req: WarmRequest, model: ModelText, context_tokens: int = 3072) -> Requ
         raise ValueError("An edit warm-up needs cell_index: the cell whose edit prompt to prefill.")
     context = req.model_dump(include={"cells", "cell_index", "variables"})
     edit = EditRequest(**context, request_id=req.request_id, instruction=" ", source=req.cells[req.cell_index].source)
-    return build(edit, model, context_tokens)
+    return build(edit, model, settings).request
 
 
 def new_source(text: str, original: str) -> str:
@@ -103,8 +101,4 @@ def rewrite(original: str, text: str) -> dict[str, Any]:
     return {"text": new, "hunks": hunks(original, new)}
 
 
-def finish(req: EditRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
-    return rewrite(req.source, done.text)
-
-
-TASK = Task("edit", EditRequest, lambda body, model, settings: build(body, model), finish)
+TASK = Task("edit", EditRequest, build)

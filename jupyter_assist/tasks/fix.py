@@ -6,44 +6,24 @@ changes a line or two).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
-from ..notebook import InstructPrompt, Notebook, fix_prompt, from_cells
+from ..notebook import InstructPrompt, fix_prompt, from_cells
+from ..notebook.outputs import error_text, last_error
 from ..prompt.model import ModelText
 from ..wire import FixRequest
-from .edit import OPEN, rewrite, rewrite_answer
-from .spec import Task, TaskSettings
+from .edit import CONTEXT_TOKENS, rewrite_answer, rewrite_built
+from .spec import Built, Task, TaskSettings, fit
 
 
-def prompt_of(req: FixRequest, model: ModelText, context_tokens: int = 3072, book: Notebook | None = None) -> tuple[InstructPrompt, int]:
-    """The fix prompt of `req` and the answer's token budget (`book`: its cells already read)."""
+def build(req: FixRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[InstructPrompt]:
     # cell_index < len(cells) is checked by the wire type.
-    book = book or from_cells(req.cells)
+    book = from_cells(req.cells)
     source = req.cells[req.cell_index].source
-    answer = rewrite_answer(model, source, req.max_tokens)
-    prompt = fix_prompt(
-        book.cells,
-        req.cell_index,
-        model.tokens,
-        model.chat_prompt,
-        model.budget(context_tokens, answer),
-        answer,
-        variables=req.variables,
-        notes=book.notes,
-    )
-    return prompt, answer
+    err = last_error(book.cells[req.cell_index].outputs)  # quoted in the prompt as fix_prompt does
+    answer = rewrite_answer(model, source, req.max_tokens, error_text(err, max_lines=30, max_chars=4000) if err else "")
+    how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *book.notes])
+    return rewrite_built(req.request_id, fix_prompt(book.cells, req.cell_index, how), answer, source)
 
 
-def build(req: FixRequest, model: ModelText, context_tokens: int = 3072) -> Request:
-    source = req.cells[req.cell_index].source
-    prompt, answer = prompt_of(req, model, context_tokens)
-    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
-    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=source, inspect=prompt.report)
-
-
-def finish(req: FixRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
-    return rewrite(req.cells[req.cell_index].source, done.text)
-
-
-TASK = Task("fix", FixRequest, lambda body, model, settings: build(body, model), finish)
+TASK = Task("fix", FixRequest, build)

@@ -10,19 +10,19 @@ edit or undoes it (`Validator`): next edit follows the user, never argues with t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
-from ..notebook import from_cells
-from ..notebook.cells import Cell
+from ..engine.types import Event
+from ..notebook import InstructPrompt, Notebook, from_cells
 from ..notebook.next_edit import Region, code_sources, next_edit_prompt, region, rename_candidates
 from ..notebook.proposals import MAX_PROPOSALS, Proposal, UserEdit, Validator, from_rewrite, merge
-from ..prompt.tokens import for_backend
+from ..prompt.model import ModelText
 from ..wire import NextEditRequest
-from .chat import prompt_budget
-from .edit import OPEN
-from .spec import Task, TaskSettings
+from .edit import rewrite_request
+from .spec import Built, Task, TaskSettings, fit
 
 MAX_CANDIDATES = 10 * MAX_PROPOSALS  # rename candidates checked per request (most pass)
 # The model's rewrite is shown only when its mean token log-probability reaches this (the
@@ -30,55 +30,54 @@ MAX_CANDIDATES = 10 * MAX_PROPOSALS  # rename candidates checked per request (mo
 # noise around the copy (the random test model: about -10; a rewrite that copies the
 # region back unchanged: near 0).
 MIN_LOGPROB = -0.3  # the default of next_edit_min_logprob
+CONTEXT_TOKENS = 2048
 
 
-def _edits(req: NextEditRequest) -> list[UserEdit]:
-    return [UserEdit(e.cell_index, e.before, e.after) for e in req.edits]
+@dataclass(frozen=True)
+class Followed:
+    """What one request's edits call for, worked out once from its body: the cells, the
+    edits, the region the model rewrites, the checks proposals pass (one `Validator`: each
+    cell's lines and each edit's renames are read once) and the rename proposals."""
 
+    book: Notebook
+    edits: list[UserEdit]
+    where: Region
+    check: Validator
+    renames: list[Proposal]
 
-def _cells(req: NextEditRequest) -> list[Cell]:
-    return from_cells(req.cells).cells
+    @classmethod
+    def of(cls, req: NextEditRequest) -> Followed:
+        """ValueError (a 400) for edits that name no cell or change no code cell."""
+        n = len(req.cells)
+        for k, e in enumerate(req.edits):
+            if e.cell_index >= n:
+                raise ValueError(f"edits.{k}.cell_index {e.cell_index} is out of range: the notebook has {n} cells.")
+        book = from_cells(req.cells)
+        edits = [UserEdit(e.cell_index, e.before, e.after) for e in req.edits]
+        where = region(book.cells, edits[-1])
+        if where is None:
+            raise ValueError("The last edit changes no code cell: nothing to follow up.")
+        check = Validator(code_sources(book.cells), edits)
+        # Capped before they are checked: candidates come in cell and line order and never
+        # overlap, so the first MAX_PROPOSALS valid ones are what merging them all would
+        # keep. At most MAX_CANDIDATES are looked at.
+        found = (p for p in islice(rename_candidates(book.cells, edits), MAX_CANDIDATES) if check.valid(p))
+        return cls(book, edits, where, check, merge(islice(found, MAX_PROPOSALS)))
 
+    def head(self) -> dict[str, Any]:
+        """The first stream event: the rename proposals, before the model has said a word."""
+        return {"type": "proposals", "source": "rename", "proposals": [p.as_json() for p in self.renames]}
 
-def check(req: NextEditRequest) -> Region:
-    """The region the model rewrites; ValueError (a 400) for edits that name no cell."""
-    n = len(req.cells)
-    for k, e in enumerate(req.edits):
-        if e.cell_index >= n:
-            raise ValueError(f"edits.{k}.cell_index {e.cell_index} is out of range: the notebook has {n} cells.")
-    where = region(_cells(req), _edits(req)[-1])
-    if where is None:
-        raise ValueError("The last edit changes no code cell: nothing to follow up.")
-    return where
+    def model_proposals(self, text: str) -> list[Proposal]:
+        """The model's rewrite of the region as proposals; what fails validation is dropped."""
+        w = self.where
+        return [p for p in from_rewrite(w.cell_index, w.start, w.lines, text, "model") if self.check.valid(p, syntax=True)]
 
-
-def build(req: NextEditRequest, backend: Any, max_tokens: int, context_tokens: int = 2048) -> Request:
-    where = check(req)
-    book = from_cells(req.cells)
-    answer = req.max_tokens or min(max_tokens, 2 * len(backend.encode(where.text)) + 32)
-    prompt = next_edit_prompt(
-        book.cells,
-        _edits(req),
-        where,
-        for_backend(backend),
-        backend.chat_prompt,
-        prompt_budget(backend, context_tokens, answer),
-        answer,
-        variables=req.variables,
-        notes=book.notes,
-    )
-    params = GenerationParams(max_tokens=answer, stop=("```",), loop_guard=False)
-    return Request(req.request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=where.text + "\n", inspect=prompt.report)
-
-
-def renames(req: NextEditRequest) -> list[Proposal]:
-    """The rename proposals, capped before they are checked: candidates come in cell and
-    line order and never overlap, so the first MAX_PROPOSALS valid ones are what merging
-    them all would keep. At most MAX_CANDIDATES are looked at."""
-    cells, edits = _cells(req), _edits(req)
-    check = Validator(code_sources(cells), edits)
-    found = (p for p in islice(rename_candidates(cells, edits), MAX_CANDIDATES) if check.valid(p))
-    return merge(islice(found, MAX_PROPOSALS))
+    def finish(self, text: str, logprob: float | None = None, min_logprob: float = MIN_LOGPROB) -> dict[str, Any]:
+        """The `done` event's payload: every proposal, renames first where they overlap; the
+        model's only when it was `confident` (`logprob`: its mean token log-probability)."""
+        model = self.model_proposals(text) if confident(logprob, min_logprob) else []
+        return {"text": text, "logprob": logprob, "proposals": [p.as_json() for p in merge(self.renames, model)]}
 
 
 def confident(logprob: float | None, min_logprob: float = MIN_LOGPROB) -> bool:
@@ -86,31 +85,18 @@ def confident(logprob: float | None, min_logprob: float = MIN_LOGPROB) -> bool:
     return logprob is not None and logprob >= min_logprob
 
 
-def model_proposals(req: NextEditRequest, text: str) -> list[Proposal]:
-    """The model's rewrite of the region as proposals; what fails validation is dropped."""
-    cells, edits = _cells(req), _edits(req)
-    where = region(cells, edits[-1])
-    if where is None:
-        return []
-    check = Validator(code_sources(cells), edits)
-    found = from_rewrite(where.cell_index, where.start, where.lines, text, "model")
-    return [p for p in found if check.valid(p, syntax=True)]
+def build(req: NextEditRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[InstructPrompt]:
+    found = Followed.of(req)
+    where = found.where
+    answer = req.max_tokens or min(settings.next_edit_max_tokens, 2 * len(model.encode(where.text)) + 32)
+    how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *found.book.notes])
+    prompt = next_edit_prompt(found.book.cells, found.edits, where, how)
+    min_logprob = settings.next_edit_min_logprob
+
+    def finish(done: Event) -> dict[str, Any]:
+        return found.finish(done.text, done.logprob, min_logprob)
+
+    return Built(rewrite_request(req.request_id, prompt, answer, where.text + "\n"), prompt, finish, found.head())
 
 
-def head(req: NextEditRequest) -> dict[str, Any]:
-    """The first stream event: the rename proposals, before the model has said a word."""
-    return {"type": "proposals", "source": "rename", "proposals": [p.as_json() for p in renames(req)]}
-
-
-def finish(req: NextEditRequest, text: str, logprob: float | None = None, min_logprob: float = MIN_LOGPROB) -> dict[str, Any]:
-    """The `done` event's payload: every proposal, renames first where they overlap; the
-    model's only when it was `confident` (`logprob`: its mean token log-probability)."""
-    model = model_proposals(req, text) if confident(logprob, min_logprob) else []
-    return {"text": text, "logprob": logprob, "proposals": [p.as_json() for p in merge(renames(req), model)]}
-
-
-def _finish(body: NextEditRequest, done: Event, settings: TaskSettings) -> dict[str, Any]:
-    return finish(body, done.text, done.logprob, settings.next_edit_min_logprob)
-
-
-TASK = Task("next-edit", NextEditRequest, lambda body, model, settings: build(body, model, settings.next_edit_max_tokens), _finish, head=head)
+TASK = Task("next-edit", NextEditRequest, build)
