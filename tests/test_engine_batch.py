@@ -353,3 +353,36 @@ def test_rows_that_outgrow_the_room_leave_the_batch_with_their_kv(engine: Engine
     first = rows.index(1)
     assert batch.evictions == before + 1 and rows.count(2) > 20 and rows[first:].count(1) >= 3 and 2 not in rows[first:], rows
     check_same(engine, trace, want)
+
+
+def test_a_completion_that_fits_the_budget_but_not_the_batch_starts_at_once(engine: Engine) -> None:
+    """The requests' bounds leave room for a completion, the batch's tensors (the short
+    chat's pad columns) do not: the batch gives back its spare, then its lower-ranked row
+    (the later chat, onto its own cache), and the completion starts at the next step."""
+    params = GenerationParams(max_tokens=60, loop_guard=False)
+    chats = [Request("long", PROMPTS[2] * 3, params), Request("short", PROMPTS[3], params)]
+    comp = Request("comp", PROMPTS[3], GenerationParams(max_tokens=30, loop_guard=False), priority=PRIORITY_COMPLETE)
+    want = {r.request_id: alone(engine, fresh(r)) for r in [*chats, comp]}
+    need = engine._kv_bytes(comp)
+    budget = sum(engine._kv_bytes(r) for r in chats) + need
+    trace = Trace()
+    sched = batched(engine, trace, budget)
+    batch = engine.backend.batch
+    before = batch.evictions
+    with held_caches(engine) as held:
+
+        def check(n: int = 0) -> None:
+            assert batch_kv_bytes(batch) + held.outside_bytes() <= budget
+
+        for r in chats:
+            sched.add(r)
+        # Until both rows, packed without spare, no longer fit beside the completion.
+        while batch.size < 2 or 2 * (max(r.pos for r in batch.rows) + 1) * batch.cell_bytes <= budget - need:
+            sched.step()
+            check()
+        assert batch.evictions == before
+        sched.add(comp)
+        arrive = len(trace.steps)
+        drive(sched, trace, {}, each=check)
+    assert trace.steps[arrive] == "comp" and batch.evictions == before + 1
+    check_same(engine, trace, want)

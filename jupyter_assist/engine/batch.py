@@ -40,6 +40,11 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 from .kvcache import cache_len, truncate
 
 
+def _rank(owner: object) -> tuple[int, int]:
+    """A request's place: priority, then arrival (lower first)."""
+    return getattr(owner, "priority", 0), getattr(owner, "seq", 0)
+
+
 class _Cols:
     """What the pass being run writes: columns [t, t + n) of every row."""
 
@@ -226,23 +231,27 @@ class Batch:
 
     def _lowest(self) -> BatchRow:
         """The row to send back first: the lowest priority, the latest arrival."""
-        return max(self.rows, key=lambda r: (getattr(r.owner, "priority", 0), getattr(r.owner, "seq", 0)))
+        return max(self.rows, key=lambda r: _rank(r.owner))
 
     def _evict(self, row: BatchRow) -> None:
         self.evictions += 1
         self.leave(row)
 
-    def shrink(self, room: Callable[[], int]) -> None:
-        """Take at most `room()` bytes: rebuilt without spare, then lowest-priority rows
-        out until the rest fit (`room` is asked again as each one leaves: its own cache
-        then counts outside the batch)."""
+    def shrink(self, room: Callable[[], int], for_owner: object) -> None:
+        """Take at most `room()` bytes, for `for_owner`'s request to start: rebuilt without
+        spare, then rows that rank below it out, lowest first, until the rest fit (`room`
+        is asked again as each one leaves: its own cache then counts outside the batch).
+        Rows that rank above it stay: then it does not fit (it waits)."""
         while self.rows and self.allocated_bytes() > room():
             held = max(r.pos for r in self.rows)
             shape = self._shape(self.size, held + 1, self.size, held + 1, room())
             if shape is not None:
                 self._rebuild(*shape)
                 return
-            self._evict(self._lowest())
+            victim = self._lowest()
+            if _rank(victim.owner) <= _rank(for_owner):
+                return
+            self._evict(victim)
 
     def _join(self, row: BatchRow, n_pass: int) -> bool:
         """Copy `row`'s K/V in, if the tensors can hold it and the pass after within the
@@ -341,7 +350,7 @@ class Batch:
 
         n = max(len(ids) for ids in feeds.values())
         feeds = dict(feeds)
-        for row in sorted((r for r in feeds if not r.joined), key=lambda r: (getattr(r.owner, "priority", 0), getattr(r.owner, "seq", 0))):
+        for row in sorted((r for r in feeds if not r.joined), key=lambda r: _rank(r.owner)):
             if not self._join(row, n):
                 del feeds[row]
         while True:

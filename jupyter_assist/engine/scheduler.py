@@ -57,7 +57,7 @@ class Batcher(Protocol):
 
     def allocated_bytes(self) -> int: ...
 
-    def shrink(self, room: Callable[[], int]) -> None: ...
+    def shrink(self, room: Callable[[], int], for_owner: object) -> None: ...
 
 
 class Scheduler:
@@ -111,9 +111,9 @@ class Scheduler:
     def _reserve(self, owner: object) -> int:
         return next((r.kv_bytes for r in self.running if r.req is owner), 0)
 
-    def _fits(self, need: int) -> bool:
-        """Whether a request needing `need` may start; where only the batch's spare room
-        (or pad columns) is in the way, the batch gives it back first."""
+    def _fits(self, req: Request, need: int) -> bool:
+        """Whether `req`, needing `need`, may start; where only the batch's spare room or
+        its lower-ranked rows' pad columns are in the way, the batch gives them back first."""
         budget = self._budget()
         if self.held_bytes() + need <= budget:
             return True
@@ -122,7 +122,7 @@ class Scheduler:
             return False
         if self._outside(batch) + sum(r.kv_bytes for r in self.running if batch.holds(r.req)) + need > budget:
             return False  # the bounds themselves are over: it waits
-        batch.shrink(lambda: budget - need - self._outside(batch))
+        batch.shrink(lambda: budget - need - self._outside(batch), req)
         return self.held_bytes() + need <= budget
 
     def step(self) -> None:
@@ -176,7 +176,7 @@ class Scheduler:
             if best is not None and not req < best.req and not (batching and req.priority == best.req.priority):
                 break
             need = self._needs[req.seq]
-            if not self.running or self._fits(need):
+            if not self.running or self._fits(req, need):
                 return self._begin(req, need)
         return best
 
