@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from jupyter_assist.engine import Engine, GenerationParams, Request, constrain
 from jupyter_assist.prompt import heal
 from jupyter_assist.tasks import complete
+from jupyter_assist.tasks.spec import TaskSettings
 from jupyter_assist.wire import CompleteRequest
 
 from .conftest import collect, running_engine
@@ -53,6 +54,10 @@ def test_allowed_tokens_are_exactly_the_consistent_ones(texts: constrain.TokenTe
     assert len(got) == len(set(got)) and set(got) == want
 
 
+def _build(engine: Engine, body: CompleteRequest, knobs: complete.CompletionSettings) -> Request:
+    return complete.build(body, engine.backend.text, TaskSettings(completion=knobs)).request
+
+
 def _cells(prefix: str) -> list[dict[str, Any]]:
     return [{"source": "import os\nroot = os.getcwd()"}, {"source": prefix + "\nprint(root)"}, {"source": "done = True"}]
 
@@ -62,18 +67,41 @@ def _cells(prefix: str) -> list[dict[str, Any]]:
 def test_healing_never_changes_the_text_before_the_cursor(engine: Engine, texts: constrain.TokenTexts, above: str, line: str) -> None:
     prefix = f"{above}\n{line}"
     body = CompleteRequest(request_id="h", prefix=prefix, suffix="\nprint(root)", cells=_cells(prefix), cell_index=1)
-    plain = complete.build(body, engine.backend.text, complete.CompletionSettings(heal=False))
-    healed = complete.build(body, engine.backend.text, complete.CompletionSettings())
+    plain = _build(engine, body, complete.CompletionSettings(heal=False))
+    healed = _build(engine, body, complete.CompletionSettings())
     removed = healed.params.prefix
     assert plain.params.prefix == ""
     ids = engine.backend.encode(line)
     if not line or "".join(texts.text(i) for i in ids) != line:  # nothing to heal, or a split character
         assert removed == "" and healed.prompt == plain.prompt
         return
+    if removed == "":  # only after a whole name the notebook (or Python) knows
+        assert heal.last_word(line) and healed.prompt == plain.prompt
+        return
     # The removed text is the line's last token; put back, it gives the prompt unchanged.
     assert removed == texts.text(ids[-1]) and line.endswith(removed)
     cut = plain.prompt.index("<|fim_suffix|>") if "<|fim_suffix|>" in plain.prompt else len(plain.prompt)
     assert healed.prompt[: cut - len(removed)] + removed + healed.prompt[cut - len(removed) :] == plain.prompt
+
+
+@pytest.mark.parametrize(
+    ("line", "healed"),
+    [
+        ("x = lis", True),  # inside a word: healed
+        ("w = f(w, ", True),  # after a lone space: healed
+        ("x = list", False),  # a builtin: done, `lister` is not what the user means
+        ("opt = tf.keras", False),  # a name the notebook uses
+        ("save_fig(fig_id, fig_extension", False),  # used in the rest of the cell
+        ("m = fig_ext", True),  # only part of that name
+    ],
+)
+def test_a_whole_known_name_before_the_cursor_is_not_healed(engine: Engine, line: str, healed: bool) -> None:
+    cells = [{"source": "import tensorflow as tf\nlayer = tf.keras.layers.Dense(1)"}, {"source": line + "\nprint(f'{fig_extension}')"}]
+    body = CompleteRequest(request_id="k", prefix=line, suffix="\nprint(f'{fig_extension}')", cells=cells, cell_index=1)
+    removed = _build(engine, body, complete.CompletionSettings()).params.prefix
+    assert bool(removed) == healed and line.endswith(removed)
+    # The old behaviour (heal_known) heals them all.
+    assert _build(engine, body, complete.CompletionSettings(heal_known=True)).params.prefix
 
 
 @settings(max_examples=120, deadline=None)
