@@ -80,9 +80,6 @@ def _settings(spec: str) -> Any:
 def _build(body: Any, backend: Any, settings: Any) -> Any:
     """The engine request `POST complete` builds for `body` with these completion settings."""
     from jupyter_assist.tasks import complete
-
-    if not hasattr(complete, "Built"):  # build(body, backend, CompletionSettings) -> Request, before issue 21's ModelText
-        return complete.build(body, backend, settings)
     from jupyter_assist.tasks.spec import TaskSettings
 
     return complete.build(body, backend.text, TaskSettings(completion=settings)).request
