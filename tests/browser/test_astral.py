@@ -10,9 +10,6 @@ proposals are known in advance. Cell sources are read from JupyterLab's models
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +18,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import LabServer, shot, wait_for, wait_kernel_idle
+from .pages import NOTEBOOK, SET_SOURCE_JS, ask_edit, edit_cell, inline_completer, open_notebook, sources
 
 pytestmark = pytest.mark.browser
 SCRIPTED_MODEL = True  # the lab serves jupyter_assist.testing.scripted
 
-NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
 CELL = 2  # the default notebook's last (code) cell
 ORIGINAL = 's = "\U0001f600 smile"\nt = "\U0001d518"'  # 😀, 𝔘
 ACCEPTED = 's = "\U0001f601 smile"\nt = "\U0001d519"'  # 😁, 𝔙
@@ -34,24 +31,11 @@ THETA, PHI = "\U0001d703", "\U0001d711"  # 𝜃, 𝜑 (mathematical italic: vali
 DEF = f"{THETA} = 0.5  # angle"
 USE = f"print({THETA} * 2)\nx = 1"
 
-SOURCES_JS = """() => {
-  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-  const out = [];
-  for (let i = 0; i < cells.length; i++) out.push(cells.get(i).sharedModel.getSource());
-  return out;
-}"""
-SET_SOURCE_JS = """([i, text]) => {
-  window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(text);
-}"""
 # JupyterLab's own save; a failed PUT comes back as the error's text.
 SAVE_JS = """async () => {
   try { await window.jupyterapp.commands.execute('docmanager:save'); return null; }
   catch (e) { return String(e && (e.message || e)); }
 }"""
-
-
-def _sources(page: Page) -> list[str]:
-    return page.evaluate(SOURCES_JS)
 
 
 def _broken(text: str) -> list[str]:
@@ -66,7 +50,7 @@ def _save_and_read(page: Page, path: Path) -> list[str]:
     with page.expect_response(lambda r: r.request.method == "PUT" and f"/api/contents/{path.name}" in r.url, timeout=30_000) as put:
         error = page.evaluate(SAVE_JS)
     if put.value.status != 200:
-        cells = _sources(page)
+        cells = sources(page)
         pytest.fail(
             f"save failed: HTTP {put.value.status} {put.value.text()[:300]!r} ({error}); broken characters: "
             f"{[_broken(s) for s in cells]}; cells: {[ascii(s) for s in cells]}"
@@ -78,15 +62,9 @@ def test_edit_accept_of_astral_characters_saves_exactly(lab_page: Page, lab_serv
     page = lab_page
     script([{"match": INSTRUCTION, "answers": [ACCEPTED + "\n```\n"]}])
     page.evaluate(SET_SOURCE_JS, [CELL, ORIGINAL])
-    wait_for(lambda: _sources(page)[CELL] == ORIGINAL, 10, "the cell source to be set")
+    wait_for(lambda: sources(page)[CELL] == ORIGINAL, 10, "the cell source to be set")
     cell = page.locator(f"{NOTEBOOK} .jp-Cell").nth(CELL)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    expect(prompt).to_be_focused()
-    prompt.fill(INSTRUCTION)
-    prompt.press("Enter")
-    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    review = ask_edit(page, cell, INSTRUCTION)
     expect(review).to_have_attribute("data-state", "ready", timeout=60_000)
     assert lab_server.history("edit")[-1]["text"] == ACCEPTED  # the scripted proposal, as served
     shot(page, "test_astral_edit-diff")
@@ -97,73 +75,32 @@ def test_edit_accept_of_astral_characters_saves_exactly(lab_page: Page, lab_serv
 
     saved = _save_and_read(page, lab_server.root_dir / lab_server.notebook)[CELL]
     assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {saved!a}"
-    assert _sources(page)[CELL] == ACCEPTED
+    assert sources(page)[CELL] == ACCEPTED
 
     # Focus is back in the cell editor: one undo restores the original exactly.
     expect(cell.locator(".jp-InputArea-editor .cm-content")).to_be_focused()
     page.keyboard.press("ControlOrMeta+z")
-    wait_for(lambda: _sources(page)[CELL] == ORIGINAL, 10, f"one undo to restore the original (now {_sources(page)[CELL]!a})")
+    wait_for(lambda: sources(page)[CELL] == ORIGINAL, 10, f"one undo to restore the original (now {sources(page)[CELL]!a})")
     shot(page, "test_astral_edit-undone")
-
-
-def _no_inline_completer(lab_server: LabServer) -> None:
-    """Ghost text takes Tab first by design: off, so Tab goes to the proposal."""
-    raw = json.dumps({"providers": {"@jupyter-assist/inline-completer": {"enabled": False}}})
-    req = urllib.request.Request(
-        f"{lab_server.base_url}lab/api/settings/@jupyterlab/completer-extension:inline-completer",
-        data=json.dumps({"raw": raw}).encode(),
-        method="PUT",
-        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert r.status in (200, 204)
-
-
-def _open(page: Page, lab_server: LabServer, name: str, sources: list[str]) -> Path:
-    from nbformat import v4
-
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [v4.new_code_cell(s) for s in sources]
-    path = lab_server.root_dir / name
-    nbformat.write(nb, str(path))
-    _no_inline_completer(lab_server)
-    # A workspace of its own: restoring other tabs would move the focus later on.
-    url = f"{lab_server.base_url}lab/workspaces/{name.split('.')[0]}/tree/{name}?reset&token={lab_server.token}"
-    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-    expect(page.locator(f"{NOTEBOOK} .jp-Cell")).to_have_count(len(sources), timeout=60_000)
-    wait_for(lambda: _sources(page) == sources, 30, "the notebook's cells")
-    # The kernel starting takes the focus back to the notebook: wait it out before typing.
-    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=60_000)
-    return path
 
 
 def test_next_edit_rename_of_astral_name_saves_exactly(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     script([])  # the model's rewrite: its draft back (no change); the rename proposal is model-free
-    path = _open(page, lab_server, "astral-next-edit.ipynb", [DEF, USE])
-    cell0 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(0)
-    edit_mode = page.locator(f"{NOTEBOOK}.jp-mod-editMode")
-    for _ in range(3):  # a click while the notebook is still settling may not enter edit mode
-        cell0.locator(".cm-line").first.click()
-        try:
-            expect(edit_mode).to_have_count(1, timeout=3_000)
-            break
-        except AssertionError:
-            continue
-    expect(edit_mode).to_have_count(1)
+    inline_completer(lab_server, False)  # ghost text takes Tab first by design
+    path = open_notebook(page, lab_server, "astral-next-edit.ipynb", [DEF, USE])
+    edit_cell(page, 0)
     page.keyboard.press("Home")
     page.keyboard.press("Shift+ArrowRight")  # one code point: the whole surrogate pair
     page.keyboard.type(PHI)
     renamed = DEF.replace(THETA, PHI)
-    wait_for(lambda: _sources(page)[0] == renamed, 10, f"the typed rename (cell 0: {_sources(page)[0]!a})")
+    wait_for(lambda: sources(page)[0] == renamed, 10, f"the typed rename (cell 0: {sources(page)[0]!a})")
 
     cell1 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
     proposal = cell1.locator(".jp-assist-nextedit-new")
     expect(proposal).to_have_count(1, timeout=30_000)
     expect(proposal).to_have_text(PHI)  # only the changed tokens, inline
-    assert _sources(page)[1] == USE  # shown, not applied
+    assert sources(page)[1] == USE  # shown, not applied
     shot(page, "test_astral_next_edit-proposed")
 
     page.keyboard.press("Tab")
@@ -172,10 +109,10 @@ def test_next_edit_rename_of_astral_name_saves_exactly(lab_page: Page, lab_serve
 
     saved = _save_and_read(page, path)
     assert saved == [renamed, USE.replace(THETA, PHI)], f"saved {[_broken(s) for s in saved]}: {[ascii(s) for s in saved]}"
-    assert _sources(page) == saved
+    assert sources(page) == saved
     # One accepted proposal is one undo step, back to the exact original.
     page.keyboard.press("ControlOrMeta+z")
-    wait_for(lambda: _sources(page)[1] == USE, 10, f"one undo of the accept (cell 1: {_sources(page)[1]!a})")
+    wait_for(lambda: sources(page)[1] == USE, 10, f"one undo of the accept (cell 1: {sources(page)[1]!a})")
 
 
 RUN_CELL_JS = """(i) => {
@@ -190,7 +127,7 @@ COUNT_JS = "(i) => window.jupyterapp.shell.currentWidget.content.model.cells.get
 def _run(page: Page, index: int, source: str) -> int:
     """Put `source` in cell `index`, run it in place; its execution count."""
     page.evaluate(SET_SOURCE_JS, [index, source])
-    wait_for(lambda: _sources(page)[index] == source, 10, f"cell {index}'s source to be set")
+    wait_for(lambda: sources(page)[index] == source, 10, f"cell {index}'s source to be set")
     page.evaluate(RUN_CELL_JS, index)
     return wait_for(lambda: page.evaluate(COUNT_JS, index), 90, f"cell {index} to run")
 
@@ -209,9 +146,9 @@ def test_kernel_widget_replace_of_astral_code_saves_exactly(lab_page: Page, lab_
     assert lab_server.history("edit")[-1]["text"] == ACCEPTED
     shot(page, "test_astral_kernel_widget-proposal")
     widget.locator("button", has_text="Accept: replace the cell").click()
-    wait_for(lambda: _sources(page)[1] != ORIGINAL, 30, "the target cell to be rewritten")
+    wait_for(lambda: sources(page)[1] != ORIGINAL, 30, "the target cell to be rewritten")
     shot(page, "test_astral_kernel_widget-accepted")
 
     saved = _save_and_read(page, lab_server.root_dir / lab_server.notebook)[1]
     assert not _broken(saved) and saved == ACCEPTED, f"saved {_broken(saved)}: {saved!a}"
-    assert _sources(page)[1] == ACCEPTED
+    assert sources(page)[1] == ACCEPTED

@@ -12,40 +12,29 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Request, Response, expect
 
-from .conftest import LabServer, shot, wait_for
+from .conftest import LabServer, shot
+from .pages import GHOST, NOTEBOOK, new_notebook, type_until_completion, wait_statusbar_idle
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"
-GHOST = ".jp-GhostText:not(.jp-GhostText-letterSpacer):not(.jp-GhostText-lineSpacer)"
 NAME = "big-output.ipynb"
 OUTPUT_BYTES = 54_000_000
 HEAD, TAIL = "first line of the big output", "last line of the big output"
 # Each ends a line and has no brackets (auto-close would leave text after the cursor).
 CANDIDATES = ("value = os.sep", "path = os.path.join", "import collections")
-SOURCES_JS = """() => {
-  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-  const out = [];
-  for (let i = 0; i < cells.length; i++) out.push(cells.get(i).sharedModel.getSource());
-  return out;
-}"""
 
 
 def _write(lab_server: LabServer) -> None:
     import nbformat
     from nbformat import v4
 
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
     line = "step 😀 done, loss 0.125\n"
     body = line * ((OUTPUT_BYTES - 200) // len(line.encode()))
     big = v4.new_code_cell("import os\nfor step in range(10**6):\n    print(step)", execution_count=1)
     big.outputs = [v4.new_output("stream", name="stdout", text=f"{HEAD}\n{body}{TAIL}\n")]
     # Collapsed, as a user would leave it: chromium cannot lay out 2 million lines here.
     big.metadata["jupyter"] = {"outputs_hidden": True}
-    nb.cells = [big, v4.new_code_cell("")]
-    nbformat.write(nb, str(lab_server.root_dir / NAME))
+    nbformat.write(new_notebook([big, ""]), str(lab_server.root_dir / NAME))
     assert (lab_server.root_dir / NAME).stat().st_size > OUTPUT_BYTES
 
 
@@ -70,34 +59,17 @@ def test_a_54_mb_output_does_not_stop_completions(lab_page: Page, lab_server: La
     notebook = page.locator(NOTEBOOK)
     expect(notebook.locator(".jp-Cell")).to_have_count(2, timeout=180_000)
     expect(notebook.locator(".jp-OutputPlaceholder")).to_have_count(1, timeout=180_000)
-    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=120_000)
+    wait_statusbar_idle(page, 120)
 
     cell = notebook.locator(".jp-CodeCell").last
     cell.locator(".cm-content").click()
     expect(notebook).to_have_class(re.compile(r"\bjp-mod-editMode\b"))
-    for typed in CANDIDATES:
-        before = len(lab_server.history("complete"))
-        page.keyboard.type(typed, delay=30)
 
-        def finished() -> dict[str, Any] | None:
-            done = [
-                e
-                for e in lab_server.history("complete")[before:]
-                if e["finish_reason"] != "cancelled" and (e["prompt"] + e["healed"]).endswith(typed)
-            ]
-            return done[-1] if done else None
-
-        entry = wait_for(finished, 60, f"a finished complete request for {typed!r}")
-        # The big output was sent and used: its head is in the prompt.
+    def check(entry: dict[str, Any]) -> None:  # the big output was sent and used: its head is in the prompt
         assert HEAD in entry["prompt"] and "import os" in entry["prompt"]
-        if entry["text"].strip():
-            expect(page.locator(GHOST).first).to_contain_text(re.compile(r"\S"), timeout=30_000)
-            break
-        page.keyboard.press("ControlOrMeta+a")
-        page.keyboard.press("Backspace")
-        wait_for(lambda: page.evaluate(SOURCES_JS)[-1] == "", 10, "the cell to be empty")
-    else:
-        pytest.fail(f"the model completed none of {CANDIDATES} with visible text")
+
+    type_until_completion(page, lab_server, CANDIDATES, timeout_s=60, check=check)
+    expect(page.locator(GHOST).first).to_contain_text(re.compile(r"\S"), timeout=30_000)
     shot(page, "test_a_54_mb_output_does_not_stop_completions-ghost")
 
     assert sent, "no complete request was sent"
