@@ -109,7 +109,7 @@ def output_text(outputs: list[dict[str, Any]]) -> str:
 
 
 async def run_task(engine: Any, task: Task, workdir: Path, index: int) -> dict[str, Any]:
-    from jupyter_assist.tasks import agent
+    from jupyter_assist.tasks import TaskSettings, agent
     from jupyter_assist.wire import AgentRequest
 
     backend = engine.backend
@@ -123,7 +123,7 @@ async def run_task(engine: Any, task: Task, workdir: Path, index: int) -> dict[s
     try:
         for n in range(MAX_STEPS):
             body = AgentRequest(request_id=f"agent{index}-{n}", goal=goal(task), cells=cells, steps=steps, max_steps=MAX_STEPS)
-            req = agent.build(body, backend)
+            req = agent.build(body, backend.text, TaskSettings()).request
             t1 = time.perf_counter()
             done = None
             async for ev in engine.stream(req):

@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     from jupyter_assist.engine import GenerationParams, LoadOptions, Request
+    from jupyter_assist.tasks import TaskSettings
     from jupyter_assist.tasks import edit as edit_task
     from jupyter_assist.wire import EditRequest, WarmRequest
 
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
     spec_passes = spec_tokens = 0
     for src in _cells_for_edits(args.edits, rng):
         req = EditRequest(request_id="e", instruction=_edit_instruction(src, rng), source=src)
-        r = edit_task.build(req, backend.text)
+        r = edit_task.build(req, backend.text, TaskSettings()).request
         cap = min(r.params.max_tokens, args.max_new)
         ids = torch.tensor([backend.encode(r.prompt)], device=backend.device)
         g_text, g_n = None, 0
@@ -181,11 +182,11 @@ def main(argv: list[str]) -> int:
     for src in _cells_for_edits(args.edits, random.Random(args.seed)):
         cells = ctx + [{"source": src}]
         req = EditRequest(request_id="e", instruction=_edit_instruction(src, rng), source=src, cells=cells, cell_index=len(ctx))
-        r = edit_task.build(req, backend.text)
+        r = edit_task.build(req, backend.text, TaskSettings()).request
         for arm in firsts:
             backend.prefix_cache.clear()
             if arm == "warm":
-                backend.warm(edit_task.warm(WarmRequest(cells=cells, cell_index=len(ctx), task="edit"), backend.text).prompt)
+                backend.warm(edit_task.warm(WarmRequest(cells=cells, cell_index=len(ctx), task="edit"), backend.text, TaskSettings()).prompt)
             firsts[arm].append(run(r.prompt, 1, src, r.params.stop)[1])
     results["edit_first_token_cold_ms"] = round(statistics.median(firsts["cold"]) * 1000)
     results["edit_first_token_warmed_ms"] = round(statistics.median(firsts["warm"]) * 1000)
