@@ -63,20 +63,25 @@ class Lab:
             stop(self.proc, grace=20)
 
 
-def start_lab(base: Path, assist_args: list[str], ready_timeout: float = 600) -> Lab:
-    """Start JupyterLab serving `base/root` with `--AssistExtension.*` args; wait until the
-    model is ready (raises RuntimeError with the log tail if it fails)."""
-    dirs = {n: base / n for n in ("root", "config", "data", "runtime", "settings", "workspaces", "ipython")}
+def lab_dirs(base: Path, *extra: str) -> dict[str, Path]:
+    """The lab's own folders under `base` (root, config, data, runtime, settings,
+    workspaces, ipython, and `extra`), created, with user settings that keep JupyterLab's
+    news and update-check toast away."""
+    dirs = {n: base / n for n in ("root", "config", "data", "runtime", "settings", "workspaces", "ipython", *extra)}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
     quiet = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     quiet.parent.mkdir(parents=True, exist_ok=True)
     quiet.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    token, port = secrets.token_hex(16), free_port()
-    env = {
+    return dirs
+
+
+def lab_env(dirs: dict[str, Path]) -> dict[str, str]:
+    """This environment, with Jupyter's and IPython's paths in `dirs` (lab_dirs)."""
+    return {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),  # sys.prefix/share/jupyter is still searched
         "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
         "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
         "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
@@ -85,6 +90,12 @@ def start_lab(base: Path, assist_args: list[str], ready_timeout: float = 600) ->
         "OMP_WAIT_POLICY": "PASSIVE",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def lab_command(port: int, token: str, root: Path, args: list[str]) -> list[str]:
+    """`jupyter lab` on 127.0.0.1:`port` with `token`, serving `root`, its app exposed as
+    `window.jupyterapp` (to read a cell's source from its model, not the DOM), then `args`
+    (later options win)."""
     cmd = [
         sys.executable,
         "-m",
@@ -94,12 +105,22 @@ def start_lab(base: Path, assist_args: list[str], ready_timeout: float = 600) ->
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         "--ServerApp.open_browser=False",
-        f"--notebook-dir={dirs['root']}",
+        f"--notebook-dir={root}",
         "--LabApp.expose_app_in_browser=True",
-        *assist_args,
+        *args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
+    return cmd
+
+
+def start_lab(base: Path, assist_args: list[str], ready_timeout: float = 600) -> Lab:
+    """Start JupyterLab serving `base/root` with `--AssistExtension.*` args; wait until the
+    model is ready (raises RuntimeError with the log tail if it fails)."""
+    dirs = lab_dirs(base)
+    token, port = secrets.token_hex(16), free_port()
+    env = lab_env(dirs)
+    cmd = lab_command(port, token, dirs["root"], assist_args)
     log_path = base / "lab.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

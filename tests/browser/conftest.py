@@ -14,7 +14,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,9 +24,11 @@ from typing import Any
 
 import pytest
 
-from jupyter_assist.testing.lab import CHROMIUM, CHROMIUM_ARGS
+from jupyter_assist.testing.lab import CHROMIUM, CHROMIUM_ARGS, Lab, lab_command, lab_dirs, lab_env
 from jupyter_assist.testing.processes import free_port
 from jupyter_assist.testing.scripted import write_answers, write_config
+
+from .pages import new_notebook, press_until_changed, wait_for  # noqa: F401  (press_until_changed, wait_for: for the tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -44,25 +45,20 @@ def _write_notebook(path: Path) -> None:
     import nbformat
     from nbformat import v4
 
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python"}
     code = v4.new_code_cell("import os\nprint(os.sep)", execution_count=1)
     code.outputs = [v4.new_output("stream", name="stdout", text="/\n")]
-    nb.cells = [v4.new_markdown_cell("# Assist browser test\nA notebook for the ghost text."), code, v4.new_code_cell("")]
+    nb = new_notebook([v4.new_markdown_cell("# Assist browser test\nA notebook for the ghost text."), code, v4.new_code_cell("")])
     nbformat.write(nb, str(path))
 
 
 @dataclass
-class LabServer:
-    base_url: str  # "http://127.0.0.1:PORT/"
-    token: str
-    root_dir: Path
-    notebook: str
-    log_path: Path
-    proc: subprocess.Popen[bytes]
+class LabServer(Lab):
+    """testing.lab's Lab, with the test notebook, the local telemetry file and the scripted
+    model's answers file (SCRIPTED_MODEL = True)."""
+
+    notebook: str = NOTEBOOK_NAME
     telemetry_file: Path | None = None
-    answers: Path | None = None  # the scripted model's answers file (SCRIPTED_MODEL = True)
+    answers: Path | None = None
 
     def telemetry(self) -> list[dict[str, Any]]:
         """The local telemetry events recorded so far (the server runs with telemetry on)."""
@@ -70,24 +66,12 @@ class LabServer:
             return []
         return [json.loads(line) for line in self.telemetry_file.read_text().splitlines() if line.strip()]
 
-    def api(self, route: str, timeout: float = 10) -> Any:
-        """GET `jupyter-assist/<route>` with the token; returns the decoded JSON."""
-        req = urllib.request.Request(f"{self.base_url}jupyter-assist/{route}", headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return json.loads(r.read())
-
     def history(self, task: str | None = None) -> list[dict[str, Any]]:
         entries = self.api("history")["requests"]
         return [e for e in entries if task is None or e["task"] == task]
 
     def lab_url(self, path: str | None = None) -> str:
-        return f"{self.base_url}lab/tree/{path or self.notebook}?token={self.token}"
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
+        return self.url(path or self.notebook)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -107,13 +91,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("lab")
-    dirs = {name: base / name for name in ("root", "config", "data", "runtime", "settings", "workspaces", "ipython", "cache")}
-    for d in dirs.values():
-        d.mkdir()
-    # User settings (not an override in the venv): no news / update-check toast.
-    notification = dirs["settings"] / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    dirs = lab_dirs(base, "cache")  # user settings (not an override in the venv): no news toast
     # Our inline provider (JupyterLab's own settings for it), and on the Jupyter Assist page a
     # 2 s survival check, so telemetry tests see `survived`, and ghost text off in markdown cells.
     inline = dirs["settings"] / "@jupyterlab" / "completer-extension" / "inline-completer.jupyterlab-settings"
@@ -142,34 +120,12 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
     log_path = ARTIFACTS / "jupyter-lab-browser.log"
     token = secrets.token_hex(16)
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_CONFIG_DIR=str(dirs["config"]),
-        JUPYTER_DATA_DIR=str(dirs["data"]),  # sys.prefix/share/jupyter is still searched
-        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
-        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
-        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
-        IPYTHONDIR=str(dirs["ipython"]),
-        JUPYTER_PLATFORM_DIRS="1",
-        # In a venv jupyter_core searches sys.prefix before the data dir, which would serve
-        # the venv's labextension (a link to another checkout) instead of this build.
-        JUPYTER_PREFER_ENV_PATH="0",
-        OMP_WAIT_POLICY="PASSIVE",
-        PYTHONUNBUFFERED="1",
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
-    )
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.open_browser=False",
-        f"--notebook-dir={dirs['root']}",
-        # window.jupyterapp, to read a cell's source from its model (not the DOM).
-        "--LabApp.expose_app_in_browser=True",
+    env = lab_env(dirs)
+    # In a venv jupyter_core searches sys.prefix before the data dir, which would serve
+    # the venv's labextension (a link to another checkout) instead of this build.
+    env["JUPYTER_PREFER_ENV_PATH"] = "0"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    assist = [
         f"--AssistExtension.model={tiny_model_dir}",
         "--AssistExtension.torch_threads=1",
         "--AssistExtension.completion_max_tokens=12",
@@ -179,9 +135,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
         f"--AssistExtension.telemetry_file={base / 'telemetry.jsonl'}",
     ]
     # A test module may set LAB_ARGS (e.g. a larger chat budget): later options win.
-    cmd.extend(getattr(request.module, "LAB_ARGS", ()))
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
+    cmd = lab_command(port, token, dirs["root"], [*assist, *getattr(request.module, "LAB_ARGS", ())])
     log = open(log_path, "wb")  # noqa: SIM115  (JupyterLab writes to it until the fixture stops it)
     proc = subprocess.Popen(
         cmd,
@@ -192,7 +146,7 @@ def lab_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory, r
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], NOTEBOOK_NAME, log_path, proc, base / "telemetry.jsonl", answers)
+    server = LabServer(f"http://127.0.0.1:{port}/", token, dirs["root"], log_path, proc, NOTEBOOK_NAME, base / "telemetry.jsonl", answers)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S
         status: Any = None
@@ -261,18 +215,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    """Poll `predicate` until it returns something truthy (returned); fail after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
 KERNEL_IDLE_JS = """() => {
   const ctx = window.jupyterapp?.shell.currentWidget?.sessionContext;
   const kernel = ctx?.session?.kernel;
@@ -285,24 +227,6 @@ def wait_kernel_idle(page: Any, timeout_s: float = 240) -> None:
     a kernel can take minutes to start, and a cell run before that waits in the queue, so tests
     bound the wait on the kernel's own state, not on a fixed time for the first cell."""
     page.wait_for_function(KERNEL_IDLE_JS, timeout=timeout_s * 1000, polling=200)
-
-
-NOTEBOOK_STATE_JS = """() => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  return [notebook.activeCellIndex, notebook.widgets.map(w => w.model.sharedModel.getSource())];
-}"""
-
-
-def press_until_changed(page: Any, key: str, proposals: Any, timeout_s: float = 10) -> None:
-    """Press `key` and wait until the notebook shows its effect: a proposal accepted or gone,
-    a source changed, or the active cell moved (a Tab that jumps to the next proposal)."""
-
-    def state() -> Any:
-        return [proposals.count(), page.evaluate(NOTEBOOK_STATE_JS)]
-
-    before = state()
-    page.keyboard.press(key)
-    wait_for(lambda: state() != before, timeout_s, f"{key} to accept or move to a proposal")
 
 
 def shot(page: Any, name: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,21 +16,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import SCREENSHOTS, LabServer, wait_for
+from .pages import ACTIVE_SOURCE_JS, GHOST, INLINE_COMPLETER, open_chat, put_settings, type_until_completion
 
 pytestmark = pytest.mark.browser
 
-GHOST = ".jp-GhostText:not(.jp-GhostText-letterSpacer):not(.jp-GhostText-lineSpacer)"
 NON_SPACE = re.compile(r"\S")
 
 # What the user types in the empty last cell, tried in turn until the (random-weight)
 # model answers with visible text: each ends a line and has no brackets (auto-close would
 # leave text after the cursor).
 CANDIDATES = ("path = os.path.join", "value = os.sep", "import collections")
-
-ACTIVE_SOURCE_JS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  return panel.content.activeCell.model.sharedModel.getSource();
-}"""
 
 
 def _squash(text: str) -> str:
@@ -55,31 +49,7 @@ def test_status_bar_ready(lab_page: Page, lab_server: LabServer) -> None:
 
 
 def _type_until_completion(page: Page, lab_server: LabServer) -> tuple[str, dict[str, Any]]:
-    """Type candidate lines into the focused (empty) cell until the model's completion for
-    one is visible text; returns (typed line, its history entry). The tiny model's output
-    is fixed for a given prompt, but may be blank for some (prompt formats change)."""
-    for typed in CANDIDATES:
-        before = len(lab_server.history("complete"))
-        page.keyboard.type(typed, delay=30)
-
-        # The latest finished `complete` request for the whole line (on a slow machine a
-        # pause mid-typing may send, and finish, one for part of it).
-        def finished() -> dict[str, Any] | None:
-            done = [
-                e
-                for e in lab_server.history("complete")[before:]
-                if e["finish_reason"] != "cancelled" and (e["prompt"] + e["healed"]).endswith(typed)
-            ]
-            return done[-1] if done else None
-
-        entry = wait_for(finished, 30, f"a finished complete request for {typed!r} in /jupyter-assist/history")
-        if entry["text"].strip():
-            return typed, entry
-        # Clear the cell (no Escape: that would leave edit mode) and try the next line.
-        page.keyboard.press("ControlOrMeta+a")
-        page.keyboard.press("Backspace")
-        wait_for(lambda: page.evaluate(ACTIVE_SOURCE_JS) == "", 10, "the cell to be empty")
-    pytest.fail(f"the model completed none of {CANDIDATES} with visible text")
+    return type_until_completion(page, lab_server, CANDIDATES)
 
 
 def test_ghost_text_appears(lab_page: Page, lab_server: LabServer) -> None:
@@ -115,11 +85,7 @@ def test_ghost_text_appears(lab_page: Page, lab_server: LabServer) -> None:
 def test_chat_streams(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
     question = "How do I list the files in a folder?"
-    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
-    expect(tab).to_be_visible()
-    tab.click()
-    chat = page.locator("#jupyter-assist-chat")
-    expect(chat).to_be_visible()
+    chat = open_chat(page)
     chat_input = chat.locator(".jp-assist-chat-input")
     chat_input.fill(question)
 
@@ -239,17 +205,6 @@ def test_no_completion_requests_in_a_disabled_language(lab_page: Page, lab_serve
         page.keyboard.type("value = os.sep", delay=30)
 
 
-def _put_settings(lab_server: LabServer, plugin: str, settings: dict[str, Any]) -> None:
-    req = urllib.request.Request(
-        f"{lab_server.base_url}lab/api/settings/{plugin}",
-        data=json.dumps({"raw": json.dumps(settings)}).encode(),
-        method="PUT",
-        headers={"Authorization": f"token {lab_server.token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert r.status in (200, 204)
-
-
 def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: LabServer) -> None:
     # Slow on purpose: a 1.6 s request delay puts every keystroke-to-text latency over the
     # 1.5 s threshold. Last in the module: it changes the user settings (restored after).
@@ -262,10 +217,10 @@ def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: 
     assist_file = settings / "jupyter-assist" / "settings.jupyterlab-settings"
     inline, assist = json.loads(inline_file.read_text()), json.loads(assist_file.read_text())
     provider = inline["providers"]["@jupyter-assist/inline-completer"]
-    inline_plugin, assist_plugin = "@jupyterlab/completer-extension:inline-completer", "jupyter-assist:settings"
+    inline_plugin, assist_plugin = INLINE_COMPLETER, "jupyter-assist:settings"
     # The one request delay is on the Jupyter Assist page; the completer's timeout on JupyterLab's.
-    _put_settings(lab_server, inline_plugin, {"providers": {"@jupyter-assist/inline-completer": {**provider, "timeout": 10000}}})
-    _put_settings(lab_server, assist_plugin, {"ghostText": {**assist["ghostText"], "requestDelay": 1600}})
+    put_settings(lab_server, inline_plugin, {"providers": {"@jupyter-assist/inline-completer": {**provider, "timeout": 10000}}})
+    put_settings(lab_server, assist_plugin, {"ghostText": {**assist["ghostText"], "requestDelay": 1600}})
     try:
         page.reload(wait_until="domcontentloaded")
         expect(page.locator(".jp-Notebook .jp-Cell")).to_have_count(3, timeout=60_000)
@@ -278,5 +233,5 @@ def test_status_bar_warns_when_completions_are_slow(lab_page: Page, lab_server: 
         assert "Completions are slow" in (status.get_attribute("title") or "")
         page.screenshot(path=str(SCREENSHOTS / "test_status_bar_warns_when_completions_are_slow.png"))
     finally:
-        _put_settings(lab_server, inline_plugin, inline)
-        _put_settings(lab_server, assist_plugin, assist)
+        put_settings(lab_server, inline_plugin, inline)
+        put_settings(lab_server, assist_plugin, assist)
