@@ -88,7 +88,7 @@ class AssistExtension(ExtensionApp):
         config=True,
         help="""Next edit shows the model's rewrite only when its mean token log-probability is at least this
         (0: only a rewrite the model was certain of; renames found by analysis are always shown). A backend that
-        reports no log-probabilities (remote) gives no model proposals.""",
+        reports none (a remote server that sends no logprobs, e.g. transformers serve) gives no model proposals.""",
     )
     max_body_bytes = Int(8 * 1024 * 1024, config=True, help="Largest request body accepted (bytes).")
     history_size = Int(50, config=True, help="How many recent requests GET /jupyter-assist/history keeps.")
