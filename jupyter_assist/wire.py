@@ -100,6 +100,8 @@ class EditRequest(_WithContext):
 
     instruction: str = Field(min_length=1, max_length=MAX_TEXT)
     source: str = Field(max_length=MAX_TEXT)
+    # The user's limit (the settings page's edit.maxTokens); clipped to what the model's
+    # context leaves next to the cell (tasks/edit.py rewrite_answer).
     max_tokens: int | None = Field(None, ge=1, le=8192)
 
 
@@ -117,6 +119,7 @@ class FixRequest(_WithContext):
     """Fix the cell at `cell_index` (required) using its error output."""
 
     cell_index: int = Field(ge=0)
+    # The user's limit (fix.maxTokens), clipped as an edit's.
     max_tokens: int | None = Field(None, ge=1, le=8192)
 
 

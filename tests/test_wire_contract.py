@@ -151,3 +151,25 @@ def test_the_parsers_read_what_they_check() -> None:
     assert ts_fields("IFixRequest", INTERFACES)["seed"] is False  # inherited from INotebookContext
     assert DOCS["complete"]["prefix"] is True and DOCS["complete"]["delay_ms"] is False
     assert set(PAIRS.values()) <= set(INTERFACES)
+
+
+SETTINGS_JSON = ROOT / "labextension" / "schema" / "settings.json"
+# settings page section -> the request its maxTokens is sent on (0: not sent)
+LIMITS: dict[str, type[BaseModel]] = {
+    "ghostText": wire.CompleteRequest,
+    "nextEdit": wire.NextEditRequest,
+    "chat": wire.ChatRequest,
+    "edit": wire.EditRequest,
+    "fix": wire.FixRequest,
+}
+
+
+@pytest.mark.parametrize("section", list(LIMITS))
+def test_settings_page_limits_are_what_the_server_accepts(section: str) -> None:
+    """A limit the settings page lets the user pick is one the request's model takes (its
+    `le`), so no value on the page turns into a 400; 0 (the server's default) is not sent."""
+    import json
+
+    limit = json.loads(SETTINGS_JSON.read_text(encoding="utf-8"))["properties"][section]["properties"]["maxTokens"]
+    le = [m.le for m in LIMITS[section].model_fields["max_tokens"].metadata if hasattr(m, "le")]
+    assert limit["minimum"] == 0 and [limit["maximum"]] == le, (section, limit, le)

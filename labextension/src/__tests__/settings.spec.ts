@@ -1,7 +1,7 @@
 import { APIError } from '../shared/api';
 import { describeError } from '../shared/errorNotice';
 import schema from '../../schema/settings.json';
-import { DEFAULT_SETTINGS, parseSettings } from '../shared/settings';
+import { DEFAULT_SETTINGS, parseSettings, tokenLimit } from '../shared/settings';
 
 describe('parseSettings', () => {
   it('gives the defaults for nothing', () => {
@@ -28,6 +28,22 @@ describe('parseSettings', () => {
     });
     expect(parsed.nextEdit).toEqual(DEFAULT_SETTINGS.nextEdit);
     expect(parsed.fix.showButton).toBe(false);
+  });
+});
+
+describe('edit and fix limits', () => {
+  it('reads them from the settings page, 0 by default (the server decides)', () => {
+    expect(DEFAULT_SETTINGS.edit.maxTokens).toBe(0);
+    expect(DEFAULT_SETTINGS.fix.maxTokens).toBe(0);
+    const parsed = parseSettings({ edit: { maxTokens: 300 }, fix: { maxTokens: 64, showButton: false } });
+    expect(parsed.edit.maxTokens).toBe(300);
+    expect(parsed.fix).toEqual({ showButton: false, maxTokens: 64 });
+  });
+
+  it('sends a limit only when one is set', () => {
+    expect(tokenLimit(0)).toEqual({});
+    expect(tokenLimit(300)).toEqual({ max_tokens: 300 });
+    expect(tokenLimit(12.7)).toEqual({ max_tokens: 12 }); // the server takes integers
   });
 });
 

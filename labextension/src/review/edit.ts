@@ -6,6 +6,7 @@ import type { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { collectNotebook } from '../shared/context';
+import { assistSettings, tokenLimit } from '../shared/settings';
 import { streamProposals } from './proposals';
 import { refineProposal, sampling } from './regenerate';
 import { focusReview, isReviewing, openReview } from './review';
@@ -95,7 +96,13 @@ async function editCell(panel: NotebookPanel, cell: Cell): Promise<void> {
   const source = cell.model.sharedModel.getSource();
   const context = collectNotebook(panel);
   const index = panel.content.widgets.indexOf(cell);
-  const body = { ...context, instruction, source, cell_index: index >= 0 ? index : null };
+  const body = {
+    ...context,
+    instruction,
+    source,
+    cell_index: index >= 0 ? index : null,
+    ...tokenLimit(assistSettings.current.edit.maxTokens)
+  };
   const stream = streamProposals({ route: 'edit', body }, source);
   await openReview({
     cell,

@@ -5,6 +5,7 @@ import { CodeCell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { collectNotebook } from '../shared/context';
+import { assistSettings, tokenLimit } from '../shared/settings';
 import { streamProposals } from './proposals';
 import { refineProposal, sampling } from './regenerate';
 import { focusReview, openReview } from './review';
@@ -38,7 +39,12 @@ async function fixCell(panel: NotebookPanel, cell: CodeCell): Promise<void> {
   // The source sent is the review's original: both read now, in one tick.
   const source = cell.model.sharedModel.getSource();
   const context = collectNotebook(panel);
-  const body = { ...context, cells: context.cells ?? [], cell_index: index };
+  const body = {
+    ...context,
+    cells: context.cells ?? [],
+    cell_index: index,
+    ...tokenLimit(assistSettings.current.fix.maxTokens)
+  };
   const stream = streamProposals({ route: 'fix', body }, source);
   await openReview({
     cell,

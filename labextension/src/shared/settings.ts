@@ -28,7 +28,9 @@ export interface INextEditSettings {
 export interface IAssistSettings {
   ghostText: IGhostTextSettings;
   nextEdit: INextEditSettings;
-  fix: { showButton: boolean };
+  /** maxTokens 0: twice the cell plus 64 (the server clips any limit to the model's window). */
+  edit: { maxTokens: number };
+  fix: { showButton: boolean; maxTokens: number };
   /** maxTokens 0: the server's chat_max_tokens. */
   chat: { maxTokens: number };
   warm: { enabled: boolean };
@@ -43,10 +45,16 @@ export const DEFAULT_SETTINGS: IAssistSettings = {
     survivalDelay: 180
   },
   nextEdit: { enabled: true, acceptKey: 'Tab', maxTokens: 0 },
-  fix: { showButton: true },
+  edit: { maxTokens: 0 },
+  fix: { showButton: true, maxTokens: 0 },
   chat: { maxTokens: 0 },
   warm: { enabled: true }
 };
+
+/** The `max_tokens` of a request body for a settings page limit (0: none sent). */
+export function tokenLimit(maxTokens: number): { max_tokens?: number } {
+  return maxTokens > 0 ? { max_tokens: Math.floor(maxTokens) } : {};
+}
 
 type Section = Record<string, unknown>;
 
