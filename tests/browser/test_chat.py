@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
 from .conftest import LabServer, shot, wait_for
+from .pages import STREAMING, ask_chat, open_chat
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +27,6 @@ pytestmark = pytest.mark.browser
 LAB_ARGS = ["--AssistExtension.chat_max_tokens=2000"]
 
 NON_SPACE = re.compile(r"\S")
-STREAMING = re.compile(r"\bjp-mod-streaming\b")
 CELL_SOURCE_JS = """(i) => {
   const panel = window.jupyterapp.shell.currentWidget;
   const cells = panel.content.model.cells;
@@ -44,19 +44,6 @@ CELLS_JS = """() => {
 def _is_route(name: str) -> Any:
     # ServerConnection adds a cache-busting query string: match on the path.
     return lambda url: urlsplit(url).path.endswith(f"/jupyter-assist/{name}")
-
-
-def _open_chat(page: Page) -> Locator:
-    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
-    expect(tab).to_be_visible()
-    chat = page.locator("#jupyter-assist-chat")
-    if not chat.is_visible():
-        tab.click()
-    expect(chat).to_be_visible()
-    # Threads persist across pages (the workspace): each test starts a new one.
-    chat.locator(".jp-assist-chat-clear").click()
-    expect(chat.locator(".jp-assist-chat-message")).to_have_count(0)
-    return chat
 
 
 def _settled(page: Page) -> None:
@@ -117,7 +104,7 @@ def test_chat_streams_and_stop_works(lab_page: Page, lab_server: LabServer) -> N
         route.continue_(post_data=json.dumps(body))
 
     page.route(_is_route("chat"), sample)
-    chat = _open_chat(page)
+    chat = open_chat(page, new=True)
     stop = chat.locator(".jp-assist-chat-stop")
     send = chat.locator(".jp-assist-chat-send")
     questions = ["Tell me a long story about files.", "Explain every module of the standard library.", "Write a long essay."]
@@ -165,7 +152,7 @@ def test_chips_decide_what_is_sent(lab_page: Page, lab_server: LabServer) -> Non
     page = lab_page
     _settled(page)
     _focus_cell(page, 1)  # "import os\nprint(os.sep)"
-    chat = _open_chat(page)
+    chat = open_chat(page, new=True)
     active = _chip(chat, "active-cell")
     expect(active).to_have_count(1)
     expect(active).to_contain_text("Cell 2: import os")
@@ -224,7 +211,7 @@ def test_mention_a_file(lab_page: Page, lab_server: LabServer) -> None:
     (lab_server.root_dir / "big.txt").write_text("x" * (70 * 1024))  # over the 64 KB cap
     _settled(page)
     _focus_cell(page, 1)
-    chat = _open_chat(page)
+    chat = open_chat(page, new=True)
     chat_input = chat.locator(".jp-assist-chat-input")
     # fill() needs no focus; the `@` is typed, and keys go to the input (locator.press).
     chat_input.fill("What is in ")
@@ -293,7 +280,7 @@ def _ask_for_code(page: Page) -> Locator:
     _canned_answer(page)
     _settled(page)
     _focus_cell(page, 1)
-    chat = _open_chat(page)
+    chat = open_chat(page, new=True)
     chat.locator(".jp-assist-chat-input").fill("Sum 0..9")
     chat.locator(".jp-assist-chat-send").click()
     block = chat.locator(".jp-assist-chat-code")
@@ -344,14 +331,6 @@ def test_apply_to_cell_opens_a_diff(lab_page: Page, lab_server: LabServer) -> No
     assert page.evaluate(CELL_SOURCE_JS, 1) == CODE
 
 
-def _ask(chat: Locator, question: str) -> None:
-    chat.locator(".jp-assist-chat-input").fill(question)
-    chat.locator(".jp-assist-chat-send").click()
-    answer = chat.locator('.jp-assist-chat-message[data-role="assistant"]').last
-    expect(answer).to_be_visible()
-    expect(answer).not_to_have_class(STREAMING, timeout=60_000)
-
-
 def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> None:
     import nbformat
     from nbformat import v4
@@ -360,10 +339,10 @@ def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> N
     other = v4.new_notebook(cells=[v4.new_code_cell("y = 2")])
     other.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}  # no kernel dialog
     nbformat.write(other, str(lab_server.root_dir / "other.ipynb"))
-    chat = _open_chat(page)
+    chat = open_chat(page, new=True)
     asked = chat.locator('.jp-assist-chat-message[data-role="user"]')
     label = chat.locator(".jp-assist-chat-notebook")
-    _ask(chat, "First question, about the demo?")
+    ask_chat(chat, "First question, about the demo?")
     expect(asked).to_have_count(1)
 
     page.evaluate("window.jupyterapp.commands.execute('docmanager:open', {path: 'other.ipynb'})")
@@ -377,7 +356,7 @@ def test_a_conversation_per_notebook(lab_page: Page, lab_server: LabServer) -> N
     other_tab.click()
     expect(label).to_contain_text("other.ipynb", timeout=30_000)
     expect(asked).to_have_count(0)  # the other notebook has its own conversation
-    _ask(chat, "Second question, about y?")
+    ask_chat(chat, "Second question, about y?")
     expect(asked).to_have_count(1)
     prompt = lab_server.history("chat")[-1]["prompt"]
     assert "Second question" in prompt and "First question" not in prompt and "y = 2" in prompt

@@ -9,14 +9,14 @@ with the workspace on the server), so a reload finds them.
 
 from __future__ import annotations
 
-import re
 import urllib.request
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from .conftest import LabServer, shot, wait_for
+from .pages import ask_chat, new_chat, open_chat, sources
 
 pytestmark = pytest.mark.browser
 SCRIPTED_MODEL = True
@@ -34,45 +34,13 @@ MARKDOWN = (
 )
 CODE = f"total = sum(range(10))\n{LONG_LINE}"
 CUT = "Start:\n```python\n" + "\n".join(f"step_{i} = compute({i}, factor={i * 3})" for i in range(60)) + "\n```\n"
-STREAMING = re.compile(r"\bjp-mod-streaming\b")
-CELLS_JS = """() => {
-  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-  const out = [];
-  for (let i = 0; i < cells.length; i++) out.push(cells.get(i).sharedModel.getSource());
-  return out;
-}"""
-
-
-def _open_chat(page: Page) -> Locator:
-    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
-    expect(tab).to_be_visible()
-    chat = page.locator("#jupyter-assist-chat")
-    if not chat.is_visible():
-        tab.click()
-    expect(chat).to_be_visible()
-    return chat
-
-
-def _ask(chat: Locator, question: str) -> Locator:
-    chat.locator(".jp-assist-chat-input").fill(question)
-    chat.locator(".jp-assist-chat-send").click()
-    answer = chat.locator('.jp-assist-chat-message[data-role="assistant"]').last
-    expect(answer).to_be_visible()
-    expect(answer).not_to_have_class(STREAMING, timeout=60_000)
-    return answer
-
-
-def _new_chat(chat: Locator) -> None:
-    chat.locator(".jp-assist-chat-clear").click()
-    expect(chat.locator(".jp-assist-chat-message")).to_have_count(0)
 
 
 def test_markdown_renders_and_untrusted_html_runs_nothing(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     script([{"match": "render markdown", "answers": [MARKDOWN]}])
-    chat = _open_chat(page)
-    _new_chat(chat)
-    answer = _ask(chat, "Please render markdown")
+    chat = open_chat(page, new=True)
+    answer = ask_chat(chat, "Please render markdown")
     assert lab_server.history("chat")[-1]["finish_reason"] == "eos"  # whole, not cut off
     expect(answer.locator("strong")).to_have_text("bold advice")
     expect(answer.locator("li")).to_have_text(["first item", "second item"])
@@ -103,9 +71,8 @@ def test_markdown_renders_and_untrusted_html_runs_nothing(lab_page: Page, lab_se
 def test_a_thread_survives_a_reload(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     script([{"match": "remember me", "answers": ["I will **remember** this."]}])
-    chat = _open_chat(page)
-    _new_chat(chat)
-    _ask(chat, "Please remember me across reloads")
+    chat = open_chat(page, new=True)
+    ask_chat(chat, "Please remember me across reloads")
 
     def saved() -> bool:  # the state database writes the workspace after a short debounce
         req = urllib.request.Request(f"{lab_server.base_url}lab/api/workspaces", headers={"Authorization": f"token {lab_server.token}"})
@@ -115,7 +82,7 @@ def test_a_thread_survives_a_reload(lab_page: Page, lab_server: LabServer, scrip
     wait_for(saved, 20, "the thread saved with the workspace")
     page.reload(wait_until="domcontentloaded")
     expect(page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell")).to_have_count(3, timeout=60_000)
-    chat = _open_chat(page)
+    chat = open_chat(page)
     asked = chat.locator('.jp-assist-chat-message[data-role="user"] .jp-assist-chat-text')
     expect(asked).to_have_text(["Please remember me across reloads"], timeout=20_000)
     answer = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
@@ -124,12 +91,12 @@ def test_a_thread_survives_a_reload(lab_page: Page, lab_server: LabServer, scrip
 
     # The history sent on: the restored thread is the conversation.
     script([{"match": "and then", "answers": ["Then more."]}])
-    _ask(chat, "and then?")
+    ask_chat(chat, "and then?")
     prompt = lab_server.history("chat")[-1]["prompt"]
     assert "Please remember me across reloads" in prompt and "I will **remember** this." in prompt
 
     # New chat keeps the old thread in the list; picking it shows it again.
-    _new_chat(chat)
+    new_chat(chat)
     threads = chat.locator(".jp-assist-chat-threads")
     titles = threads.locator("option").all_text_contents()
     assert any(t.startswith("Please remember me") for t in titles), titles
@@ -142,9 +109,8 @@ def test_a_thread_survives_a_reload(lab_page: Page, lab_server: LabServer, scrip
 def test_a_cut_off_answer_says_so_and_keeps_its_code_actions(lab_page: Page, lab_server: LabServer, script: Any) -> None:
     page = lab_page
     script([{"match": "long code", "answers": [CUT]}])
-    chat = _open_chat(page)
-    _new_chat(chat)
-    answer = _ask(chat, "Write long code")
+    chat = open_chat(page, new=True)
+    answer = ask_chat(chat, "Write long code")
     entry = lab_server.history("chat")[-1]
     assert entry["finish_reason"] == "length", entry  # the server's cap (LAB_ARGS) cut it
     expect(answer.locator(".jp-assist-chat-cutoff")).to_contain_text("Cut off")
@@ -159,8 +125,8 @@ def test_a_cut_off_answer_says_so_and_keeps_its_code_actions(lab_page: Page, lab
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(1).locator(".cm-content").click()
     insert.click()
     arrived = entry["text"].split("```python\n", 1)[1].rstrip("\n")
-    sources = wait_for(lambda: (s := page.evaluate(CELLS_JS)) and len(s) == 4 and s, 10, "a fourth cell")
-    assert sources[2] == arrived and arrived.startswith("step_0 = compute(0")
+    cells = wait_for(lambda: (s := sources(page)) and len(s) == 4 and s, 10, "a fourth cell")
+    assert cells[2] == arrived and arrived.startswith("step_0 = compute(0")
 
 
 def test_a_failed_answer_says_what_to_do_and_retry_asks_again(lab_page: Page, lab_server: LabServer, script: Any) -> None:
@@ -176,9 +142,8 @@ def test_a_failed_answer_says_what_to_do_and_retry_asks_again(lab_page: Page, la
         route.fulfill(status=503, headers={"Content-Type": "application/json"}, body='{"error": "The model is still loading."}')
 
     page.route(lambda url: url.split("?")[0].endswith("/jupyter-assist/chat"), fail_once)
-    chat = _open_chat(page)
-    _new_chat(chat)
-    answer = _ask(chat, "Please retry me")
+    chat = open_chat(page, new=True)
+    answer = ask_chat(chat, "Please retry me")
     notice = answer.locator(".jp-assist-error")
     expect(notice).to_contain_text("Chat failed: The model is still loading.")
     expect(notice).to_contain_text("Wait until the status bar says ready")

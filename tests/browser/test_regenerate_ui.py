@@ -7,7 +7,6 @@ checked against what the server generated (`/jupyter-assist/history`).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,14 +14,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import LabServer, shot, wait_for
+from .pages import SET_SOURCE_JS, STREAMING, ask_edit, open_chat, wait_statusbar_idle
 
 pytestmark = pytest.mark.browser
 
 CELL = 2
 ORIGINAL = "def area(w, h):\n    return w * h"
-STREAMING = re.compile(r"\bjp-mod-streaming\b")
 SOURCE_JS = "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.getSource()"
-SET_SOURCE_JS = "([i, t]) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.sharedModel.setSource(t)"
 
 
 def _route(name: str) -> Any:
@@ -31,10 +29,7 @@ def _route(name: str) -> Any:
 
 def test_chat_regenerate_samples_another_answer(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
-    tab = page.locator('.jp-SideBar.jp-mod-right li[data-id="jupyter-assist-chat"]')
-    tab.click()
-    chat = page.locator("#jupyter-assist-chat")
-    expect(chat).to_be_visible()
+    chat = open_chat(page)
     chat.locator(".jp-assist-chat-input").fill("Say something")
     chat.locator(".jp-assist-chat-send").click()
     answers = chat.locator('.jp-assist-chat-message[data-role="assistant"]')
@@ -57,15 +52,10 @@ def test_chat_regenerate_samples_another_answer(lab_page: Page, lab_server: LabS
 
 def test_review_regenerate_and_follow_up(lab_page: Page, lab_server: LabServer) -> None:
     page = lab_page
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=90_000)
+    wait_statusbar_idle(page, 90)
     page.evaluate(SET_SOURCE_JS, [CELL, ORIGINAL])
     cell = page.locator(".jp-Notebook .jp-Cell").nth(CELL)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    prompt.fill("rename w to width")
-    prompt.press("Enter")
-    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    review = ask_edit(page, cell, "rename w to width")
     expect(review).to_have_attribute("data-state", "ready", timeout=60_000)
     edits = lambda: lab_server.history("edit")  # noqa: E731
     first = wait_for(lambda: edits() and edits()[-1], 30, "the first edit")
