@@ -8,6 +8,7 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import type { ChatWidget } from './chat/chat';
 import { CHAT_ID } from './chat/chat';
+import { notebookChatContext } from './chat/chatContext';
 import { assistSettings, SETTINGS_PLUGIN_ID } from './shared/settings';
 
 export const COMMANDS = {
@@ -60,12 +61,9 @@ export function addAssistCommands(deps: ICommandDeps): void {
         return;
       }
       app.shell.activateById(chat.id);
-      const input = chat.node.querySelector<HTMLTextAreaElement>('.jp-assist-chat-input');
-      if (!input || chat.isStreaming) {
-        return;
-      }
-      input.value = EXPLAIN_QUESTION;
-      await chat.send();
+      // The active cell with its outputs (and error) as chips, even ones removed earlier.
+      const panel = tracker?.currentWidget;
+      await chat.ask(EXPLAIN_QUESTION, panel ? notebookChatContext(panel) : undefined);
     }
   });
 

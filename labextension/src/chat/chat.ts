@@ -133,16 +133,41 @@ export class ChatWidget extends Widget {
   /** Send the input's text and stream the answer into a new message. */
   async send(): Promise<void> {
     const content = this._input.value.trim();
-    if (!content || this._pending) {
-      return;
+    if (content) {
+      await this._ask(content, this.refreshContext(), () => (this._input.value = ''));
     }
-    const context = this.refreshContext();
+  }
+
+  /**
+   * Ask `text` as a new message of the current thread, as if typed and sent (Explain Cell
+   * and other commands); the input box keeps whatever the user was typing. `context`:
+   * what goes with it (default: the current notebook with the chips the user kept); a
+   * given context sends all its chips, those removed earlier in this thread too. Resolves
+   * once the answer is complete: true, or false when nothing was sent (an answer is
+   * already streaming, or `text` is blank).
+   */
+  async ask(text: string, context?: IChatContext): Promise<boolean> {
+    const content = text.trim();
+    if (!content || this._pending) {
+      return false;
+    }
+    if (context) {
+      this._conversation(context.key).removed.clear();
+      this.refreshContext(); // the chips shown: those sent
+    }
+    return this._ask(content, context ?? this.refreshContext());
+  }
+
+  private async _ask(content: string, context: IChatContext, onSent?: () => void): Promise<boolean> {
+    if (this._pending) {
+      return false;
+    }
     const conversation = this._conversation(context.key);
     await conversation.loaded;
     if (this._pending) {
-      return;
+      return false;
     }
-    this._input.value = '';
+    onSent?.();
     const chips = this._visibleChips(context);
     const asked: IStoredMessage = { role: 'user', content };
     if (chips.length) {
@@ -151,6 +176,7 @@ export class ChatWidget extends Widget {
     conversation.thread.messages.push(asked);
     this._showMessage(conversation.node, asked);
     await this._answer(conversation, context, asked, null);
+    return true;
   }
 
   /** Ask the last question again, sampled (temperature > 0, a fresh seed): another answer. */
