@@ -3,7 +3,8 @@ scripted model in real JupyterLab + chromium:
 
 - a rename then Tab leaves the line the user typed as typed (the model's answer rewrote it
   to `# Original`), and accepting asks for nothing new;
-- Tab goes to a visible ghost text first, then to next edit;
+- Tab goes to a visible ghost text first, then to an open completer list (the kernel's Tab
+  completion), then to next edit; the accept shortcut (Alt+]) is a real key press;
 - next edit switched off in the settings: no request, no proposal;
 - Stop (Esc) two seconds into the rewrite of a 30-line cell, then Accept all: the lines the
   rewrite did not reach are the original's, byte for byte.
@@ -72,6 +73,10 @@ def _next_edit_posts(page: Page) -> list[dict[str, Any]]:
 
 
 def test_tab_with_ghost_text_shown_takes_the_ghost_text(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    # JupyterLab's completer extension runs inline-completer:accept from a document
+    # capture-phase listener, before the editor's keymap where next edit's Tab sits: next
+    # edit's own guard (ghost text showing: not ours) is the second line of defence. A next
+    # edit that took Tab first (a window capture-phase listener) fails this test.
     page = lab_page
     _ghost_text(lab_server, True)
     # Next edit's rewrite: unsure (no model proposal); the rename proposal is analysis.
@@ -99,6 +104,40 @@ def test_tab_with_ghost_text_shown_takes_the_ghost_text(lab_page: Page, lab_serv
     page.keyboard.press("Tab")
     wait_for(lambda: _sources(page)[1] == "print(costs)", 10, "the proposal accepted by the next Tab")
     _ghost_text(lab_server, False)
+
+
+COMPLETER = ".jp-Completer"
+COMPLETER_CELL0 = "prices = [1, 2]\ncosts_a = 1\ncosts_b = 2"
+
+
+def test_open_completer_list_takes_tab_and_enter_before_next_edit(lab_page: Page, lab_server: LabServer, script: Any) -> None:
+    # The kernel's completer list (JupyterLab's Completer) handles Tab and Enter in a
+    # document capture-phase listener while it is open; next edit must not take them.
+    page = lab_page
+    _ghost_text(lab_server, False)
+    script([{"match": NEXT_EDIT_PROMPT, "answers": ["```"], "logprob": -5.0}])
+    _open(page, lab_server, "trust-completer.ipynb", [COMPLETER_CELL0, USE])
+    # Tab right after the rename, before next edit's pause: no proposal yet, so it opens
+    # the completer's list (costs_a, costs_b: the cell's own words).
+    _edit_first_line(page, len("prices"), "costs")
+    page.keyboard.press("Tab")
+    completer = page.locator(COMPLETER)
+    expect(completer).to_be_visible(timeout=30_000)
+    expect(completer.locator(".jp-Completer-item")).to_have_count(2, timeout=10_000)
+    cell1 = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(1)
+    expect(cell1.locator(PROPOSAL)).to_have_count(1, timeout=30_000)  # the rename's proposal, list still open
+    expect(completer).to_be_visible()
+    shot(page, "test_open_completer_list_takes_tab_and_enter_before_next_edit-both")
+
+    page.keyboard.press("Tab")  # the list's: it completes the common prefix `costs_`
+    wait_for(lambda: _sources(page)[0].startswith("costs_ = [1, 2]"), 10, f"Tab to the list ({_sources(page)})")
+    assert _sources(page)[1] == USE  # not the proposal
+    expect(completer).to_be_visible()
+    page.keyboard.press("Enter")  # the list's: it inserts the active item (Tab moved it)
+    wait_for(lambda: re.match(r"costs_[ab] = \[1, 2\]", _sources(page)[0]) is not None, 10, f"Enter to the list ({_sources(page)})")
+    assert _sources(page)[1] == USE
+    expect(completer).to_be_hidden()
+    shot(page, "test_open_completer_list_takes_tab_and_enter_before_next_edit-listed")
 
 
 def test_rename_then_tab_leaves_the_typed_line_as_typed(lab_page: Page, lab_server: LabServer, script: Any) -> None:
@@ -176,10 +215,11 @@ def test_accept_key_shortcut_leaves_tab_to_the_editor(lab_page: Page, lab_server
         assert _sources(page)[1] == USE
         expect(cell1.locator(PROPOSAL)).to_have_count(1, timeout=30_000)  # asked again after the pause
         shot(page, "test_accept_key_shortcut_leaves_tab_to_the_editor-proposed")
-        # The accept command (what the shortcut runs; its binding, Alt+], is declared in the
-        # settings schema and registered, but a key press from Playwright did not reach it).
-        page.evaluate("() => window.jupyterapp.commands.execute('jupyter-assist:accept-next-edit')")
-        wait_for(lambda: _sources(page)[1] == "print(costs)", 10, f"the command to accept ({_sources(page)})")
+        # The shortcut (Alt+], settings schema): JupyterLab's inline-completer:next has the
+        # same keys on the editor, nearer the key's target than the notebook; ours must win.
+        page.keyboard.press("Alt+BracketRight")
+        wait_for(lambda: _sources(page)[1] == "print(costs)", 10, f"the shortcut to accept ({_sources(page)})")
+        shot(page, "test_accept_key_shortcut_leaves_tab_to_the_editor-accepted")
     finally:
         _next_edit(lab_server, acceptKey="Tab")
 
