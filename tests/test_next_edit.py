@@ -31,7 +31,9 @@ def _apply_all(cells: list, proposals: list[Proposal]) -> list[str]:
 
 
 def test_rename_in_def_is_detected() -> None:
-    assert detect(DEF_BEFORE, DEF_AFTER, 0) == [Rename("load", "read_text", None, None)]
+    assert detect(DEF_BEFORE, DEF_AFTER) == [Rename("load", "read_text", None, None)]
+    # Made at a binding of cell 0: follows below it (its body, the cells below).
+    assert detect(DEF_BEFORE, DEF_AFTER, 0) == [Rename("load", "read_text", None, 0, 1)]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,7 @@ def test_rename_of_an_attribute_keeps_its_base() -> None:
 
 
 def test_parameter_rename_is_bound_to_its_cell() -> None:
-    assert detect("def f(path):\n    return path", "def f(src):\n    return path", 3) == [Rename("path", "src", None, 3)]
+    assert detect("def f(path):\n    return path", "def f(src):\n    return path", 3) == [Rename("path", "src", None, 3, 1, 2)]
 
 
 def test_partial_code_does_not_raise() -> None:

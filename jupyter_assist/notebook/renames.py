@@ -9,22 +9,31 @@ docs/api.md):
   (`f(load=1)`) are left alone: they live in another namespace.
 - an attribute (`self.load` -> `self.read`) follows only where the same base name is in
   front of it (`self.load`).
-- a function parameter renamed inside a `def (...)` signature follows only in its own cell
-  (its body); call sites' keyword arguments are the user's call.
+- a function parameter renamed inside a `def (...)` signature follows only in that
+  function's body; call sites' keyword arguments are the user's call. A name bound inside
+  a function (a local) renamed where it is bound follows in that function, below it.
+- a name renamed where it is bound at the top of a cell (`x = ...`, `def`, `class`, `as`)
+  follows below that statement in its cell and in the cells below: the uses above it (and
+  in cells above, which ran before it) belong to the binding it replaced.
+- a rename made at a use follows everywhere.
+- functions (and comprehensions) where the old name is local (a parameter, an assignment)
+  are left alone, except a local rename's own function.
 
-Code that does not tokenize to the end (the user is mid-typing: an open string, bad
-dedent) is read up to the error: the tokens before it are exact, lines after it get no
-proposal. Scopes are not analysed (a notebook is mostly one global namespace): every
-proposal is shown to the user, who accepts or dismisses it.
+Scopes come from `ast` where the source parses; where it does not (the user is
+mid-typing), from the tokens: code that does not tokenize to the end (an open string, bad
+dedent) is read up to the error, lines after it get no proposal, and a parameter's body is
+the lines indented below its `def`. Every proposal is shown to the user, who accepts or
+dismisses it.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import keyword
 import tokenize
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .linediff import changed_blocks
@@ -43,14 +52,28 @@ class Name:
     base: str | None  # the name before a `.` when this is an attribute, "" for `(...).x`
     keyword_arg: bool  # `f(text=...)` or a parameter's default in a signature
     parameter: bool  # inside the parentheses of a `def` signature
+    binds: bool = False  # after `def`, `class`, `as` or `for`, or before `=` outside brackets
 
 
 @dataclass(frozen=True)
 class Rename:
+    """`cell` None: follows everywhere. Else the rename was made at a binding in `cell`:
+    it follows from line `start` of it on, and in every cell below, or, when `end` is set
+    (a parameter, a function's local), only in lines [start, end) of `cell`."""
+
     old: str
     new: str
     base: str | None  # attribute renames: the object's name
-    cell: int | None  # parameter renames: the only cell they follow in
+    cell: int | None
+    start: int = 0
+    end: int | None = None
+
+    def reaches(self, cell: int, line: int) -> bool:
+        if self.cell is None:
+            return True
+        if self.end is not None:
+            return cell == self.cell and self.start <= line < self.end
+        return cell > self.cell or (cell == self.cell and line >= self.start)
 
 
 def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], int | None]:
@@ -64,6 +87,9 @@ def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], int | None]:
         lineno = getattr(e, "lineno", None) or (e.args[1][0] if len(e.args) > 1 and isinstance(e.args[1], tuple) else None)
         return out, (lineno - 1 if isinstance(lineno, int) and lineno > 0 else 0)
     return out, None
+
+
+_ASSIGN_OPS = frozenset({"=", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "@=", "&=", "|=", "^=", ">>=", "<<="})
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,7 +127,9 @@ def _stream(source: str) -> tuple[tuple[tuple[str, Name | None], ...], int | Non
         in_call = bool(brackets) and brackets[-1] in ("(", "d(")
         kwarg = in_call and nxt is not None and nxt.type == tokenize.OP and nxt.string == "=" and base is None
         param = bool(brackets) and brackets[-1] == "d(" and base is None
-        out[i] = (t.string, Name(t.start[0] - 1, t.start[1], t.string, base, kwarg and not param, param))
+        assigns = not brackets and nxt is not None and nxt.type == tokenize.OP and nxt.string in _ASSIGN_OPS
+        binds = base is None and ((prev is not None and prev.string in ("def", "class", "as", "for")) or assigns)
+        out[i] = (t.string, Name(t.start[0] - 1, t.start[1], t.string, base, kwarg and not param, param, binds))
     return tuple(out), bad
 
 
@@ -112,10 +140,160 @@ def names(source: str) -> tuple[list[Name], int | None]:
     return [n for _, n in items if n is not None], bad
 
 
+# --- scopes (ast) ------------------------------------------------------------------------
+
+Pos = tuple[int, int]  # (0-based line, UTF-8 byte column), as `ast` counts
+Span = tuple[Pos, Pos]
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+Func = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+
+
+@functools.lru_cache(maxsize=256)
+def _tree(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)  # parse only: never compiled or run
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def _span(node: ast.expr | ast.stmt) -> Span:
+    return (node.lineno - 1, node.col_offset), ((node.end_lineno or node.lineno) - 1, node.end_col_offset or 0)
+
+
+def _body(f: Func) -> Span:
+    """Where a function's body is (its signature, defaults included, is outside)."""
+    first, last = (f.body, f.body) if isinstance(f, ast.Lambda) else (f.body[0], f.body[-1])
+    return (first.lineno - 1, first.col_offset), ((last.end_lineno or last.lineno) - 1, last.end_col_offset or 0)
+
+
+def _inside(pos: Pos, span: Span) -> bool:
+    return span[0] <= pos < span[1]
+
+
+def _own(node: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of `node`'s own scope: nested functions, classes and comprehensions are
+    yielded, not entered."""
+    for child in ast.iter_child_nodes(node):
+        yield child
+        if not isinstance(child, (*_FUNCS, *_COMPS, ast.ClassDef)):
+            yield from _own(child)
+
+
+def _params(f: Func) -> set[str]:
+    a = f.args
+    return {x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if x is not None}
+
+
+def _locals(node: ast.AST) -> set[str]:
+    """The names local to a function or comprehension: its parameters, what it binds, less
+    what it declares `global` or `nonlocal`."""
+    if isinstance(node, _COMPS):
+        return {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+    out = _params(node) if isinstance(node, _FUNCS) else set()
+    declared: set[str] = set()
+    for n in _own(node):
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            out.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(n.name)
+        elif isinstance(n, ast.alias):
+            out.add((n.asname or n.name).split(".")[0])
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            out.add(n.name)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            declared.update(n.names)
+    return out - declared
+
+
+def _shadows(node: ast.AST, name: str) -> Iterator[Span]:
+    """Where `name` means something else than in `node`'s scope: the functions and
+    comprehensions below it where it is local."""
+    for child in _own(node):
+        if isinstance(child, (*_FUNCS, *_COMPS)):
+            if name in _locals(child):  # its parameters too (and, conservatively, their defaults)
+                yield _span(child)
+            else:
+                yield from _shadows(child, name)
+        elif isinstance(child, ast.ClassDef):  # a class body's names do not reach its methods
+            yield from _shadows(child, name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _shadowed(source: str, name: str) -> tuple[Span, ...]:
+    tree = _tree(source)
+    if tree is None:
+        return ()
+    try:
+        return tuple(_shadows(tree, name))
+    except RecursionError:
+        return ()
+
+
+def _byte_col(lines: Sequence[str], line: int, col: int) -> int:
+    return len(lines[line][:col].encode()) if line < len(lines) else col
+
+
+def _scope(tree: ast.Module, lines: Sequence[str], n: Name, cell: int) -> Rename | None:
+    """Where a rename made at `n` (a name of the edit's `after`) follows; None: everywhere."""
+    pos = (n.line, _byte_col(lines, n.line, n.col))
+    funcs = [f for f in ast.walk(tree) if isinstance(f, _FUNCS)]
+    for f in funcs:
+        if any((a.lineno - 1, a.col_offset) == pos for a in _all_args(f)):  # a parameter
+            (b0, _), (b1, _) = _body(f)
+            return Rename("", "", None, cell, b0, b1 + 1)
+    stored = [x for x in ast.walk(tree) if isinstance(x, ast.Name) and not isinstance(x.ctx, ast.Load) and (x.lineno - 1, x.col_offset) == pos]
+    if not stored and not n.binds:
+        return None  # a use
+    start = n.line + 1
+    for st in ast.walk(tree):  # an assignment's right-hand side still reads the old binding
+        if isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and _inside(pos, _span(st)):
+            start = max(start, st.end_lineno or start)
+    around = [f for f in funcs if _inside(pos, _body(f))]
+    if around:
+        f = max(around, key=lambda f: _body(f)[0])
+        if n.text in _locals(f):
+            return Rename("", "", None, cell, start, _body(f)[1][0] + 1)
+    return Rename("", "", None, cell, start)
+
+
+def _all_args(f: Func) -> list[ast.arg]:
+    a = f.args
+    return [x for x in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg] if x is not None]
+
+
+def _indented_body(lines: Sequence[str], line: int) -> tuple[int, int]:
+    """Without a tree: the lines below the `def` at or above `line`, indented deeper."""
+    d = next((k for k in range(line, -1, -1) if lines[k].lstrip().startswith(("def ", "async def "))), line)
+    indent = len(lines[d]) - len(lines[d].lstrip())
+    end = line + 1
+    while end < len(lines):
+        text = lines[end]
+        if text.strip() and not text.lstrip().startswith("#") and len(text) - len(text.lstrip()) <= indent:
+            break
+        end += 1
+    return line + 1, end
+
+
+def _scope_of(after: str, n: Name, cell: int) -> tuple[int | None, int, int | None]:
+    lines = after.split("\n")
+    tree = _tree(after)
+    if tree is not None:
+        try:
+            s = _scope(tree, lines, n, cell)
+        except RecursionError:
+            s = None
+        return (None, 0, None) if s is None else (s.cell, s.start, s.end)
+    if n.parameter:
+        return (cell, *_indented_body(lines, n.line))
+    return (cell, n.line + 1, None) if n.binds else (None, 0, None)
+
+
 def detect(before: str, after: str, cell: int | None = None) -> list[Rename]:
     """Renames in one edit: an identifier token replaced, one for one, by another at the
     same place in the token stream, where the new name did not occur before the edit
-    (otherwise the user pointed a reference elsewhere, which is no rename)."""
+    (otherwise the user pointed a reference elsewhere, which is no rename). With `cell`,
+    each is scoped where it was made (see the module's docstring)."""
     a, _ = _stream(before)
     b, _ = _stream(after)
     known = {n.text for _, n in a if n is not None}
@@ -128,18 +306,24 @@ def detect(before: str, after: str, cell: int | None = None) -> list[Rename]:
             if old is None or new is None or new.text in known or old.base != new.base or old.keyword_arg or new.keyword_arg:
                 continue
             key = (old.text, new.text, old.base)
-            found.setdefault(key, Rename(old.text, new.text, old.base, cell if old.parameter else None))
+            if key in found:
+                continue
+            where: tuple[int | None, int, int | None] = (None, 0, None)
+            if cell is not None and new.base is None:
+                where = _scope_of(after, new, cell)
+            found[key] = Rename(old.text, new.text, old.base, *where)
     return list(found.values())
 
 
 def chain(renames: Iterable[Rename]) -> list[Rename]:
-    """Renames in the order made, a->b then b->c folded into a->c (a->b->a cancels)."""
+    """Renames in the order made, a->b then b->c folded into a->c (a->b->a cancels); the
+    fold keeps where a->b was made (the binding the name first had)."""
     out: list[Rename] = []
     for r in renames:
         merged = False
         for k, prev in enumerate(out):
             if prev.new == r.old and prev.base == r.base:
-                out[k] = Rename(prev.old, r.new, prev.base, prev.cell if prev.cell == r.cell else None)
+                out[k] = Rename(prev.old, r.new, prev.base, prev.cell, prev.start, prev.end)
                 merged = True
         if not merged:
             out.append(r)
@@ -158,14 +342,19 @@ def line_edits(source: str, renames: Sequence[Rename], cell: int) -> list[Line]:
         return []  # most cells: no need to tokenize
     found, bad = names(source)
     lines = source.split("\n")  # as the editor counts lines
+    shadowed = {r.old: _shadowed(source, r.old) for r in renames if r.base is None and r.old in source}
     by_line: dict[int, list[tuple[int, Rename]]] = {}
     for n in found:
         if bad is not None and n.line >= bad:
             continue
         for r in renames:
-            if (r.cell is None or r.cell == cell) and _follows(n, r):
-                by_line.setdefault(n.line, []).append((n.col, r))
-                break
+            if not r.reaches(cell, n.line) or not _follows(n, r):
+                continue
+            spans = shadowed.get(r.old, ())
+            if spans and any(_inside((n.line, _byte_col(lines, n.line, n.col)), s) for s in spans):
+                continue
+            by_line.setdefault(n.line, []).append((n.col, r))
+            break
     out: list[Line] = []
     for line, hits in sorted(by_line.items()):
         if line >= len(lines):
