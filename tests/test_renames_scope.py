@@ -81,3 +81,14 @@ def test_unparsed_cell_parameter_rename_stays_in_the_indented_body() -> None:
     before = "def f(a):\n    return a\n\ndef g(a):\n    return a\nx = ("
     after = before.replace("def f(a)", "def f(b)")
     assert _where(_cells(after), UserEdit(0, before, after)) == [(0, 1, "    return b")]
+
+
+def test_parameter_rename_follows_where_the_body_also_assigns_it() -> None:
+    # handson-ml3 18, cell 72: `obs` is reassigned in the body, so the function has it as a local.
+    before = "def step(env, obs):\n    p = model(obs)\n    obs, reward = env.step(p)\n    return obs"
+    after = before.replace("env, obs)", "env, obs2)")
+    assert _where(_cells(after), UserEdit(0, before, after)) == [
+        (0, 1, "    p = model(obs2)"),
+        (0, 2, "    obs2, reward = env.step(p)"),
+        (0, 3, "    return obs2"),
+    ]

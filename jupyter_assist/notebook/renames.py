@@ -350,7 +350,9 @@ def line_edits(source: str, renames: Sequence[Rename], cell: int) -> list[Line]:
         for r in renames:
             if not r.reaches(cell, n.line) or not _follows(n, r):
                 continue
-            spans = shadowed.get(r.old, ())
+            # A local rename's own function (and those around it) start above its lines:
+            # there the old name is local because the rename has yet to follow.
+            spans = [s for s in shadowed.get(r.old, ()) if r.end is None or s[0][0] >= r.start]
             if spans and any(_inside((n.line, _byte_col(lines, n.line, n.col)), s) for s in spans):
                 continue
             by_line.setdefault(n.line, []).append((n.col, r))
