@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .conftest import LabServer, shot, wait_for
+from .pages import ask_edit
 
 pytestmark = pytest.mark.browser
 
@@ -150,12 +151,7 @@ def test_edit_error_says_what_to_do_and_retry_works(lab_page: Page) -> None:
     edit_route = re.compile(r"/jupyter-assist/edit(\?|$)")
     page.route(edit_route, lambda route: route.abort("connectionrefused"))
     cell = page.locator(".jp-Notebook .jp-CodeCell").first
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    prompt.fill("add a comment")
-    prompt.press("Enter")
-    review = cell.locator('.jp-assist-review[data-task="edit"]')
+    review = ask_edit(page, cell, "add a comment")
     expect(review).to_have_attribute("data-state", "error", timeout=30_000)
     error = review.locator(".jp-assist-review-error")
     expect(error.locator("[role='alert']")).to_contain_text("Edit failed: The Jupyter server cannot be reached.")

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from .conftest import LabServer, shot, wait_for
+from .pages import SET_SOURCE_JS, open_edit_prompt
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,6 @@ ORIGINAL = "x = 1  \n\tname = 'h\u00e9llo \u2713'\ny = x + 1"
 SOURCE_JS = """(i) => {
   const panel = window.jupyterapp.shell.currentWidget;
   return panel.content.widgets[i].model.sharedModel.getSource();
-}"""
-
-SET_SOURCE_JS = """([i, text]) => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  panel.content.widgets[i].model.sharedModel.setSource(text);
 }"""
 
 # Record every data-state a review root takes (the DOM contract: streaming, then ready).
@@ -87,18 +83,15 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, name: str) 
     review locator and how many edit requests the server had served before."""
     _set_source(page, ORIGINAL)
     cell = _cell(page)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
 
     def edit_warm(r: Any) -> bool:
         return urlsplit(r.url).path.endswith("/jupyter-assist/warm") and (r.request.post_data_json or {}).get("task") == "edit"
 
     # Opening the instruction prefills the cell's edit prompt while it is typed.
     with page.expect_response(edit_warm) as warm:
-        page.keyboard.press("ControlOrMeta+k")
+        prompt = open_edit_prompt(page, cell)
     assert warm.value.status == 200 and warm.value.json()["prompt_tokens"] > 0
     assert warm.value.request.post_data_json["cell_index"] == CELL
-    prompt = cell.locator(".jp-assist-edit-input")
-    expect(prompt).to_be_focused()
     prompt.fill(instruction)
     shot(page, f"{name}-instruction")
     before = len(lab_server.history("edit"))
@@ -112,6 +105,23 @@ def _start_edit(page: Page, lab_server: LabServer, instruction: str, name: str) 
     expect(review).to_have_count(1)
     expect(cell.locator(".jp-assist-edit-input")).to_have_count(0)
     return review, before
+
+
+def _instruction(page: Page, source: str, instruction: str) -> tuple[Locator, Locator]:
+    """Put `source` in the cell and `instruction` in its Accel+K box, not sent yet: the
+    cell and the box."""
+    _set_source(page, source)
+    cell = _cell(page)
+    prompt = open_edit_prompt(page, cell)
+    prompt.fill(instruction)
+    return cell, prompt
+
+
+def _reject(page: Page, review: Locator, want: str) -> None:
+    """Reject: the review goes, and the cell holds `want` byte for byte."""
+    review.locator(".jp-assist-review-reject").click()
+    expect(review).to_have_count(0)
+    assert _source(page) == want
 
 
 def _finished_edit(lab_server: LabServer, before: int, instruction: str) -> dict[str, Any]:
@@ -206,9 +216,7 @@ def test_edit_conflict_never_overwrites(lab_page: Page, lab_server: LabServer) -
     assert _source(page) == users and _source(page) != entry["text"]
     shot(page, "test_edit_conflict-conflict")
 
-    review.locator(".jp-assist-review-reject").click()
-    expect(review).to_have_count(0)
-    assert _source(page) == users
+    _reject(page, review, users)
 
 
 def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer) -> None:
@@ -241,9 +249,7 @@ def test_fix_button_on_error_opens_review(lab_page: Page, lab_server: LabServer)
     assert entries[-1]["finish_reason"] != "cancelled"
     shot(page, "test_fix-review")
 
-    review.locator(".jp-assist-review-reject").click()
-    expect(review).to_have_count(0)
-    assert _source(page) == failing
+    _reject(page, review, failing)
     # The button goes with the error.
     page.evaluate("(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.clear()", CELL)
     expect(button).to_have_count(0)
@@ -254,12 +260,7 @@ def test_edit_error_is_shown_and_cell_untouched(lab_page: Page, lab_server: LabS
     # Too long for the tiny model's context window: the server refuses it (400) with a
     # message before any text is generated.
     big = "".join(f"value_{i} = {i} * 2  # a long line of arithmetic\n" for i in range(3000))
-    _set_source(page, big)
-    cell = _cell(page)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    prompt.fill("add a docstring")
+    cell, prompt = _instruction(page, big, "add a docstring")
     with page.expect_response(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
         prompt.press("Enter")
     response = info.value
@@ -273,9 +274,7 @@ def test_edit_error_is_shown_and_cell_untouched(lab_page: Page, lab_server: LabS
     expect(error).to_contain_text("The cell was not changed")
     expect(review.locator(".jp-assist-review-accept")).to_be_disabled()
     shot(page, "test_edit_error-shown")
-    review.locator(".jp-assist-review-reject").click()
-    expect(review).to_have_count(0)
-    assert _source(page) == big
+    _reject(page, review, big)
 
 
 def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) -> None:
@@ -288,29 +287,28 @@ def test_hunk_buttons_decide_each_change(lab_page: Page, lab_server: LabServer) 
     shot(page, "test_hunks-diff")
     # Accepting every hunk one by one is Accept all: the review closes by itself once
     # nothing is left to decide, and the cell holds the proposal.
-    for _ in range(50):
-        if review.count() == 0:
-            break
-        left = hunk_accept.count()
-        hunk_accept.first.click()
-        # The decided hunk's buttons go (the cell is short: every hunk is on screen).
-        wait_for(lambda: review.count() == 0 or hunk_accept.count() < left, 10, "the hunk to be decided")
-    expect(review).to_have_count(0)
+    _decide_every_hunk(review, hunk_accept)
     assert _source(page) == proposal
 
     # Rejecting every hunk one by one leaves the cell as it was, byte for byte.
     review, before = _start_edit(page, lab_server, "add a docstring", "test_hunks-again")
     _expect_diff_shown(review)
     hunk_reject = review.locator(".jp-assist-review-hunk-reject")
+    _decide_every_hunk(review, hunk_reject)
+    assert _source(page) == ORIGINAL
+
+
+def _decide_every_hunk(review: Locator, buttons: Locator) -> None:
+    """Click the first of `buttons` (each hunk's accept, or each one's reject) until the
+    review closes by itself, nothing being left to decide."""
     for _ in range(50):
         if review.count() == 0:
             break
-        left = hunk_reject.count()
-        hunk_reject.first.click()
+        left = buttons.count()
+        buttons.first.click()
         # The decided hunk's buttons go (the cell is short: every hunk is on screen).
-        wait_for(lambda: review.count() == 0 or hunk_reject.count() < left, 10, "the hunk to be decided")
+        wait_for(lambda: review.count() == 0 or buttons.count() < left, 10, "the hunk to be decided")
     expect(review).to_have_count(0)
-    assert _source(page) == ORIGINAL
 
 
 def _stop_outcome(lab_server: LabServer, request_id: str, cancelled_before: int) -> Any:
@@ -327,12 +325,7 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
     # A longer cell: a larger answer budget (2x its tokens + 64), so the generation is
     # still running when Stop is pressed.
     long_cell = "".join(f"total_{i} = sum(range({i}))  # running totals\n" for i in range(40))
-    _set_source(page, long_cell)
-    cell = _cell(page)
-    cell.locator(".jp-InputArea-editor .cm-content").click()
-    page.keyboard.press("ControlOrMeta+k")
-    prompt = cell.locator(".jp-assist-edit-input")
-    prompt.fill("add comments")
+    cell, prompt = _instruction(page, long_cell, "add comments")
 
     def sample(route: Any) -> None:
         # Sampled, so the random-weight model writes on instead of closing the fence early
@@ -349,9 +342,7 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
         if attempt:
             review.locator(".jp-assist-review-reject").click()
             expect(review).to_have_count(0)
-            cell.locator(".jp-InputArea-editor .cm-content").click()
-            page.keyboard.press("ControlOrMeta+k")
-            prompt.fill(instruction)
+            open_edit_prompt(page, cell).fill(instruction)
         with page.expect_request(lambda r: urlsplit(r.url).path.endswith("/jupyter-assist/edit")) as info:
             prompt.press("Enter")
         request_id = info.value.post_data_json["request_id"]
@@ -380,6 +371,4 @@ def test_stop_cancels_the_request(lab_page: Page, lab_server: LabServer) -> None
     served = [e for e in lab_server.history("edit") if e["request_id"] == request_id]
     assert all(e["finish_reason"] == "cancelled" for e in served), served
     shot(page, "test_stop-stopped")
-    review.locator(".jp-assist-review-reject").click()
-    expect(review).to_have_count(0)
-    assert _source(page) == long_cell
+    _reject(page, review, long_cell)
