@@ -110,11 +110,14 @@ class recording:
 
 
 def alone(engine: Engine, req: Request) -> Event:
-    """`req` by itself, from a cold prefix cache."""
+    """A copy of `req` by itself, from a cold prefix cache."""
     return alone_traced(engine, req)[0]
 
 
 def alone_traced(engine: Engine, req: Request) -> tuple[Event, list[Any]]:
+    """A copy of `req` by itself, from a cold prefix cache (`req` stays unstarted): its end
+    and the logits of its passes."""
+    req = fresh(req)
     backend = engine.backend
     saved = backend.prefix_cache.max_bytes
     backend.prefix_cache.max_bytes = 0
@@ -176,7 +179,7 @@ def check_same(trace: Trace, want: dict[str, Event]) -> None:
         assert "".join(e.text for e in trace.events[rid][:-1]) == got.text
 
 
-def check_same_logits(trace: Trace, traced: dict[str, tuple[Event, list[Any]]]) -> None:
+def check_logits(trace: Trace, traced: dict[str, tuple[Event, list[Any]]]) -> None:
     """Each request's passes saw the logits it saw alone."""
     for rid, (_, ref_logits) in traced.items():
         assert same_logits(trace.logits.get(rid, []), ref_logits), rid

@@ -18,21 +18,7 @@ from jupyter_assist.engine.scheduler import Scheduler
 from jupyter_assist.engine.types import PRIORITY_CHAT, PRIORITY_COMPLETE, PRIORITY_EDIT
 
 from .conftest import running_engine
-from .engine_trace import (
-    NOTEBOOK,
-    PROMPTS,
-    Trace,
-    alone,
-    alone_traced,
-    arrivals_of,
-    check_same_logits,
-    drive,
-    fresh,
-    make,
-    recording,
-    scheduler,
-    specs_of,
-)
+from .engine_trace import NOTEBOOK, PROMPTS, Trace, alone, alone_traced, arrivals_of, check_logits, drive, make, recording, scheduler, specs_of
 from .engine_trace import check_same as check_same_alone
 
 
@@ -91,25 +77,25 @@ request_specs = specs_of(last_arrival=30, most_tokens=24, modes=["plain", "plain
 )
 def test_batched_requests_equal_each_alone(engine: Engine, specs: list[tuple[int, int, int, int, str]]) -> None:
     reqs = {f"r{i}": (at, make(f"r{i}", p, prio, n, mode)) for i, (at, p, prio, n, mode) in enumerate(specs)}
-    traced = {rid: alone_traced(engine, fresh(r)) for rid, (_, r) in reqs.items() if r.kind == "generate"}
+    traced = {rid: alone_traced(engine, r) for rid, (_, r) in reqs.items() if r.kind == "generate"}
     engine.backend.prefix_cache.clear()
     trace = Trace()
     sched = batched(engine, trace)
     with recording_rows(engine, trace):
         drive(sched, trace, arrivals_of(reqs))
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    check_same_logits(trace, traced)
+    check_logits(trace, traced)
 
 
 def test_decode_steps_share_passes(engine: Engine) -> None:
     reqs = [make(f"p{i}", 2 + i % 2, PRIORITY_CHAT, 20, "sampled" if i == 3 else "plain") for i in range(4)]
-    traced = {r.request_id: alone_traced(engine, fresh(r)) for r in reqs}
+    traced = {r.request_id: alone_traced(engine, r) for r in reqs}
     trace = Trace()
     sched = batched(engine, trace)
     with recording_rows(engine, trace):
         drive(sched, trace, {0: reqs})
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    check_same_logits(trace, traced)
+    check_logits(trace, traced)
     stats = sched.stats()
     assert max(sched.batch_sizes) == 4 and stats["batch_sizes"]["4"] >= 10 and stats["batch_rows"] == 0
 
@@ -133,7 +119,7 @@ def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
     for r in reqs[:2]:  # drafts the answers mostly copy: accepted chunks, then a rejected part
         text = alone(engine, make("g", PROMPTS.index(r.prompt), PRIORITY_EDIT, 24, "plain")).text
         r.draft = text[: len(text) // 2] + " = 1\n" + text[len(text) // 2 :]
-    traced = {r.request_id: alone_traced(engine, fresh(r)) for r in reqs}
+    traced = {r.request_id: alone_traced(engine, r) for r in reqs}
     before = proposed_accepted(engine)
     trace = Trace()
     sched = batched(engine, trace)
@@ -147,7 +133,7 @@ def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
     finally:
         batch.run = real  # type: ignore[method-assign]
     check_same(engine, trace, {rid: ev for rid, (ev, _) in traced.items()})
-    check_same_logits(trace, traced)
+    check_logits(trace, traced)
     after = proposed_accepted(engine)
     assert after[0] - before[0] > after[1] - before[1]  # some drafted tokens were rolled back
     assert max(widths) > 1 and sched.batch_sizes[4] > 0  # rows of different lengths in one pass
@@ -156,7 +142,7 @@ def test_verify_chunks_share_passes_and_roll_back(engine: Engine) -> None:
 def test_a_completion_arriving_during_a_long_generation_finishes_first(engine: Engine) -> None:
     chats = [make("chat", 0, PRIORITY_CHAT, 60, "plain"), make("chat2", 2, PRIORITY_CHAT, 60, "sampled")]
     comp = make("comp", 1, PRIORITY_COMPLETE, 6, "plain")
-    want = {r.request_id: alone(engine, fresh(r)) for r in [*chats, comp]}
+    want = {r.request_id: alone(engine, r) for r in [*chats, comp]}
     trace = Trace()
     sched = batched(engine, trace)
     for r in chats:
@@ -185,7 +171,7 @@ def test_cancelling_one_row_leaves_the_others_unchanged(engine: Engine) -> None:
         make("c", 3, PRIORITY_CHAT, 30, "sampled"),
         make("d", 1, PRIORITY_CHAT, 30, "lookup"),
     ]
-    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    want = {r.request_id: alone(engine, r) for r in reqs}
     trace = Trace()
     sched = batched(engine, trace)
     batch = engine.backend.batch
@@ -208,7 +194,7 @@ def test_cancelling_one_row_leaves_the_others_unchanged(engine: Engine) -> None:
 
 def test_the_kv_budget_holds_under_many_arrivals(engine: Engine) -> None:
     reqs = [make(f"q{i}", i % 4, PRIORITY_CHAT if i % 3 else PRIORITY_EDIT, 12, "plain" if i % 2 else "sampled") for i in range(12)]
-    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    want = {r.request_id: alone(engine, r) for r in reqs}
     budget = 4 * max(engine._kv_bytes(r) for r in reqs)
     trace = Trace()
     sched = batched(engine, trace, budget)
@@ -252,7 +238,7 @@ def test_out_of_memory_in_a_batched_pass_fails_its_rows_and_the_engine_goes_on(e
         assert ev.kind == "error" and "Out of memory" in ev.message, ev
     assert batch.size == 0 and not batch.pending
     again = [make("n0", 2, PRIORITY_CHAT, 8, "plain"), make("n1", 3, PRIORITY_CHAT, 8, "plain")]
-    want = {r.request_id: alone(engine, fresh(r)) for r in again}
+    want = {r.request_id: alone(engine, r) for r in again}
     trace = Trace()
     drive(batched(engine, trace), trace, {0: again})
     check_same(engine, trace, want)
@@ -307,7 +293,7 @@ def test_the_batch_kv_allocated_stays_within_the_budget_under_mixed_arrivals(eng
     for i in range(16):
         params = GenerationParams(max_tokens=4 + (7 * i) % 23, loop_guard=False, lookup=i % 5 == 4)
         reqs.append(Request(f"k{i}", prompts[i % len(prompts)], params, priority=(PRIORITY_CHAT, PRIORITY_EDIT, PRIORITY_COMPLETE)[i % 3]))
-    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    want = {r.request_id: alone(engine, r) for r in reqs}
     budget = 2 * max(engine._kv_bytes(r) for r in reqs)
     trace = Trace()
     sched = batched(engine, trace, budget)
@@ -334,7 +320,7 @@ def test_rows_that_outgrow_the_room_leave_the_batch_with_their_kv(engine: Engine
     (nothing recomputed: the same answer), and the memory stays bounded."""
     params = GenerationParams(max_tokens=60, loop_guard=False)
     reqs = [Request("long", PROMPTS[2] * 3, params), Request("short", PROMPTS[3], params)]
-    want = {r.request_id: alone(engine, fresh(r)) for r in reqs}
+    want = {r.request_id: alone(engine, r) for r in reqs}
     assert all(w.completion_tokens == 60 for w in want.values())
     budget = sum(engine._kv_bytes(r) for r in reqs)
     trace = Trace()
@@ -362,7 +348,7 @@ def test_a_completion_that_fits_the_budget_but_not_the_batch_starts_at_once(engi
     params = GenerationParams(max_tokens=60, loop_guard=False)
     chats = [Request("long", PROMPTS[2] * 3, params), Request("short", PROMPTS[3], params)]
     comp = Request("comp", PROMPTS[3], GenerationParams(max_tokens=30, loop_guard=False), priority=PRIORITY_COMPLETE)
-    want = {r.request_id: alone(engine, fresh(r)) for r in [*chats, comp]}
+    want = {r.request_id: alone(engine, r) for r in [*chats, comp]}
     need = engine._kv_bytes(comp)
     budget = sum(engine._kv_bytes(r) for r in chats) + need
     trace = Trace()
