@@ -30,6 +30,9 @@ async def test_a_small_limit_ends_the_rewrite_with_length(jp_fetch: Any, task: s
     done = ndjson((await post(jp_fetch, task, _body(task, 2))).body)[-1]
     assert done["type"] == "done" and done["finish_reason"] == "length", done
     assert done["completion_tokens"] == 2
+    # Two tokens reach no whole line: Accept writes the cell as it was, nothing deleted.
+    source = SOURCE if task == "edit" else FIX_CELLS[1]["source"]
+    assert done["text"] == source and done["hunks"] == [], done
 
 
 @pytest.mark.parametrize("task", ["edit", "fix"])

@@ -10,11 +10,12 @@ import difflib
 from collections.abc import Sequence
 from typing import Any
 
-from ..engine.types import PRIORITY_EDIT, GenerationParams, Request
+from ..engine.types import PRIORITY_EDIT, Event, GenerationParams, Request
 from ..notebook import InstructPrompt, edit_prompt, from_cells
 from ..prompt.model import ModelText
 from ..wire import EditRequest, NotebookCell, WarmRequest
 from .spec import Built, Task, TaskSettings, fit
+from .unreached import keep_unreached
 
 OPEN = "```python\n"
 # Tokens the instructions, the chat template and the fences take besides the cell (about
@@ -52,7 +53,13 @@ def rewrite_request(request_id: str, prompt: InstructPrompt, answer: int, draft:
 
 def rewrite_built(request_id: str, prompt: InstructPrompt, answer: int, source: str) -> Built[InstructPrompt]:
     """A rewrite of the cell `source`, finished as the new cell and its hunks."""
-    return Built(rewrite_request(request_id, prompt, answer, source), prompt, lambda done: rewrite(source, done.text))
+
+    def finish(done: Event) -> dict[str, Any]:
+        # Cut off by its limit: the lines it did not reach stay, so Accept all never deletes them.
+        text = keep_unreached(done.text, source) if done.finish_reason == "length" else done.text
+        return rewrite(source, text)
+
+    return Built(rewrite_request(request_id, prompt, answer, source), prompt, finish)
 
 
 def build(req: EditRequest, model: ModelText, settings: TaskSettings, notes: Sequence[str] = ()) -> Built[InstructPrompt]:
