@@ -2,7 +2,7 @@
 import { UUID } from '@lumino/coreutils';
 
 import { cancelRequest, streamText } from '../shared/api';
-import type { IEditRequest, IFixRequest } from '../shared/types';
+import type { FinishReason, IEditRequest, IFixRequest } from '../shared/types';
 
 /**
  * The rewritten cell with the original's trailing-newline convention, as the
@@ -19,6 +19,8 @@ export interface IProposalStream {
   proposals: AsyncIterable<string>;
   /** Stop the generation (aborts the request; the server cancels it). */
   cancel: () => void;
+  /** How the stream ended, once it has (`length`: cut off by its token limit). */
+  ending?: { finishReason?: FinishReason };
 }
 
 type Route =
@@ -29,14 +31,20 @@ export function streamProposals(request: Route, original: string): IProposalStre
   const requestId = UUID.uuid4();
   const controller = new AbortController();
   const body = { ...request.body, request_id: requestId };
+  const ending: { finishReason?: FinishReason } = {};
   async function* proposals(): AsyncGenerator<string, void, undefined> {
     for await (const progress of streamText(request.route, body, controller.signal)) {
-      // The done event's text is the server's final cell source.
+      if (progress.done) {
+        ending.finishReason = progress.finishReason;
+      }
+      // The done event's text is the server's final cell source (cut off: with the
+      // lines it did not reach kept).
       yield progress.done ? progress.text : likeOriginal(progress.text, original);
     }
   }
   return {
     requestId,
+    ending,
     proposals: proposals(),
     cancel: () => {
       if (!controller.signal.aborted) {

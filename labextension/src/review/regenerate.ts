@@ -4,6 +4,7 @@ import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
 import { collectNotebook } from '../shared/context';
+import { assistSettings, tokenLimit } from '../shared/settings';
 import { IProposalStream, streamProposals } from './proposals';
 
 /** Regenerate's sampling: warm enough to give another text, cool enough to stay on task. */
@@ -38,7 +39,8 @@ export function refineProposal(
         ...(sampled ? sampling() : {}),
         instruction,
         source: current,
-        cell_index: index >= 0 ? index : null
+        cell_index: index >= 0 ? index : null,
+        ...tokenLimit(assistSettings.current.edit.maxTokens)
       }
     },
     original

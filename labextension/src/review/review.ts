@@ -28,6 +28,8 @@ export interface IReviewRequest {
   requestId?: string;
   /** Called when the user rejects / closes while streaming: stop the request. */
   cancel?: () => void;
+  /** How the stream ended (`length`: cut off, said in the review). */
+  ending?: IProposalStream['ending'];
   /** The same request again, sampled (another text): offers "Regenerate". */
   regenerate?: () => IProposalStream;
   /** `current` (the proposal shown) rewritten following `instruction`, sampled or not:
@@ -199,7 +201,7 @@ class Review {
   private async consume(): Promise<void> {
     let failed = false;
     // A Regenerate or follow-up replaces the stream: this one's late events are dropped.
-    const proposals = this.request.proposals;
+    const { proposals, ending } = this.request;
     const current = (): boolean => this.request.proposals === proposals;
     try {
       for await (const text of proposals) {
@@ -221,6 +223,12 @@ class Review {
       }
     }
     if (!this.closed && this.state === 'streaming' && current()) {
+      if (!failed && ending?.finishReason === 'length') {
+        // The server kept the lines the rewrite did not reach (tasks/unreached.py).
+        this.message.textContent =
+          'Cut off at the length limit: only the changes generated are proposed; the lines it did not reach stay as they were.';
+        this.message.hidden = false;
+      }
       this.finishStreaming(failed);
     }
   }
