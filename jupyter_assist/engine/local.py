@@ -28,7 +28,7 @@ from .models import ModelError, ModelSpec, Progress, materialize
 from .sampling import decode_stream, logprob, sample, seeded_generator
 from .session import DynamicSession, Session, batch_for, drain, feed_steps, inference_steps, leave
 from .speculative import DraftCursor, NgramLookup, SpecStats
-from .types import Event, Request
+from .types import Event, MarkedOutput, Request
 
 if TYPE_CHECKING:
     from .cuda_graphs import GraphRunner
@@ -226,7 +226,7 @@ class LocalBackend:
         max_ctx = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(ids) + params.max_tokens > max_ctx:
             raise ValueError(f"Prompt of {len(ids)} tokens + {params.max_tokens} new exceeds the model's context of {max_ctx} tokens.")
-        out = Output(
+        out = MarkedOutput(
             self.decode,
             StopRule(max_tokens=params.max_tokens, stop_strings=params.stop),
             self.eos_ids,
@@ -271,6 +271,7 @@ class LocalBackend:
                 prompt_tokens=len(ids),
                 completion_tokens=len(out.ids),
                 logprob=out.logprob,
+                token_logprobs=out.token_logprobs(),
             )
         )
 

@@ -33,9 +33,9 @@ from typing import Any
 import httpx
 
 from ..prompt.model import DEFAULT_WINDOW, ModelText
-from .decoding import Output, StopRule
+from .decoding import StopRule
 from .models import EMBEDDED, ModelError
-from .types import Event, Request
+from .types import Event, MarkedOutput, Request
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Event], None]
@@ -252,7 +252,7 @@ class RemoteBackend:
         p = req.params
         warm = req.kind == "warm"
         # The server counts tokens for max_tokens; stop strings beyond its 4 are ours.
-        out = Output(
+        out = MarkedOutput(
             lambda ids: "",
             StopRule(max_tokens=p.max_tokens, stop_strings=() if warm else p.stop),
             (),
@@ -271,9 +271,19 @@ class RemoteBackend:
         # Tokenizing grows with the prompt: off the event loop.
         prompt_tokens, completion = await asyncio.to_thread(self._counts, req.prompt, out.text)
         # logprob: the mean of what the server said; None when it said nothing.
-        emit(Event("done", text=out.text, finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=completion, logprob=out.logprob))  # type: ignore[arg-type]
+        emit(
+            Event(
+                "done",
+                text=out.text,
+                finish_reason=finish,  # type: ignore[arg-type]
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion,
+                logprob=out.logprob,
+                token_logprobs=out.token_logprobs(),
+            )
+        )
 
-    async def _stream(self, req: Request, out: Output) -> str:
+    async def _stream(self, req: Request, out: MarkedOutput) -> str:
         """POST `req` and push its text and log-probabilities into `out`; the finish reason.
         A server that rejects the `logprobs` field is asked again without it."""
         while True:

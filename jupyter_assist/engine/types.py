@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .decoding import Output
+
 FinishReason = Literal["stop", "length", "eos", "cancelled", "loop"]
 
 # Lower runs first: a completion the user waits on beats a chat reply.
@@ -52,6 +54,46 @@ class Event:
     # `done`: the mean log-probability of the generated tokens under the model (how sure it
     # was: next edit drops unsure rewrites); None when the backend does not know it.
     logprob: float | None = None
+    # `done`: each generated token's log-probability, with where its text ends in `text`
+    # (next edit judges only the tokens its rewrite changed); None as for `logprob`.
+    token_logprobs: list[tuple[int, float]] | None = None
+
+
+class MarkedOutput(Output):
+    """An `Output` that also keeps where each noted token's text ends (`token_logprobs`).
+    A log-probability is noted before its token (or text chunk) is pushed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._marks: list[tuple[int, float]] = []
+        self._pending: list[float] = []
+
+    def note_logprob(self, logprob: float) -> None:
+        super().note_logprob(logprob)
+        self._pending.append(logprob)
+
+    def _mark(self) -> None:
+        end = len(self.detok.text)
+        self._marks.extend((end, lp) for lp in self._pending)
+        self._pending.clear()
+
+    def push(self, tok: int) -> str | None:
+        done = super().push(tok)
+        self._mark()
+        return done
+
+    def push_text(self, delta: str) -> str | None:
+        done = super().push_text(delta)
+        self._mark()
+        return done
+
+    def token_logprobs(self) -> list[tuple[int, float]] | None:
+        """In the answer's characters (`text`: past `hide`, cut at a stop); None: none noted."""
+        if not self._marks:
+            return None
+        n = len(self.text)
+        shift = len(self.detok.text) - n
+        return [(min(max(end - shift, 0), n), lp) for end, lp in self._marks]
 
 
 @dataclass
