@@ -417,25 +417,29 @@ def main(argv: list[str]) -> int:
         assert done is not None
         sent = finish(done)
         model = [p for p in sent["proposals"] if p["reason"] == "model"]
+        # What the threshold judges: the mean over the tokens the rewrite changed (the
+        # whole answer's mean where the backend gives no per-token figures).
+        score = sent.get("change_logprob", done.logprob)
         line: dict[str, Any] = {
             "id": case.id,
             "kind": case.kind,
-            "logprob": done.logprob,
+            "logprob": score,
+            "answer_logprob": done.logprob,
             "finish_reason": done.finish_reason,
             "completion_tokens": done.completion_tokens,
             "follow_up_lines": len(follow_up_lines(case)),
             "answer": done.text,
-            "shown": [_scored(p, case, case.kind, done.logprob) for p in model],
-            "renames": [_scored(p, case, case.kind, done.logprob) for p in sent["proposals"] if p["reason"] != "model"],
+            "shown": [_scored(p, case, case.kind, score) for p in model],
+            "renames": [_scored(p, case, case.kind, score) for p in sent["proposals"] if p["reason"] != "model"],
         }
-        line["raw"] = raw(case, body.model_dump()["cells"], done.text, done.logprob)
+        line["raw"] = raw(case, body.model_dump()["cells"], done.text, score)
         if model_proposals is not None:
-            line["all"] = [_scored(p.as_json(), case, case.kind, done.logprob) for p in model_proposals(body, done.text)]
+            line["all"] = [_scored(p.as_json(), case, case.kind, score) for p in model_proposals(body, done.text)]
         lines.append(line)
         if dump:
             dump.write(json.dumps(line) + "\n")
             dump.flush()
-        lp = "None" if done.logprob is None else f"{done.logprob:.3f}"
+        lp = "None" if score is None else f"{score:.3f}"
         marks = " ".join("+" if p["useful"] else "-" for p in line["shown"])
         print(f"[{i + 1}/{args.offset + len(cases)}] {case.id} logprob={lp} shown={marks or '0'} renames={len(line['renames'])}", file=sys.stderr)
 
