@@ -93,3 +93,15 @@ def forward_ms(backend: Any, ids: list[int], ks: tuple[int, ...], reps: int = 20
                     times[k].append(time.perf_counter() - t0)
                 session.truncate(len(ids))
     return {k: statistics.median(t) * 1000 for k, t in times.items()}
+
+
+def run_then_close(engine: Any, main: Any, dump: Any) -> None:
+    """Run a benchmark's `main()` coroutine on the engine, then stop it and close its dump."""
+    import asyncio
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.shutdown()
+        if dump:
+            dump.close()

@@ -30,7 +30,6 @@ covers. Greedy decoding: the figures are deterministic counts (timings are not r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
 import keyword
@@ -44,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ._common import start_engine
+from ._common import run_then_close, start_engine
 from .quality_cases import blank_magics, load_notebooks, source_text
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -447,12 +446,7 @@ def main(argv: list[str]) -> int:
         for i, case in enumerate(cases, args.offset):
             await one(i, case)
 
-    try:
-        asyncio.run(all_cases())
-    finally:
-        engine.shutdown()
-        if dump:
-            dump.close()
+    run_then_close(engine, all_cases, dump)
     result = {
         "model": engine.status.model,
         "device": engine.status.device,

@@ -26,7 +26,6 @@ Q4_K_M, fetched from PyPI, verified and converted once into ~/.cache/jupyter_ass
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -35,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ._common import start_engine
+from ._common import run_then_close, start_engine
 from .quality_cases import KINDS
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -267,12 +266,7 @@ def main(argv: list[str]) -> int:
         for i, (case, cells) in enumerate(iter_with_cells(notebooks, cases), args.offset):
             await one_case(i, case, cells)
 
-    try:
-        asyncio.run(all_cases())
-    finally:
-        engine.shutdown()
-        if dump:
-            dump.close()
+    run_then_close(engine, all_cases, dump)
 
     result: dict[str, Any] = {
         "model": engine.status.model,

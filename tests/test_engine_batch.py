@@ -192,13 +192,18 @@ def test_cancelling_one_row_leaves_the_others_unchanged(engine: Engine) -> None:
     check_same(engine, trace, want)
 
 
+def budgeted(engine: Engine, reqs: list[Request], times: int) -> tuple[dict[str, Any], int, Trace, Any, Any]:
+    """Each request's answer alone, and a batched scheduler whose K/V budget is `times` the
+    largest request's: (answers, budget, trace, scheduler, the backend's batch)."""
+    want = {r.request_id: alone(engine, r) for r in reqs}
+    budget = times * max(engine._kv_bytes(r) for r in reqs)
+    trace = Trace()
+    return want, budget, trace, batched(engine, trace, budget), engine.backend.batch
+
+
 def test_the_kv_budget_holds_under_many_arrivals(engine: Engine) -> None:
     reqs = [make(f"q{i}", i % 4, PRIORITY_CHAT if i % 3 else PRIORITY_EDIT, 12, "plain" if i % 2 else "sampled") for i in range(12)]
-    want = {r.request_id: alone(engine, r) for r in reqs}
-    budget = 4 * max(engine._kv_bytes(r) for r in reqs)
-    trace = Trace()
-    sched = batched(engine, trace, budget)
-    batch = engine.backend.batch
+    want, budget, trace, sched, batch = budgeted(engine, reqs, 4)
     rows: list[int] = []
     waits: list[int] = []
 
@@ -293,11 +298,7 @@ def test_the_batch_kv_allocated_stays_within_the_budget_under_mixed_arrivals(eng
     for i in range(16):
         params = GenerationParams(max_tokens=4 + (7 * i) % 23, loop_guard=False, lookup=i % 5 == 4)
         reqs.append(Request(f"k{i}", prompts[i % len(prompts)], params, priority=(PRIORITY_CHAT, PRIORITY_EDIT, PRIORITY_COMPLETE)[i % 3]))
-    want = {r.request_id: alone(engine, r) for r in reqs}
-    budget = 2 * max(engine._kv_bytes(r) for r in reqs)
-    trace = Trace()
-    sched = batched(engine, trace, budget)
-    batch = engine.backend.batch
+    want, budget, trace, sched, batch = budgeted(engine, reqs, 2)
     rows: list[int] = []
     waits: list[int] = []
     with held_caches(engine) as held:

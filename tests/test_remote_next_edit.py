@@ -14,16 +14,10 @@ import pytest
 from jupyter_assist.testing.processes import free_port
 
 from .conftest import ndjson, wait_ready
+from .test_next_edit import PRICES_REQ
 from .test_remote import FakeOpenAI, served  # noqa: F401  (served: a fixture, module-scoped here too)
 from .test_server import post
 
-PRICES_BEFORE = 'prices = [1, 2]\nprint("hi")\ntotal = sum(prices)'
-PRICES_AFTER = 'costs = [1, 2]\nprint("hi")\ntotal = sum(prices)'
-PRICES_REQ = {
-    "request_id": "p",
-    "cells": [{"cell_type": "code", "source": PRICES_AFTER}],
-    "edits": [{"cell_index": 0, "before": PRICES_BEFORE, "after": PRICES_AFTER}],
-}
 RENAME = (2, ["total = sum(costs)"], "rename")
 # The model's rewrite: one change beside the rename (line 1), streamed a line per chunk.
 REWRITE = ["costs = [1, 2]\n", 'print("hello")\n', "total = sum(prices)\n", "```"]
