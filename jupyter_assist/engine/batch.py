@@ -1,5 +1,8 @@
 """Batched passes: the running requests' decode steps and verify chunks in one forward.
 
+Over 350 lines: the batch tensors' layout (join, leave, grow, pack, mask) and the pass
+over them change together; the scheduler's part (who parks, room) is in scheduler.py.
+
 A request's decode loop does not call the model for its next tokens: it *parks* them
 (`feed_steps`) and yields. The scheduler then runs one forward over every parked request
 (`Batch.run`), a row each, and resumes them with their logits. On a CPU a decode step of

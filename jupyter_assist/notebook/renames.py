@@ -1,5 +1,8 @@
 """Renames the user made, and where else the old name still stands. Pure: no model.
 
+Over 350 lines: finding a rename and scoping it (ast scopes, with a token fallback for a
+cell being typed) are one rule set; split, each half would need the other's cases.
+
 Identifiers come from Python's `tokenize`, so names inside strings, f-strings and comments
 are never touched. Which occurrences follow a rename (decided here, documented in
 docs/api.md):
