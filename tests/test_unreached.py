@@ -42,10 +42,13 @@ def _done(text: str, reason: Any) -> Event:
 
 def test_the_rewrite_finish_keeps_the_tail_only_when_cut_off() -> None:
     prompt: Any = SimpleNamespace(text="", report=None)
-    finish = rewrite_built("r", prompt, 10, ORIGINAL).finish
+    finish = rewrite_built("r", prompt, 10, ORIGINAL, limited=True).finish
     cut = finish(_done("x0 = 0  # zero\nx1 = ", "length"))
     assert cut["text"] == "\n".join(["x0 = 0  # zero", *LINES[1:]]) + "\n"
     assert [(h["old"], h["new"]) for h in cut["hunks"]] == [(["x0 = 0"], ["x0 = 0  # zero"])]
     # A rewrite that ended on its own is the cell the model wrote, deletions included.
     whole = finish(_done("x0 = 0\n", "stop"))
     assert whole["text"] == "x0 = 0\n" and whole["hunks"][0]["old"] == LINES[1:]
+    # Cut at the default size (twice the cell, no user limit): what it wrote, all in the diff.
+    unlimited = rewrite_built("r", prompt, 10, ORIGINAL).finish(_done("x0 = 0  # zero\nx1 = ", "length"))
+    assert unlimited["text"] == "x0 = 0  # zero\nx1 = \n"

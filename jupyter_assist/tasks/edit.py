@@ -51,12 +51,15 @@ def rewrite_request(request_id: str, prompt: InstructPrompt, answer: int, draft:
     return Request(request_id, prompt.text + OPEN, params, priority=PRIORITY_EDIT, draft=draft, inspect=prompt.report)
 
 
-def rewrite_built(request_id: str, prompt: InstructPrompt, answer: int, source: str) -> Built[InstructPrompt]:
-    """A rewrite of the cell `source`, finished as the new cell and its hunks."""
+def rewrite_built(request_id: str, prompt: InstructPrompt, answer: int, source: str, limited: bool = False) -> Built[InstructPrompt]:
+    """A rewrite of the cell `source`, finished as the new cell and its hunks. `limited`: the
+    answer's length is the user's own limit (the settings page's), which can cut it short."""
 
     def finish(done: Event) -> dict[str, Any]:
-        # Cut off by its limit: the lines it did not reach stay, so Accept all never deletes them.
-        text = keep_unreached(done.text, source) if done.finish_reason == "length" else done.text
+        # Cut off by the user's limit: the lines it did not reach stay, so Accept all never
+        # deletes them. (Cut at the default size, twice the cell, it wrote past the cell's
+        # length: all of that is in the diff.)
+        text = keep_unreached(done.text, source) if limited and done.finish_reason == "length" else done.text
         return rewrite(source, text)
 
     return Built(rewrite_request(request_id, prompt, answer, source), prompt, finish)
@@ -72,7 +75,7 @@ def build(req: EditRequest, model: ModelText, settings: TaskSettings, notes: Seq
     book = from_cells(cells)
     answer = rewrite_answer(model, req.source, req.max_tokens, req.instruction)
     how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *book.notes])
-    return rewrite_built(req.request_id, edit_prompt(book.cells, index, req.instruction, how), answer, req.source)
+    return rewrite_built(req.request_id, edit_prompt(book.cells, index, req.instruction, how), answer, req.source, req.max_tokens is not None)
 
 
 def warm(req: WarmRequest, model: ModelText, settings: TaskSettings) -> Request:

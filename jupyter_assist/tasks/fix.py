@@ -23,7 +23,7 @@ def build(req: FixRequest, model: ModelText, settings: TaskSettings, notes: Sequ
     err = last_error(book.cells[req.cell_index].outputs)  # quoted in the prompt as fix_prompt does
     answer = rewrite_answer(model, source, req.max_tokens, error_text(err, max_lines=30, max_chars=4000) if err else "")
     how = fit(model, settings.context(CONTEXT_TOKENS), answer, req.variables, [*notes, *book.notes])
-    return rewrite_built(req.request_id, fix_prompt(book.cells, req.cell_index, how), answer, source)
+    return rewrite_built(req.request_id, fix_prompt(book.cells, req.cell_index, how), answer, source, req.max_tokens is not None)
 
 
 TASK = Task("fix", FixRequest, build)

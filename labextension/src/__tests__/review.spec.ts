@@ -147,7 +147,7 @@ describe('review', () => {
       jest.useRealTimers();
     }
   });
-  it('a rewrite cut off by its length limit says so; the server kept the rest', async () => {
+  it('a rewrite cut off by its length limit says so', async () => {
     const { cell } = fakeCell(ORIGINAL);
     // The server's done text for a cut-off rewrite: the changed line, then the cell's rest.
     const kept = ['a = 10', 'b = 2', 'c = 3', 'd = 4', 'e = 5'].join('\n') + '\n';
@@ -157,7 +157,7 @@ describe('review', () => {
     await until(() => root.dataset.state === 'ready', 'the proposal');
     const message = root.querySelector<HTMLElement>('.jp-assist-review-message')!;
     expect(message.hidden).toBe(false);
-    expect(message.textContent).toContain('Cut off at the length limit');
+    expect(message.textContent).toContain('Cut off at its length limit');
     root.querySelector<HTMLButtonElement>('.jp-assist-review-reject')!.click();
     expect(await done).toBe('rejected');
   });

@@ -224,9 +224,11 @@ class Review {
     }
     if (!this.closed && this.state === 'streaming' && current()) {
       if (!failed && ending?.finishReason === 'length') {
-        // The server kept the lines the rewrite did not reach (tasks/unreached.py).
-        this.message.textContent =
-          'Cut off at the length limit: only the changes generated are proposed; the lines it did not reach stay as they were.';
+        // Under the user's limit the server kept the lines it did not reach (tasks/unreached.py).
+        const cut =
+          'Cut off at its length limit. With a limit set on the settings page, the lines it did not reach stay as they were; check the rest before accepting.';
+        const note = this.message.hidden ? '' : this.message.textContent;
+        this.message.textContent = note ? `${note} · ${cut}` : cut; // after "Refined: …", not in its place
         this.message.hidden = false;
       }
       this.finishStreaming(failed);
