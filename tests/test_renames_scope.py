@@ -3,7 +3,10 @@ Cases modeled on what the calibration run (benchmarks/next_edit_calibration.py) 
 
 from __future__ import annotations
 
+import ast
+
 from jupyter_assist.notebook import from_cells
+from jupyter_assist.notebook import renames as R
 from jupyter_assist.notebook.next_edit import rename_proposals
 from jupyter_assist.notebook.proposals import UserEdit
 
@@ -92,3 +95,22 @@ def test_parameter_rename_follows_where_the_body_also_assigns_it() -> None:
         (0, 2, "    obs2, reward = env.step(p)"),
         (0, 3, "    return obs2"),
     ]
+
+
+# A long cell is parsed in pieces (the GIL is let go between them): the pieces must read as
+# the whole. Column-0 lines inside a string or brackets, a decorator over its `def` and an
+# `else:` of a top-level `if` are no place to cut.
+_TRAPS = 'q = """\nx = 1\n"""\nd = {\n"a": 1,\n}\n@dec\n\ndef f(a):\n    return a\nif q:\n    pass\nelse:\n    pass\n'
+
+
+def test_a_long_cell_parses_in_pieces_as_one() -> None:
+    source = (_TRAPS * (2 * R.PARSE_LINES // _TRAPS.count("\n") + 1)).rstrip("\n")
+    pieces = list(R._pieces(source))
+    assert len(pieces) > 2 and {text.split("\n")[0] for _, text in pieces} <= {'q = """', "d = {", "@dec", "if q:"}
+    tree = R._tree(source)
+    assert tree is not None and ast.dump(tree, include_attributes=True) == ast.dump(ast.parse(source), include_attributes=True)
+
+
+def test_a_long_cell_with_a_syntax_error_falls_back_to_the_tokens() -> None:
+    source = "x = 1\n" * (2 * R.PARSE_LINES) + "def f(:\n"
+    assert R._tree(source) is None

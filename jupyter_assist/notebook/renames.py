@@ -38,6 +38,7 @@ import keyword
 import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .linediff import changed_blocks
 
@@ -95,11 +96,38 @@ def _tokens(source: str) -> tuple[list[tokenize.TokenInfo], int | None]:
 _ASSIGN_OPS = frozenset({"=", ":=", "+=", "-=", "*=", "/=", "//=", "%=", "**=", "@=", "&=", "|=", "^=", ">>=", "<<="})
 
 
+class Lexed(NamedTuple):
+    items: tuple[tuple[str, Name | None], ...]  # every significant token, `Name` for identifiers
+    bad: int | None  # the first line that did not tokenize (None when all did)
+    starts: tuple[int, ...]  # 0-based lines where a top-level statement begins (see _tops)
+
+
+_CONTINUES = frozenset({"else", "elif", "except", "finally"})  # part of the statement above
+
+
+def _tops(toks: Sequence[tokenize.TokenInfo]) -> tuple[int, ...]:
+    """The lines where a top-level statement begins, one a module can be cut at: not the
+    `def` below a decorator, not an `else:` of the statement above. From the tokens, so
+    lines at column 0 inside strings and brackets are never taken."""
+    out: list[int] = []
+    first, decorated = True, False
+    for t in toks:
+        if t.type == tokenize.NEWLINE:
+            first = True
+        elif t.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER) and first:
+            first = False
+            if t.start[1] == 0:
+                if not decorated and t.string not in _CONTINUES:
+                    out.append(t.start[0] - 1)
+                decorated = t.string == "@"
+    return tuple(out)
+
+
 @functools.lru_cache(maxsize=1024)
-def _stream(source: str) -> tuple[tuple[tuple[str, Name | None], ...], int | None]:
-    """Every significant token's text, with its `Name` for identifiers; the first line
-    that did not tokenize (None when all did). Cached: tokenize is pure Python and slow
-    (~0.5 ms a line), and successive requests see mostly the same cells."""
+def _stream(source: str) -> Lexed:
+    """The tokens' texts and names, and where top-level statements begin. Cached: tokenize
+    is pure Python and slow (~0.05 ms a token), and successive requests see mostly the
+    same cells."""
     toks, bad = _tokens(source)
     significant = [t for t in toks if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
     out: list[tuple[str, Name | None]] = [(t.string, None) for t in significant]
@@ -133,13 +161,13 @@ def _stream(source: str) -> tuple[tuple[tuple[str, Name | None], ...], int | Non
         assigns = not brackets and nxt is not None and nxt.type == tokenize.OP and nxt.string in _ASSIGN_OPS
         binds = base is None and ((prev is not None and prev.string in ("def", "class", "as", "for")) or assigns)
         out[i] = (t.string, Name(t.start[0] - 1, t.start[1], t.string, base, kwarg and not param, param, binds))
-    return tuple(out), bad
+    return Lexed(tuple(out), bad, _tops(toks))
 
 
 def names(source: str) -> tuple[list[Name], int | None]:
     """Identifier tokens of `source` (no keywords), and the first line that did not
     tokenize (None when all did): lines from there on are unknown."""
-    items, bad = _stream(source)
+    items, bad, _ = _stream(source)
     return [n for _, n in items if n is not None], bad
 
 
@@ -152,12 +180,39 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 Func = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
+# `ast.parse` holds the GIL throughout (~20 us a line): a long cell is parsed in pieces of
+# about this many lines, cut where top-level statements begin, so the server's other
+# routes answer in between (tests/test_server_freeze.py).
+PARSE_LINES = 400
+
+
+def _pieces(source: str) -> Iterator[tuple[int, str]]:
+    """`source` as (first line, text) pieces of whole top-level statements."""
+    lines = source.split("\n")
+    if len(lines) <= PARSE_LINES or "\r" in source:  # ast also ends a line at a lone \r
+        yield 0, source
+        return
+    lexed = _stream(source)
+    if lexed.bad is not None:
+        yield 0, source  # fails to parse anyway (where the tokens stop)
+        return
+    begin = 0
+    for start in (*lexed.starts, len(lines)):
+        if start - begin >= PARSE_LINES or start == len(lines):
+            yield begin, "\n".join(lines[begin:start])
+            begin = start
+
+
 @functools.lru_cache(maxsize=256)
 def _tree(source: str) -> ast.Module | None:
+    body: list[ast.stmt] = []
     try:
-        return ast.parse(source)  # parse only: never compiled or run
+        for first, text in _pieces(source):
+            piece = ast.parse(text)  # parse only: never compiled or run
+            body.extend(ast.increment_lineno(piece, first).body if first else piece.body)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
+    return ast.Module(body=body, type_ignores=[])
 
 
 def _span(node: ast.expr | ast.stmt) -> Span:
@@ -297,8 +352,8 @@ def detect(before: str, after: str, cell: int | None = None) -> list[Rename]:
     same place in the token stream, where the new name did not occur before the edit
     (otherwise the user pointed a reference elsewhere, which is no rename). With `cell`,
     each is scoped where it was made (see the module's docstring)."""
-    a, _ = _stream(before)
-    b, _ = _stream(after)
+    a = _stream(before).items
+    b = _stream(after).items
     known = {n.text for _, n in a if n is not None}
     found: dict[tuple[str, str, str | None], Rename] = {}
     # Aligned on every token, so brackets and operators anchor the positions.

@@ -19,6 +19,7 @@ from ..engine.models import default_cache_dir
 from ..tasks import TaskSettings
 from ..tasks.complete import CompletionSettings
 from .handlers import route_table
+from .offload import share_the_gil
 from .state import SETTINGS_KEY, ServerState
 from .telemetry import Telemetry, default_file
 
@@ -98,6 +99,13 @@ class AssistExtension(ExtensionApp):
         help="""Record suggestion events (shown/accepted/rejected/survived, served requests) as JSON
         lines in telemetry_file, for `jupyter assist stats`. Local only: nothing is sent anywhere.""",
     )
+    gil_switch_interval = Float(
+        0.001,
+        config=True,
+        help="The longest (seconds) a busy worker thread keeps the GIL from the server's event loop "
+        "(sys.setswitchinterval; only ever lowered, 0 leaves it as is): request work runs off the loop "
+        "but shares the GIL with it (see server/offload.py)",
+    )
     telemetry_file = Unicode(config=True, help="Where telemetry lines go; default: <jupyter data dir>/jupyter_assist/telemetry.jsonl")
 
     @default("cache_dir")
@@ -109,6 +117,7 @@ class AssistExtension(ExtensionApp):
         return str(default_file())
 
     def initialize_settings(self) -> None:
+        share_the_gil(self.gil_switch_interval)
         opts = LoadOptions(
             device=self.device,
             dtype=self.dtype,
