@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_assist.engine import Engine, GenerationParams, Request, constrain
+from jupyter_assist.notebook.context import OUT_MARK
 from jupyter_assist.tasks import TaskSettings, complete
 from jupyter_assist.wire import CompleteRequest
 
@@ -37,9 +38,9 @@ async def _text(engine: Engine, req: Request) -> str:
     return out
 
 
-def _answer(engine: Engine, prompt: str, nonblank: bool, prefix: str = "") -> str:
-    params = GenerationParams(max_tokens=8, stop=("\n",), loop_guard=False, prefix=prefix, nonblank=nonblank)
-    return asyncio.run(_text(engine, Request(f"n{nonblank}{len(prompt)}", prompt, params)))
+def _answer(engine: Engine, prompt: str, nonblank: bool, prefix: str = "", avoid: tuple[str, ...] = ()) -> str:
+    params = GenerationParams(max_tokens=8, stop=("\n",), loop_guard=False, prefix=prefix, nonblank=nonblank, avoid=avoid)
+    return asyncio.run(_text(engine, Request(f"n{nonblank}{len(prompt)}{avoid}", prompt, params)))
 
 
 def test_nonblank_tokens_are_exactly_those_with_text_before_a_line_break(engine: Engine) -> None:
@@ -58,8 +59,8 @@ def test_an_empty_answer_becomes_the_best_line_and_other_answers_stay(engine: En
     assert texts is not None
     real, forced_tokens = constrain.force_nonblank, []
 
-    def spy(texts: constrain.TokenTexts, logits: object, pick: object, push: object, feed: object) -> object:
-        return real(texts, logits, lambda m: forced_tokens.append(pick(m)) or forced_tokens[-1], push, feed)  # type: ignore[operator]
+    def spy(texts: constrain.TokenTexts, logits: object, pick: object, push: object, feed: object, avoid: tuple[str, ...] = ()) -> object:
+        return real(texts, logits, lambda m: forced_tokens.append(pick(m)) or forced_tokens[-1], push, feed, avoid)  # type: ignore[operator]
 
     monkeypatch.setattr(constrain, "force_nonblank", spy)
     for prompt, answer in free.items():
@@ -100,3 +101,40 @@ def test_the_completion_task_asks_for_a_line_only_on_an_empty_line(engine: Engin
     assert params("x = 1\n", "\ny = 2").nonblank
     assert not params("x = 1\nprint", "").nonblank
     assert not params("x = 1\n", "y = 2").nonblank  # text after the cursor on its line
+    assert params("x = 1\n", "").avoid == (OUT_MARK,) and params("x = 1\nprint", "").avoid == ()
+
+
+def test_an_avoided_start_steers_greedy_off_it_and_others_change_nothing(engine: Engine) -> None:
+    steered_off = 0
+    for prompt in PROMPTS:
+        free = _answer(engine, prompt, True)
+        assert _answer(engine, prompt, True, avoid=("\u2603 never",)) == free  # a start greedy does not take
+        start = free.lstrip()[:3]
+        if len(start) < 3 or "\ufffd" in start:  # a split character is no text to steer by
+            continue
+        steered = _answer(engine, prompt, True, avoid=(start,))
+        assert steered.strip() and not steered.lstrip().startswith(start), (prompt, free, steered)
+        steered_off += 1
+    assert steered_off >= 2
+
+
+def test_the_steering_masks_only_what_completes_the_avoided_text() -> None:
+    import torch
+
+    texts = constrain.TokenTexts(["#", " Out", ":", " x", " O", "ut", "ut:", "=1"])
+
+    def steer(said_so_far: list[int], steps: list[list[float]]) -> str:
+        pushed, rows = list(said_so_far), [torch.tensor(r, dtype=torch.float32) for r in steps]
+        said = lambda: "".join(texts.text(t) for t in pushed)  # noqa: E731
+        run = constrain.steer_off(
+            ("# Out:",), texts, rows.pop(0), lambda m: int(m.argmax()), lambda t: pushed.append(t), lambda ids: rows.pop(0)[None], said
+        )
+        for _ in run:
+            pass
+        return said()
+
+    # " Out" and "ut" leave the mark unfinished, so greedy takes them; ":" and "ut:" would
+    # finish it, so the next best is taken instead.
+    assert steer([0], [[0, 9, 8, 1, 3, 6, 5, 7], [0, 1, 9, 1, 3, 6, 5, 7], [0] * 8]) == "# Out=1"
+    assert steer([0, 4], [[0, 1, 5, 1, 3, 8, 9, 7], [0, 1, 9, 1, 3, 6, 5, 7], [0] * 8]) == "# Out=1"
+    assert steer([3], [[0, 9, 9, 9, 9, 9, 9, 9]]) == " x"  # not begun: no step

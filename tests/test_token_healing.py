@@ -75,8 +75,8 @@ def test_healing_never_changes_the_text_before_the_cursor(engine: Engine, texts:
     if not line or "".join(texts.text(i) for i in ids) != line:  # nothing to heal, or a split character
         assert removed == "" and healed.prompt == plain.prompt
         return
-    if removed == "":  # only after a whole name the notebook (or Python) knows
-        assert heal.last_word(line) and healed.prompt == plain.prompt
+    if removed == "":  # only after a whole name the notebook (or Python) knows, or on indentation alone
+        assert (heal.last_word(line) or not line.strip()) and healed.prompt == plain.prompt
         return
     # The removed text is the line's last token; put back, it gives the prompt unchanged.
     assert removed == texts.text(ids[-1]) and line.endswith(removed)
@@ -102,6 +102,17 @@ def test_a_whole_known_name_before_the_cursor_is_not_healed(engine: Engine, line
     assert bool(removed) == healed and line.endswith(removed)
     # The old behaviour (heal_known) heals them all.
     assert _build(engine, body, complete.CompletionSettings(heal_known=True)).params.prefix
+
+
+@pytest.mark.parametrize("indent", ["    ", "        ", "\t", "  "])
+def test_indentation_alone_is_not_healed(engine: Engine, indent: str) -> None:
+    # Healed, the model re-spelled it a space at a time until the loop guard ended the
+    # answer empty (benchmarks/quality.py, 5 of 60 line_start cases).
+    prefix = "def f(xs):\n" + indent
+    body = CompleteRequest(request_id="i", prefix=prefix, suffix="", cells=[{"source": prefix}], cell_index=0)
+    assert _build(engine, body, complete.CompletionSettings()).params.prefix == ""
+    assert indent.endswith(_build(engine, body, complete.CompletionSettings(heal_blank=True)).params.prefix)
+    assert _build(engine, body, complete.CompletionSettings(heal_blank=True)).params.prefix
 
 
 @settings(max_examples=120, deadline=None)

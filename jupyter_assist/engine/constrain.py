@@ -1,4 +1,5 @@
-"""Constrained first tokens: an answer that must start with a given text (token healing).
+"""Constrained first tokens: an answer that must start with a given text (token healing),
+that must put text on an empty line, that must not start with a given text.
 
 Token healing (llama.cpp's server, guidance) takes the cursor's last, possibly partial,
 token back out of the prompt and lets the model regenerate it: the first decode steps may
@@ -32,16 +33,18 @@ class TokenTexts:
         keep = [i for i, t in enumerate(self.texts) if t and "\ufffd" not in t]
         self._ids = sorted(keep, key=self.texts.__getitem__)
         self._sorted = [self.texts[i] for i in self._ids]
-        self._nonblank: list[int] | None = None
+        self._nonblank: dict[tuple[str, ...], list[int]] = {}
 
     def text(self, token: int) -> str:
         return self.texts[token] if 0 <= token < len(self.texts) else ""
 
-    def nonblank(self) -> list[int]:
-        """Tokens that put visible text on the current line before any line break (built once)."""
-        if self._nonblank is None:
-            self._nonblank = [i for i in self._ids if self.texts[i].split("\n", 1)[0].strip()]
-        return self._nonblank
+    def nonblank(self, avoid: tuple[str, ...] = ()) -> list[int]:
+        """Tokens that put visible text on the current line before any line break, less
+        those that, leading blanks aside, start with one of `avoid` (built once for each)."""
+        if avoid not in self._nonblank:
+            ids = [i for i in self._ids if self.texts[i].split("\n", 1)[0].strip()]
+            self._nonblank[avoid] = [i for i in ids if not self.texts[i].lstrip().startswith(avoid)] if avoid else ids
+        return self._nonblank[avoid]
 
     def allowed(self, rest: str) -> list[int]:
         """Tokens whose text is a proper prefix of `rest` or starts with `rest`."""
@@ -50,9 +53,13 @@ class TokenTexts:
             lo = bisect.bisect_left(self._sorted, rest[:k])
             hi = bisect.bisect_right(self._sorted, rest[:k], lo)
             ids += self._ids[lo:hi]
-        lo = bisect.bisect_left(self._sorted, rest)
-        hi = bisect.bisect_left(self._sorted, rest + _LAST, lo)
-        return ids + self._ids[lo:hi]
+        return ids + self.starting_with(rest)
+
+    def starting_with(self, text: str) -> list[int]:
+        """Tokens whose text starts with `text`."""
+        lo = bisect.bisect_left(self._sorted, text)
+        hi = bisect.bisect_left(self._sorted, text + _LAST, lo)
+        return self._ids[lo:hi]
 
 
 _BY_TOKENIZER: weakref.WeakKeyDictionary[Any, TokenTexts | None] = weakref.WeakKeyDictionary()
@@ -143,16 +150,53 @@ def force_prefix(
     return logits
 
 
+def banned(logits: Any, ids: list[int]) -> Any:
+    """`logits` with `ids` at -inf."""
+    import torch
+
+    out = logits.clone()
+    out[torch.tensor(ids, dtype=torch.long, device=logits.device)] = float("-inf")
+    return out
+
+
+def steer_off(
+    avoid: Sequence[str],
+    texts: TokenTexts,
+    logits: Any,
+    pick: Callable[[Any], int],
+    push: Callable[[int], str | None],
+    feed: Callable[[list[int]], Any],
+    said: Callable[[], str],
+) -> Generator[None, None, Any]:
+    """Decode steps while the answer so far (`said()`, less leading blanks) has begun to
+    spell one of `avoid` but not all of it: tokens that would complete it are masked out.
+    Returns the logits after the last step (as they were when the answer starts otherwise),
+    or None when `push` ended the answer."""
+    while True:
+        text = said().lstrip()
+        begun = [a for a in avoid if text and a.startswith(text) and a != text]
+        if not begun:
+            return logits
+        ids = [i for a in begun for i in texts.starting_with(a[len(text) :])]
+        tok = pick(banned(logits, ids) if ids else logits)
+        if push(tok):
+            return None
+        logits = feed([tok])[-1]
+        yield
+
+
 def force_nonblank(
     texts: TokenTexts,
     logits: Any,
     pick: Callable[[Any], int],
     push: Callable[[int], str | None],
     feed: Callable[[list[int]], Any],
+    avoid: tuple[str, ...] = (),
 ) -> Generator[None, None, Any]:
-    """One decode step among the tokens that put text on the line (`TokenTexts.nonblank`);
-    the logits after it, or None when `push` ended the answer."""
-    tok = pick(masked(logits, texts.nonblank()))
+    """One decode step among the tokens that put text on the line (`TokenTexts.nonblank`,
+    none that starts one of `avoid` whole); the logits after it, or None when `push` ended
+    the answer."""
+    tok = pick(masked(logits, texts.nonblank(avoid)))
     if push(tok):
         return None
     logits = feed([tok])[-1]

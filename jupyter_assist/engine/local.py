@@ -279,7 +279,8 @@ class LocalBackend:
         """Plain decode steps restricted to tokens consistent with `params.prefix`
         (engine/constrain.py) until the output covers it; then the logits after them (None:
         the answer ended). No prefix: no step, the logits as they were. `nonblank` (an
-        empty cursor line): then one step among tokens with text, unless the answer has some."""
+        empty cursor line): then one step among tokens with text, unless the answer has some,
+        and steps that steer it off the starts in `avoid`."""
         p = req.params
         texts = constrain.token_texts(self.tokenizer) if p.prefix or p.nonblank else None
         if texts is None:
@@ -288,7 +289,9 @@ class LocalBackend:
         pick = lambda masked: sample(masked, p.temperature, p.top_p, gen)  # noqa: E731
         logits = yield from constrain.force_prefix(p.prefix, texts, logits, pick, out.push, session.feed, req.cancelled.is_set)
         if logits is not None and p.nonblank and not out.text.strip():
-            logits = yield from constrain.force_nonblank(texts, logits, pick, out.push, session.feed)
+            logits = yield from constrain.force_nonblank(texts, logits, pick, out.push, session.feed, p.avoid)
+            if logits is not None and p.avoid:
+                logits = yield from constrain.steer_off(p.avoid, texts, logits, pick, out.push, session.feed, lambda: out.text)
         return logits
 
     def _decode_plain(self, req: Request, session: Session, logits: Any, out: Output) -> Generator[None, None, None]:

@@ -41,6 +41,9 @@ class GenerationParams:
     # The answer's first token past `prefix` puts text on the line: no end, no newline, no
     # blank (an empty cursor line, where an empty answer shows nothing). Same backends.
     nonblank: bool = False
+    # With `nonblank`: texts the answer may not start with, leading blanks aside (`# Out:`:
+    # at an empty line the model wrote the cell's output in our comment format). Same backends.
+    avoid: tuple[str, ...] = ()
 
 
 @dataclass

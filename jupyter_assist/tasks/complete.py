@@ -38,11 +38,13 @@ class CompletionSettings:
     layout: Layout = "repo"
     heal: bool = True
     heal_known: bool = False  # heal also right after a whole name the notebook uses (it gets stretched)
+    heal_blank: bool = False  # heal also a cursor line of indentation only (it gets re-spelled)
     outputs: bool = True
     next_mark: bool = False  # repo layout: the suffix ends with the next cell's `# %%`
     marks: bool = False  # `# %%` above each context cell; False: a blank line (quality ablation)
     after_tokens: int = 64  # repo layout: the next cells' first lines after the cell's rest
     nonblank: bool = True  # on an empty cursor line the answer's first token puts text on it
+    avoid_out: bool = True  # there, the answer does not start with our output mark (`# Out:`)
 
     def budgets(self) -> Budgets:
         """The prompt's segment budgets; the cursor line holds a quarter of the prefix's, at most 128."""
@@ -76,8 +78,10 @@ def build(req: CompleteRequest, model: ModelText, settings: TaskSettings, notes:
     )
     text, removed = prompt.text, ""
     index = model.heal_index() if knobs.heal else None
-    if index is not None:
-        line = prompt.text[: prompt.cursor].rpartition("\n")[2]
+    line = prompt.text[: prompt.cursor].rpartition("\n")[2]
+    # Indentation alone is no partial token: healed, the model re-spelled it a space at a
+    # time until the loop guard ended the answer empty (5 of 60 line_start cases).
+    if index is not None and (line.strip() or knobs.heal_blank):
         # Names the user sees: the prompt without the cursor's word, and the rest of the cell.
         known = heal.known_in(prompt.text[: prompt.cursor - len(heal.last_word(line))] + prompt.text[prompt.cursor :] + "\n" + req.suffix)
         removed = heal.removable(line, model.tokens.encode, index.text, (lambda word: False) if knobs.heal_known else known)
@@ -87,7 +91,10 @@ def build(req: CompleteRequest, model: ModelText, settings: TaskSettings, notes:
     # An empty line (as after Enter) asks for a line: the model's best one, not its guess
     # that the line stays empty (an empty answer shows nothing).
     nonblank = knobs.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
-    params = GenerationParams(max_tokens=req.max_tokens or knobs.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank)
+    # There the model also wrote the cell's output in the context's format (3 of 60
+    # line_start cases): the current cell has no outputs, the cells above do.
+    avoid = (OUT_MARK,) if nonblank and knobs.avoid_out else ()
+    params = GenerationParams(max_tokens=req.max_tokens or knobs.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank, avoid=avoid)
     request = Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
     return Built(request, prompt, lambda done: {"text": finish(done.text, req)})
 
