@@ -124,11 +124,3 @@ def test_unsupported_tokenizers_fall_back_to_hf() -> None:
     counter = T.from_hf(hf)
     assert counter.name.startswith("hf:") and not counter.chunked
     assert counter.encode("hello world foo") == [1, 2, 0] and counter.count("hello world") == 2
-
-
-def test_backend_without_tokenizer_uses_its_encode() -> None:
-    class Backend:
-        def encode(self, text: str) -> list[int]:
-            return list(range(len(text.split())))
-
-    assert T.for_backend(Backend()).count("a b c") == 3

@@ -3,7 +3,7 @@ exact token counting, and model-family prompt formats. Pure: no I/O, no model.""
 
 from .nodes import BASE, Empty, First, Isolate, Message, Node, Scope, Text, assistant, empty, first, isolate, message, scope, system, text, user
 from .renderer import DEFAULT_CACHE, NodeReport, PromptTooLarge, RenderCache, Rendered, render
-from .tokens import Counter, Tokens, cl100k, for_backend, from_hf, from_tokenizer_json
+from .tokens import Counter, Tokens, cl100k, from_hf, from_tokenizer_json
 
 __all__ = [
     "BASE",
@@ -25,7 +25,6 @@ __all__ = [
     "cl100k",
     "empty",
     "first",
-    "for_backend",
     "from_hf",
     "from_tokenizer_json",
     "isolate",

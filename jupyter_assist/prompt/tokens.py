@@ -301,13 +301,3 @@ def cl100k() -> Counter:
     enc = tiktoken.Encoding(**cl100k_spec())
     encode = functools.partial(enc.encode, allowed_special="all")
     return Counter("tiktoken:cl100k_base", encode, chunked=_splits_safely(encode))
-
-
-def for_backend(backend: Any) -> Tokens:
-    """The counter matching what a serving backend will tokenize."""
-    tok = getattr(backend, "tokenizer", None)
-    if tok is not None:
-        return from_hf(tok)
-    if hasattr(backend, "encode"):
-        return Counter("backend", backend.encode, chunked=False)
-    return cl100k()
