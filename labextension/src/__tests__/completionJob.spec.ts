@@ -29,6 +29,15 @@ function answer() {
 }
 
 const body = { request_id: 'req-1', prefix: 'x = ', suffix: '' };
+
+/** A job already sent to a server answer the test releases. */
+function sent() {
+  const job = new CompletionJob({ ...body }, 0, null);
+  const server = answer();
+  job.send(server.progress);
+  return { job, server };
+}
+
 const tick = () => new Promise(resolve => setTimeout(resolve, 0));
 
 describe('CompletionJob', () => {
@@ -51,9 +60,7 @@ describe('CompletionJob', () => {
   });
 
   it('a read in flight is shared, never issued twice', async () => {
-    const job = new CompletionJob({ ...body }, 0, null);
-    const server = answer();
-    job.send(server.progress);
+    const { job, server } = sent();
     const first = job.readNext();
     expect(job.readNext()).toBe(first);
     expect(server.reads).toBe(1);
@@ -63,9 +70,7 @@ describe('CompletionJob', () => {
   });
 
   it('a failed read ends the job and throws', async () => {
-    const job = new CompletionJob({ ...body }, 0, null);
-    const server = answer();
-    job.send(server.progress);
+    const { job, server } = sent();
     const read = job.readNext();
     server.fail(new Error('model loading'));
     await expect(read).rejects.toThrow('model loading');
@@ -86,9 +91,7 @@ describe('CompletionJob', () => {
   });
 
   it('waitForText: returns at the first visible text, leaving no read behind', async () => {
-    const job = new CompletionJob({ ...body }, 0, null);
-    const server = answer();
-    job.send(server.progress);
+    const { job, server } = sent();
     const waiting = job.waitForText(Date.now() + 10_000);
     await tick();
     server.push({ text: '  ', done: false }); // whitespace: keep waiting
@@ -99,9 +102,7 @@ describe('CompletionJob', () => {
   });
 
   it('waitForText: past the deadline the read stays pending for stream', async () => {
-    const job = new CompletionJob({ ...body }, 0, null);
-    const server = answer();
-    job.send(server.progress);
+    const { job, server } = sent();
     await job.waitForText(Date.now() + 20);
     expect([job.text, job.state, server.reads]).toEqual(['', 'streaming', 1]);
     const resumed = job.readNext(); // the same read, not a second one
@@ -111,9 +112,7 @@ describe('CompletionJob', () => {
   });
 
   it('one transport sample per request, once the server said its first-event time', async () => {
-    const job = new CompletionJob({ ...body }, 0, null);
-    const server = answer();
-    job.send(server.progress);
+    const { job, server } = sent();
     const read = job.readNext();
     server.push({ text: '4', done: true, firstMs: 0 });
     await read;
