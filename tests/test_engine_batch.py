@@ -373,3 +373,24 @@ def test_a_completion_that_fits_the_budget_but_not_the_batch_starts_at_once(engi
         drive(sched, trace, {}, each=check)
     assert trace.steps[arrive] == "comp" and batch.evictions == before + 1
     check_same(engine, trace, want)
+
+
+def test_a_verify_chunk_stays_within_its_reserve(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's K/V may grow to prompt + max_tokens (what the scheduler reserves): the
+    draft's first chunk (spec_chunk, 8 here) is cut to what the answer may still take."""
+    from jupyter_assist.engine import local
+
+    greedy = alone(engine, make("g", 0, PRIORITY_EDIT, 16, "plain")).text  # a draft the model takes whole
+    req = Request("v", PROMPTS[0], GenerationParams(max_tokens=3, loop_guard=False), priority=PRIORITY_EDIT, draft=greedy)
+    fed: list[int] = []
+    real = local.feed_steps
+
+    def spy(session: Any, ids: list[int], cancelled: Any) -> Any:
+        fed.append(session.length + len(ids))
+        return real(session, ids, cancelled)
+
+    monkeypatch.setattr(local, "feed_steps", spy)
+    done = alone(engine, req)
+    prompt = done.prompt_tokens
+    assert fed and max(fed) <= prompt + 3, (fed, prompt)
+    assert done.completion_tokens == 3 and greedy.startswith(done.text)

@@ -331,6 +331,9 @@ class LocalBackend:
             from_draft = bool(chunk)
             if not from_draft and lookup:
                 chunk = lookup.propose()
+            # No more than the answer may still take: tokens past max_tokens would be
+            # dropped anyway, and so its K/V stays within its reserve (prompt + max_tokens).
+            chunk = chunk[: max(0, req.params.max_tokens - len(out.ids))]
             base = session.length
             rows = yield from feed_steps(session, [tok, *chunk], req.cancelled)
             if rows is None:
