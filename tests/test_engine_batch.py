@@ -335,10 +335,12 @@ def test_rows_that_outgrow_the_room_leave_the_batch_with_their_kv(engine: Engine
         while sched.busy():
             sched.step()
             assert batch_kv_bytes(batch) + held.outside_bytes() <= budget
+            assert sched.stats()["batch_kv_bytes"] == batch.allocated_bytes() <= budget
             rows.append(batch.size)
     # Batched, then apart for good (the later one on its own cache: it does not fit again).
     first = rows.index(1)
     assert batch.evictions == before + 1 and rows.count(2) > 20 and rows[first:].count(1) >= 3 and 2 not in rows[first:], rows
+    assert sched.stats()["batch_evictions"] == batch.evictions
     check_same(engine, trace, want)
 
 

@@ -196,6 +196,7 @@ class Scheduler:
         self.running.clear()
 
     def stats(self) -> dict[str, Any]:
+        batch = self._batcher()
         return {
             "running": len(self.running),
             "queued": len(self.waiting),
@@ -206,5 +207,7 @@ class Scheduler:
             # counts how many were started at each step.
             "batch_sizes": {str(k): v for k, v in sorted(dict(self.batch_sizes).items())},
             "batch_rows": getattr(self._batcher(), "size", 0),
+            "batch_kv_bytes": batch.allocated_bytes() if batch is not None else 0,
+            "batch_evictions": getattr(batch, "evictions", 0),
             "running_sizes": {str(k): v for k, v in sorted(dict(self.running_sizes).items())},
         }
