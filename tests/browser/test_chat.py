@@ -141,8 +141,11 @@ def test_chat_streams_and_stop_works(lab_page: Page, lab_server: LabServer) -> N
     shown = re.sub(r"\s+", "", text.text_content() or "")
     served = re.sub(r"\s+", "", entry["text"])
     # What the UI shows came from this request; the server may have produced a few more
-    # tokens before the cancel reached the decode loop, never fewer.
-    assert shown and served.startswith(shown), (shown, served)
+    # tokens before the cancel reached the decode loop, never fewer. Shown as markdown, the
+    # random text loses what markdown reads as syntax (an escaping backslash, a tag), so
+    # the shown characters are checked in order within the served ones.
+    rest = iter(served)
+    assert shown and all(c in rest for c in shown), (shown, served)
     status = lab_server.api("status")
     assert status["cancelled"] >= 1
     shot(page, "test_chat_streams_and_stop_works-stopped")
