@@ -47,7 +47,14 @@ class TokenTexts:
         return self._nonblank[avoid]
 
     def allowed(self, rest: str) -> list[int]:
-        """Tokens whose text is a proper prefix of `rest` or starts with `rest`."""
+        """Tokens whose text is a proper prefix of `rest` or starts with `rest`; of a run of
+        blanks (healed indentation), only its run less the last blank is: byte-level BPE
+        splits a run there (`"   " + " x"`), and offered one space at a time the model took
+        them one by one, into more blanks and a loop."""
+        if len(rest) > 1 and not rest.strip():
+            lo = bisect.bisect_left(self._sorted, rest[:-1])
+            hi = bisect.bisect_right(self._sorted, rest[:-1], lo)
+            return self._ids[lo:hi] + self.starting_with(rest)
         ids: list[int] = []
         for k in range(1, len(rest)):
             lo = bisect.bisect_left(self._sorted, rest[:k])

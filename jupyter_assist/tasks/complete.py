@@ -38,7 +38,7 @@ class CompletionSettings:
     layout: Layout = "repo"
     heal: bool = True
     heal_known: bool = False  # heal also right after a whole name the notebook uses (it gets stretched)
-    heal_blank: bool = False  # heal also a cursor line of indentation only (it gets re-spelled)
+    heal_blank: bool = True  # heal also a line of indentation only (constrain.allowed: the `"   " + " x"` split)
     outputs: bool = True
     next_mark: bool = False  # repo layout: the suffix ends with the next cell's `# %%`
     marks: bool = False  # `# %%` above each context cell; False: a blank line (quality ablation)
@@ -79,8 +79,6 @@ def build(req: CompleteRequest, model: ModelText, settings: TaskSettings, notes:
     text, removed = prompt.text, ""
     index = model.heal_index() if knobs.heal else None
     line = prompt.text[: prompt.cursor].rpartition("\n")[2]
-    # Indentation alone is no partial token: healed, the model re-spelled it a space at a
-    # time until the loop guard ended the answer empty (5 of 60 line_start cases).
     if index is not None and (line.strip() or knobs.heal_blank):
         # Names the user sees: the prompt without the cursor's word, and the rest of the cell.
         known = heal.known_in(prompt.text[: prompt.cursor - len(heal.last_word(line))] + prompt.text[prompt.cursor :] + "\n" + req.suffix)
