@@ -51,16 +51,12 @@ class TokenTexts:
         blanks (healed indentation), only its run less the last blank is: byte-level BPE
         splits a run there (`"   " + " x"`), and offered one space at a time the model took
         them one by one, into more blanks and a loop."""
-        if len(rest) > 1 and not rest.strip():
-            lo = bisect.bisect_left(self._sorted, rest[:-1])
-            hi = bisect.bisect_right(self._sorted, rest[:-1], lo)
-            return self._ids[lo:hi] + self.starting_with(rest)
-        ids: list[int] = []
-        for k in range(1, len(rest)):
-            lo = bisect.bisect_left(self._sorted, rest[:k])
-            hi = bisect.bisect_right(self._sorted, rest[:k], lo)
-            ids += self._ids[lo:hi]
-        return ids + self.starting_with(rest)
+        whole = [len(rest) - 1] if len(rest) > 1 and not rest.strip() else range(1, len(rest))
+        return [i for k in whole for i in self._exactly(rest[:k])] + self.starting_with(rest)
+
+    def _exactly(self, text: str) -> list[int]:
+        lo = bisect.bisect_left(self._sorted, text)
+        return self._ids[lo : bisect.bisect_right(self._sorted, text, lo)]
 
     def starting_with(self, text: str) -> list[int]:
         """Tokens whose text starts with `text`."""
