@@ -1,7 +1,8 @@
 """GPU figures at real model shapes with random weights (issue #4): decode speed against
 the memory-bandwidth bound (with the engine's CUDA graphs and eager, side by side), prefill
 speed, the cost of verifying k tokens in one pass, and speculative edits, all through the
-product's own loader and decode loop.
+product's own loader and decode loop; then decode tok/s in total and per sequence with
+1/2/4/8 sequences at once through the engine's batching scheduler (`--batch`).
 
     python -m benchmarks gpu --json [--shapes qwen2.5-coder-1.5b,qwen2.5-coder-7b]
                                     [--quant bf16,nf4] [--dest /tmp/assist-gpu]
@@ -230,6 +231,25 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
     return r
 
 
+def batched(folder: Path, opts: Any, sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Decode tok/s in total and per sequence at each of `sizes` sequences at once, through
+    the engine's worker (its scheduler batches their passes), on a fresh load of `folder`."""
+    from jupyter_assist.engine import Engine
+
+    from .batch import figures
+
+    engine = Engine(str(folder), opts, folder.parent / "cache")
+    engine.start()
+    while engine.status.state == "loading":
+        time.sleep(0.1)
+    try:
+        if engine.status.state != "ready":
+            raise RuntimeError(f"model failed to load: {engine.status.error}")
+        return figures(engine, reps=2, max_tokens=128, sizes=sizes)
+    finally:
+        engine.shutdown()
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks gpu")
     ap.add_argument("--json", action="store_true")
@@ -238,6 +258,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dest", default="/tmp/assist-gpu", help="where the random-weight folders are written")
     ap.add_argument("--new-tokens", type=int, default=256)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--batch", default="1,2,4,8", help="sequences decoded at once through the engine ('' to skip)")
     args = ap.parse_args(argv)
 
     import torch
@@ -275,9 +296,14 @@ def main(argv: list[str]) -> int:
                 run.update(measure(backend, bw, args.new_tokens))
             except Exception as e:  # report and go on to the next configuration
                 run["error"] = f"{type(e).__name__}: {e}"
-            results["runs"].append(run)
-            print(json.dumps(run), file=sys.stderr, flush=True)
             backend.close()
             del backend
+            if args.batch:
+                try:
+                    run.update(batched(folder, opts, tuple(int(n) for n in args.batch.split(","))))
+                except Exception as e:
+                    run["batch_error"] = f"{type(e).__name__}: {e}"
+            results["runs"].append(run)
+            print(json.dumps(run), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=None if args.json else 2))
     return 0
