@@ -30,6 +30,7 @@ def test_a_copy_of_our_omission_marks_is_dropped() -> None:
     assert finish("# ... (rest of cell omitted)", req("import numpy as np\n")) == ""
     assert finish("x = 1\n# ... 12 lines omitted ...\ny = 2", req("")) == "x = 1"
     assert finish("  # ... (rest of cell omitted)", req("    ")) == ""
+    assert finish(' "spam")]  # ... (rest of cell omitted)', req("for a in [(")) == ' "spam")]'
     assert finish("# ... and more", req("")) == "# ... and more"  # a user's own comment stays
 
 

@@ -101,7 +101,15 @@ def test_the_completion_task_asks_for_a_line_only_on_an_empty_line(engine: Engin
     assert params("x = 1\n", "\ny = 2").nonblank
     assert not params("x = 1\nprint", "").nonblank
     assert not params("x = 1\n", "y = 2").nonblank  # text after the cursor on its line
-    assert params("x = 1\n", "").avoid == (OUT_MARK,) and params("x = 1\nprint", "").avoid == ()
+    # Code, not a comment: none of the marks the model copied from the context, nor prose.
+    marks = (OUT_MARK, "# Out (3, 4):", "# ... (rest of cell omitted)", "# ... 12 lines omitted ...")
+    avoid = params("x = 1\n", "").avoid
+    assert all(m.startswith(avoid) for m in (*marks, "# The model is overfitting")) and not "x = 1".startswith(avoid)
+    assert params("x = 1\nprint", "").avoid == () and params("x = 1\n#", "").avoid == ()  # `#` typed: a comment is wanted
+    # The "marks" setting keeps only our marks' looks off, a user's own comment style stays.
+    settings.completion.avoid = "marks"
+    avoid = params("x = 1\n", "").avoid
+    assert all(m.startswith(avoid) for m in marks) and not any(m.startswith(avoid) for m in ("# mean of xs", "#: a note", "x = 1"))
 
 
 def test_an_avoided_start_steers_greedy_off_it_and_others_change_nothing(engine: Engine) -> None:

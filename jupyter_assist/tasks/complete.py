@@ -23,7 +23,10 @@ from ..wire import CompleteRequest
 from .spec import Built, Task, TaskSettings
 
 # The context's marks for a cut cell: `# ... (rest of cell omitted)`, `# ... 12 lines omitted ...`.
-_OMISSION = re.compile(r"\s*#\s*\.\.\.\s.*\bomitted\b")
+_OMISSION = re.compile(r"#\s*\.\.\.\s.*\bomitted\b")
+# What an answer on an empty line may not start with (CompletionSettings.avoid); "marks":
+# how our output mark (`# Out:`) and cut cells' marks (`# ... 12 lines omitted ...`) start.
+_AVOID = {"marks": (OUT_MARK.rstrip(":"), "# ..."), "out": (OUT_MARK,), "comment": ("#",), "none": ()}
 
 
 @dataclass
@@ -44,7 +47,10 @@ class CompletionSettings:
     marks: bool = False  # `# %%` above each context cell; False: a blank line (quality ablation)
     after_tokens: int = 64  # repo layout: the next cells' first lines after the cell's rest
     nonblank: bool = True  # on an empty cursor line the answer's first token puts text on it
-    avoid_out: bool = True  # there, the answer does not start with our output mark (`# Out:`)
+    # There, what the answer may not start with: "comment" (`#`: a line of code is what an
+    # empty line waits for; who wants a comment types `#` and gets it completed), "marks"
+    # (our marks' looks: `# Out (3, 4):`, `# ... (rest of cell omitted)`), "out" (`# Out:`), "none".
+    avoid: str = "comment"
 
     def budgets(self) -> Budgets:
         """The prompt's segment budgets; the cursor line holds a quarter of the prefix's, at most 128."""
@@ -89,9 +95,11 @@ def build(req: CompleteRequest, model: ModelText, settings: TaskSettings, notes:
     # An empty line (as after Enter) asks for a line: the model's best one, not its guess
     # that the line stays empty (an empty answer shows nothing).
     nonblank = knobs.nonblank and not req.prefix.rpartition("\n")[2].strip() and not req.suffix.split("\n", 1)[0].strip()
-    # There the model also wrote the cell's output in the context's format (3 of 60
-    # line_start cases): the current cell has no outputs, the cells above do.
-    avoid = (OUT_MARK,) if nonblank and knobs.avoid_out else ()
+    # There the model wrote the cell's output in the context's format (3 of 60 line_start
+    # cases: the current cell has no outputs, the cells above do), kept from `# Out:` it
+    # wrote `# Out (3, 4):` or copied a cut cell's omission mark, kept from those a
+    # markdown cell's prose as a comment (8 of 60; code instead: ES 8-0).
+    avoid = _AVOID[knobs.avoid] if nonblank else ()
     params = GenerationParams(max_tokens=req.max_tokens or knobs.max_tokens, stop=prompt.stops, prefix=removed, nonblank=nonblank, avoid=avoid)
     request = Request(req.request_id, text, params, priority=PRIORITY_COMPLETE, inspect=prompt.report)
     return Built(request, prompt, lambda done: {"text": finish(done.text, req)})
@@ -114,10 +122,10 @@ def finish(text: str, req: CompleteRequest) -> str:
 
 
 def _before_omission_mark(text: str) -> str:
-    """`text` up to the first line that copies a mark the prompt put where it cut a cell."""
-    lines = text.split("\n")
-    cut = next((i for i, x in enumerate(lines) if _OMISSION.match(x)), len(lines))
-    return "\n".join(lines[:cut])
+    """`text` up to a copy of a mark the prompt put where it cut a cell, at a line's start
+    or after code (`"spam")]  # ... (rest of cell omitted)`)."""
+    mark = _OMISSION.search(text)
+    return text[: mark.start()] if mark else text
 
 
 def _repeats_line_above(text: str, prefix: str) -> bool:
