@@ -28,7 +28,7 @@ from typing import Any
 
 from jupyter_assist.testing.tiny_model import TINY_SHAPE
 
-from ._common import forward_ms, notebook_prompt
+from ._common import forward_ms, notebook_prompt, start_engine
 from ._common import sync as _sync
 
 # Qwen2.5-Coder configs as published: hidden, intermediate, layers, heads, KV heads, vocab, tied.
@@ -234,17 +234,12 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
 def batched(folder: Path, opts: Any, sizes: tuple[int, ...]) -> dict[str, Any]:
     """Decode tok/s in total and per sequence at each of `sizes` sequences at once, through
     the engine's worker (its scheduler batches their passes), on a fresh load of `folder`."""
-    from jupyter_assist.engine import Engine
+    import torch
 
     from .batch import figures
 
-    engine = Engine(str(folder), opts, folder.parent / "cache")
-    engine.start()
-    while engine.status.state == "loading":
-        time.sleep(0.1)
+    engine = start_engine(str(folder), torch.get_num_threads(), opts)
     try:
-        if engine.status.state != "ready":
-            raise RuntimeError(f"model failed to load: {engine.status.error}")
         return figures(engine, reps=2, max_tokens=128, sizes=sizes)
     finally:
         engine.shutdown()
@@ -301,7 +296,7 @@ def main(argv: list[str]) -> int:
             if args.batch:
                 try:
                     run.update(batched(folder, opts, tuple(int(n) for n in args.batch.split(","))))
-                except Exception as e:
+                except (Exception, SystemExit) as e:  # SystemExit: the engine's load failed
                     run["batch_error"] = f"{type(e).__name__}: {e}"
             results["runs"].append(run)
             print(json.dumps(run), file=sys.stderr, flush=True)
