@@ -30,6 +30,7 @@ from jupyter_assist.testing.tiny_model import TINY_SHAPE
 
 from ._common import forward_ms, notebook_prompt, start_engine
 from ._common import sync as _sync
+from .batch import figures as batch_figures
 
 # Qwen2.5-Coder configs as published: hidden, intermediate, layers, heads, KV heads, vocab, tied.
 _QWEN_FIELDS = (
@@ -231,20 +232,6 @@ def measure(backend: Any, bw: float, new_tokens: int) -> dict[str, Any]:
     return r
 
 
-def batched(folder: Path, opts: Any, sizes: tuple[int, ...]) -> dict[str, Any]:
-    """Decode tok/s in total and per sequence at each of `sizes` sequences at once, through
-    the engine's worker (its scheduler batches their passes), on a fresh load of `folder`."""
-    import torch
-
-    from .batch import figures
-
-    engine = start_engine(str(folder), torch.get_num_threads(), opts)
-    try:
-        return figures(engine, reps=2, max_tokens=128, sizes=sizes)
-    finally:
-        engine.shutdown()
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks gpu")
     ap.add_argument("--json", action="store_true")
@@ -263,8 +250,7 @@ def main(argv: list[str]) -> int:
     if DEVICE.startswith("cuda") and not torch.cuda.is_available():
         print("python -m benchmarks gpu needs a CUDA GPU (or --device cpu --shapes tiny to check the script).", file=sys.stderr)
         return 2
-    from jupyter_assist.engine.local import LoadOptions, LocalBackend
-    from jupyter_assist.engine.models import ModelSpec
+    from jupyter_assist.engine.local import LoadOptions
 
     bw = hbm_bandwidth()
     gpu = torch.cuda.get_device_name() if DEVICE.startswith("cuda") else DEVICE
@@ -278,7 +264,10 @@ def main(argv: list[str]) -> int:
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
             opts = LoadOptions(device=DEVICE, dtype="bfloat16", quantization="none" if quant == "bf16" else quant)
-            backend = LocalBackend.load(ModelSpec("folder", str(folder), shape), opts, Path(args.dest) / "cache", lambda *a: None)
+            # One load serves both: the backend's own decode loop, then the engine's
+            # worker batching sequences (as `benchmarks engine` does on the CPU).
+            engine = start_engine(str(folder), torch.get_num_threads(), opts)
+            backend = engine.backend
             run = {
                 "shape": shape,
                 "quant": quant,
@@ -289,15 +278,12 @@ def main(argv: list[str]) -> int:
             }
             try:
                 run.update(measure(backend, bw, args.new_tokens))
+                if args.batch:  # decode tok/s in total and per sequence, sequences at once
+                    run.update(batch_figures(engine, reps=2, max_tokens=128, sizes=tuple(int(n) for n in args.batch.split(","))))
             except Exception as e:  # report and go on to the next configuration
                 run["error"] = f"{type(e).__name__}: {e}"
-            backend.close()
-            del backend
-            if args.batch:
-                try:
-                    run.update(batched(folder, opts, tuple(int(n) for n in args.batch.split(","))))
-                except (Exception, SystemExit) as e:  # SystemExit: the engine's load failed
-                    run["batch_error"] = f"{type(e).__name__}: {e}"
+            engine.shutdown()
+            del backend, engine
             results["runs"].append(run)
             print(json.dumps(run), file=sys.stderr, flush=True)
     print(json.dumps(results, indent=None if args.json else 2))
