@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from ..engine.types import PRIORITY_COMPLETE, GenerationParams, Request
 from ..notebook import Budgets, CompletionPrompt, completion_prompt, from_cells
@@ -24,9 +25,10 @@ from .spec import Built, Task, TaskSettings
 
 # The context's marks for a cut cell: `# ... (rest of cell omitted)`, `# ... 12 lines omitted ...`.
 _OMISSION = re.compile(r"#\s*\.\.\.\s.*\bomitted\b")
+Avoid = Literal["comment", "marks", "out", "none"]
 # What an answer on an empty line may not start with (CompletionSettings.avoid); "marks":
 # how our output mark (`# Out:`) and cut cells' marks (`# ... 12 lines omitted ...`) start.
-_AVOID = {"marks": (OUT_MARK.rstrip(":"), "# ..."), "out": (OUT_MARK,), "comment": ("#",), "none": ()}
+_AVOID: dict[Avoid, tuple[str, ...]] = {"marks": (OUT_MARK.rstrip(":"), "# ..."), "out": (OUT_MARK,), "comment": ("#",), "none": ()}
 
 
 @dataclass
@@ -50,7 +52,7 @@ class CompletionSettings:
     # There, what the answer may not start with: "comment" (`#`: a line of code is what an
     # empty line waits for; who wants a comment types `#` and gets it completed), "marks"
     # (our marks' looks: `# Out (3, 4):`, `# ... (rest of cell omitted)`), "out" (`# Out:`), "none".
-    avoid: str = "comment"
+    avoid: Avoid = "comment"
 
     def budgets(self) -> Budgets:
         """The prompt's segment budgets; the cursor line holds a quarter of the prefix's, at most 128."""
